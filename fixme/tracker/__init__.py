@@ -1,0 +1,1 @@
+"""The domain: scanning, entry identity, blame, lifecycle. `Tracker` is the facade."""

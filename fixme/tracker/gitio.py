@@ -1,0 +1,216 @@
+"""Thin, fast access to the git plumbing the scanner needs.
+
+Everything goes through the real `git` binary with machine-readable flags
+(-z, --porcelain) so that odd file names cannot confuse the parsers, and with
+settings that make the output independent of the user's git config.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+NULL_SHA = "0" * 40
+
+# Options that make output stable whatever the user's config says.
+_STABLE = ("-c", "core.quotePath=false", "-c", "log.showSignature=false", "-c", "color.ui=never")
+
+
+class GitError(Exception):
+    """A git command failed, or the directory is not a git repository."""
+
+
+def git_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("LC_ALL", "C")
+    env["GIT_OPTIONAL_LOCKS"] = "0"  # a read-only scan must not take the index lock
+    env.pop("GIT_EXTERNAL_DIFF", None)
+    return env
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    """One line of `git status --porcelain=v2`: a path that differs from HEAD."""
+
+    path: str
+    kind: str  # "changed" | "untracked" | "unmerged"
+    head_blob: str | None  # blob at HEAD, if the path exists there
+
+
+@dataclass(frozen=True)
+class Status:
+    head: str | None  # None in a repository without commits
+    entries: tuple[StatusEntry, ...]
+    raw: bytes  # the exact output, to tell cheaply whether anything changed
+
+
+@dataclass(frozen=True)
+class TreeChange:
+    """A path that differs between two commits (from `git diff-tree --raw -M`)."""
+
+    status: str  # A, M, D, R, T, ...
+    path: str
+    old_path: str | None
+    blob: str | None  # new blob, None when deleted
+
+
+class Git:
+    """Runs git in one repository's work tree."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._env = git_environment()
+
+    # -- running ---------------------------------------------------------
+    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
+        proc = subprocess.run(
+            ["git", *_STABLE, *args],
+            cwd=self.root,
+            input=input,
+            capture_output=True,
+            env=self._env,
+        )
+        if check and proc.returncode != 0:
+            raise GitError(first_line(proc.stderr) or f"git {args[0]} failed ({proc.returncode})")
+        return proc.stdout
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            ["git", *_STABLE, *args],
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self._env,
+        )
+
+    # -- repository facts -------------------------------------------------
+    def head(self) -> str | None:
+        out = self.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
+        sha = out.decode().strip()
+        return sha or None
+
+    def status_command(self) -> tuple[str, ...]:
+        return (
+            "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
+            "--no-renames", "--ignore-submodules=all",
+        )
+
+    def status(self) -> Status:
+        return parse_status(self.run(*self.status_command()))
+
+    def tree(self, commit: str) -> dict[str, str]:
+        """path -> blob id for every regular file (no symlinks, no submodules) at `commit`."""
+        out = self.run("ls-tree", "-r", "-z", "--full-tree", commit)
+        files: dict[str, str] = {}
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition(b"\t")
+            mode, kind, blob = meta.split(b" ")
+            if kind == b"blob" and mode in (b"100644", b"100755"):
+                files[path.decode("utf-8", "surrogateescape")] = blob.decode()
+        return files
+
+    def tree_changes(self, old: str, new: str) -> list[TreeChange]:
+        """What changed between two commits, renames detected as `git log -M` does."""
+        out = self.run("diff-tree", "-r", "-z", "-M", "--no-commit-id", "--raw", old, new)
+        return parse_raw_diff(out)
+
+    def is_ancestor(self, old: str, new: str) -> bool:
+        proc = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", old, new],
+            cwd=self.root, env=self._env, capture_output=True,
+        )
+        return proc.returncode == 0
+
+
+def find_root(start: Path) -> Path:
+    """The top of the work tree containing `start`, or GitError."""
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start, capture_output=True, env=git_environment(),
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    except NotADirectoryError:
+        raise GitError(f"{start}: not a directory") from None
+    if proc.returncode != 0:
+        message = first_line(proc.stderr)
+        if "not a git repository" in message:
+            raise GitError(f"{start}: not a git repository")
+        raise GitError(message or f"{start}: cannot run git")
+    top = proc.stdout.decode().strip()
+    if not top:
+        raise GitError(f"{start}: not inside a work tree (a bare repository?)")
+    return Path(top)
+
+
+def parse_status(raw: bytes) -> Status:
+    """Parse `git status --porcelain=v2 -z --branch` output."""
+    head: str | None = None
+    entries: list[StatusEntry] = []
+    for record in raw.split(b"\0"):
+        if not record:
+            continue
+        text = record.decode("utf-8", "surrogateescape")
+        if text.startswith("# branch.oid "):
+            oid = text[len("# branch.oid "):]
+            head = None if oid == "(initial)" else oid
+        elif text.startswith("1 "):
+            # 1 XY sub mH mI mW hH hI path
+            parts = text.split(" ", 8)
+            h_head = parts[6]
+            entries.append(StatusEntry(parts[8], "changed", None if h_head == NULL_SHA else h_head))
+        elif text.startswith("u "):
+            # u XY sub m1 m2 m3 mW h1 h2 h3 path
+            parts = text.split(" ", 10)
+            entries.append(StatusEntry(parts[10], "unmerged", None))
+        elif text.startswith("? "):
+            entries.append(StatusEntry(text[2:], "untracked", None))
+    return Status(head, tuple(entries), raw)
+
+
+def parse_raw_diff(out: bytes) -> list[TreeChange]:
+    """Parse `git diff-tree --raw -z` output (with rename detection)."""
+    fields = out.split(b"\0")
+    changes: list[TreeChange] = []
+    i = 0
+    while i < len(fields):
+        meta = fields[i]
+        if not meta.startswith(b":"):
+            i += 1
+            continue
+        _, _, _, new_blob, status = meta[1:].decode().split(" ")
+        letter = status[0]
+        if letter in "RC":
+            old_path = fields[i + 1].decode("utf-8", "surrogateescape")
+            path = fields[i + 2].decode("utf-8", "surrogateescape")
+            i += 3
+        else:
+            old_path = None
+            path = fields[i + 1].decode("utf-8", "surrogateescape")
+            i += 2
+        blob = None if letter == "D" or new_blob == NULL_SHA else new_blob
+        changes.append(TreeChange(letter, path, old_path, blob))
+    return changes
+
+
+def line_ranges(lines: Iterable[int]) -> list[tuple[int, int]]:
+    """Collapse line numbers into inclusive (start, end) runs for `-L` options."""
+    ranges: list[tuple[int, int]] = []
+    for n in sorted(set(lines)):
+        if ranges and ranges[-1][1] == n - 1:
+            ranges[-1] = (ranges[-1][0], n)
+        else:
+            ranges.append((n, n))
+    return ranges
+
+
+def first_line(stderr: bytes) -> str:
+    text = stderr.decode("utf-8", "replace").strip()
+    first = text.splitlines()[0] if text else ""
+    return first.removeprefix("fatal: ").removeprefix("error: ")
