@@ -1,0 +1,481 @@
+"""Tests for the prose grammar: devlog entries, dated headings, task lists."""
+
+from __future__ import annotations
+
+import glob
+import textwrap
+import time
+
+import pytest
+
+from fixme.tracker.model import DEVLOG, TASKLIST
+from fixme.tracker.prose import scan_prose
+from fixme.tracker.tags import TagSyntax
+
+TAGS = TagSyntax(["TODO", "FIXME", "XXX", "HACK", "BUG", "PR", "REVIEW", "NOTE"])
+CORPUS = sorted(glob.glob("/work/shared/corpus/*.txt"))
+
+
+def scan(text: str, *, markdown: bool = True):
+    return scan_prose(textwrap.dedent(text).lstrip("\n"), TAGS, markdown=markdown)
+
+
+def summary(entries):
+    return [(e.tag, e.title, e.line) for e in entries]
+
+
+# -- devlog entries ------------------------------------------------------------
+
+EXAMPLE = """\
+# Devlog
+
+## 2024-03-02
+
+TODO: atomic-ref-update
+  Refs are rewritten in place; a crash mid-write loses the head.
+  $$$ (set workflow backlog)
+  #storage #durability
+
+PR: atomic-ref-update
+  branch: fix/atomic-refs
+  commit: 4f1c2d9e0a7b
+  Writes to a temp file and renames.
+
+## 2024-03-05
+FIXME: peer list is not persisted between runs
+  ($context (commit 9a8b7c6) (file src/peers.py 42))
+"""
+
+
+def test_example_devlog():
+    todo, pr, fixme = scan_prose(EXAMPLE, TAGS)
+    assert (todo.tag, todo.title, todo.line, todo.column) == ("TODO", "atomic-ref-update", 5, 0)
+    assert todo.source == DEVLOG
+    assert todo.body == (
+        "Refs are rewritten in place; a crash mid-write loses the head.\n"
+        "$$$ (set workflow backlog)\n"
+        "#storage #durability"
+    )
+    assert todo.devlog_date == "2024-03-02"
+    assert (pr.tag, pr.line, pr.devlog_date) == ("PR", 10, "2024-03-02")
+    assert pr.body.splitlines()[0] == "branch: fix/atomic-refs"
+    assert (fixme.tag, fixme.line, fixme.devlog_date) == ("FIXME", 16, "2024-03-05")
+    assert fixme.title == "peer list is not persisted between runs"
+    assert fixme.body == "($context (commit 9a8b7c6) (file src/peers.py 42))"
+    assert all(e.warnings == [] and not e.done for e in (todo, pr, fixme))
+
+
+def test_who_and_slug_forms():
+    who, slug = scan("""
+        TODO(ada): write the docs
+        FIXME[peer-list]: peers are forgotten
+    """)
+    assert (who.tag, who.who, who.title) == ("TODO", "ada", "write the docs")
+    assert (slug.tag, slug.slug, slug.title) == ("FIXME", "peer-list", "peers are forgotten")
+
+
+def test_body_ends_at_line_indented_no_deeper():
+    first, second = scan("""
+        TODO: first
+          one
+            two
+        after the body
+        NOTE: second
+    """)
+    assert first.body == "one\n  two"
+    assert second.body == ""
+
+
+def test_body_ends_at_same_indentation_as_indented_tag():
+    (entry,) = scan("""
+        Some notes:
+          TODO: indented
+            body line
+          same depth as the tag
+            not body, the entry has ended
+    """)
+    assert entry.column == 2
+    assert entry.body == "body line"
+
+
+def test_body_ends_at_two_blank_lines():
+    (entry,) = scan("TODO: x\n  kept\n\n\n  dropped\n  also dropped\n")
+    assert entry.body == "kept"
+
+
+def test_many_blank_lines_end_the_body():
+    (entry,) = scan_prose("TODO: x\n  kept\n" + "\n" * 500 + "  dropped\n", TAGS)
+    assert entry.body == "kept"
+
+
+def test_single_blank_line_inside_body_is_kept():
+    (entry,) = scan("TODO: x\n  para one\n\n  para two\n")
+    assert entry.body == "para one\n\npara two"
+
+
+def test_trailing_blank_lines_dropped():
+    first, second = scan("TODO: x\n  text\n\nFIXME: y\n  text\n\n")
+    assert first.body == "text"
+    assert second.body == "text"
+
+
+def test_whitespace_only_lines_count_as_blank():
+    (entry,) = scan_prose("TODO: x\n  a\n   \n\t\n  b\n", TAGS)
+    assert entry.body == "a"
+
+
+def test_tag_line_ends_body_and_starts_new_entry():
+    first, second = scan("""
+        TODO: outer
+          body
+          FIXME: inner
+            inner body
+          outer again?
+    """)
+    assert summary([first, second]) == [("TODO", "outer", 1), ("FIXME", "inner", 3)]
+    assert first.body == "body"
+    assert second.body == "inner body"
+    assert second.column == 2
+
+
+def test_body_dedented_by_common_indentation_kept_otherwise():
+    (entry,) = scan("""
+        TODO: x
+              deep
+            less deep
+                middle   with  spacing  
+    """)
+    assert entry.body == "  deep\nless deep\n    middle   with  spacing  "
+
+
+def test_line_numbers_and_columns_are_exact():
+    entries = scan_prose("\n\n    TODO: four\n\n\nNOTE: six\n", TAGS)
+    assert [(e.line, e.column) for e in entries] == [(3, 4), (6, 0)]
+
+
+def test_entry_at_end_without_newline():
+    (entry,) = scan_prose("TODO: last\n  body", TAGS)
+    assert (entry.title, entry.body) == ("last", "body")
+
+
+def test_empty_title_is_still_an_entry():
+    (entry,) = scan_prose("TODO:\n  body\n", TAGS)
+    assert (entry.title, entry.body) == ("", "body")
+
+
+# -- tabs ----------------------------------------------------------------------
+
+
+def test_tabs_expand_to_eight_columns():
+    # The tag is at column 8 (one tab); a body line at 4 spaces is shallower
+    # and ends it, a body line at tab + 2 spaces is deeper and belongs to it.
+    entries = scan_prose("\tTODO: tabbed\n\t  body\n    ends\n", TAGS)
+    assert [(e.column, e.body) for e in entries] == [(8, "body")]
+
+
+def test_tab_body_dedent_keeps_inner_tabs():
+    (entry,) = scan_prose("TODO: x\n\tone\n\t\ttwo\n        three\n\tfour\tfive\n", TAGS)
+    assert entry.body == "one\n\ttwo\nthree\nfour\tfive"
+
+
+def test_mixed_tabs_and_spaces_same_column():
+    # "  \t" and "\t" both reach column 8; "\t  " reaches 10.
+    (entry,) = scan_prose("  \tTODO: x\n\t  body\n\tends here\n", TAGS)
+    assert entry.column == 8
+    assert entry.body == "body"
+
+
+def test_mixed_tabs_and_spaces_deeper():
+    (entry,) = scan_prose("  \tTODO: x\n\t   body\n\t\tmore\n", TAGS)
+    assert entry.column == 8
+    assert entry.body == "body\n     more"
+
+
+def test_tab_straddling_common_indent_becomes_spaces():
+    (entry,) = scan_prose("TODO: x\n   a\n\tb\n", TAGS)
+    assert entry.body == "a\n     b"
+
+
+# -- tags only at the start of a line -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "see the TODO: list",
+        "TODOS: not a tag",
+        "TODO without colon",
+        "todo: lower case",
+        "- TODO: bullet without checkbox",
+        "> TODO: quoted",
+        "`TODO: code span`",
+        "xTODO: glued",
+        "TODO:glued title",
+    ],
+)
+def test_not_an_entry(line):
+    assert scan_prose(line + "\n", TAGS) == []
+
+
+# -- dated headings ------------------------------------------------------------
+
+
+def test_dated_headings_apply_until_next_dated_heading():
+    entries = scan("""
+        TODO: before any heading
+        # 2024-01-01
+        TODO: a
+        ### Not a date
+        TODO: b
+        ###### 2024-02-29 leap day, with notes
+        TODO: c
+        ## 2024-03-02: release
+        - [ ] task
+    """)
+    assert [(e.title, e.devlog_date) for e in entries] == [
+        ("before any heading", None),
+        ("a", "2024-01-01"),
+        ("b", "2024-01-01"),
+        ("c", "2024-02-29"),
+        ("task", "2024-03-02"),
+    ]
+    assert all(e.warnings == [] for e in entries)
+
+
+def test_impossible_date_is_kept_with_warning():
+    entries = scan("""
+        ## 2023-14-08
+        TODO: a
+        TODO: b
+        ## 2023-02-29
+        TODO: c
+        ## 2023-03-01
+        TODO: d
+    """)
+    assert [e.devlog_date for e in entries] == ["2023-14-08", "2023-14-08", "2023-02-29", "2023-03-01"]
+    assert len(entries[0].warnings) == 1
+    assert "2023-14-08" in entries[0].warnings[0]
+    assert entries[1].warnings == entries[0].warnings
+    assert entries[1].warnings is not entries[0].warnings
+    assert "2023-02-29" in entries[2].warnings[0]
+    assert entries[3].warnings == []
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ["####### 2024-05-05", "##2024-05-05", "## on 2024-05-05", "## 2024-5-5", "## 2024-05-055", "    ## 2024-05-05"],
+)
+def test_not_a_dated_heading(heading):
+    (entry,) = scan_prose(f"## 2024-01-01\n{heading}\nTODO: x\n", TAGS)
+    assert entry.devlog_date == "2024-01-01"
+
+
+def test_heading_like_line_inside_body_is_body_text():
+    entries = scan_prose("## 2024-01-01\nTODO: x\n  ## 2024-09-09\nTODO: y\n", TAGS)
+    assert [(e.body, e.devlog_date) for e in entries] == [("## 2024-09-09", "2024-01-01"), ("", "2024-01-01")]
+
+
+# -- fenced code ---------------------------------------------------------------
+
+
+def test_fenced_code_is_ignored():
+    entries = scan("""
+        ```python
+        # TODO: example in code
+        TODO: example line
+        - [ ] example task
+        ## 2030-01-01
+        ```
+        ~~~~
+        FIXME: in a tilde fence
+        ~~~ still inside (a closing fence has no info string and is long enough)
+        ~~~~
+        TODO: real
+    """)
+    assert summary(entries) == [("TODO", "real", 11)]
+    assert entries[0].devlog_date is None
+
+
+def test_backtick_fence_needs_matching_length():
+    entries = scan("""
+        ````
+        ```
+        TODO: still inside
+        ````
+        TODO: outside
+    """)
+    assert summary(entries) == [("TODO", "outside", 5)]
+
+
+def test_inline_backticks_are_not_a_fence():
+    entries = scan_prose("```inline``` code\nTODO: counted\n", TAGS)
+    assert summary(entries) == [("TODO", "counted", 2)]
+
+
+def test_unclosed_fence_runs_to_end():
+    assert scan_prose("```\nTODO: x\n", TAGS) == []
+
+
+def test_fence_inside_body_is_body_text():
+    (entry,) = scan("""
+        TODO: x
+          Example:
+          ```
+          TODO: not an entry
+          ```
+          after
+    """)
+    assert entry.body == "Example:\n```\nTODO: not an entry\n```\nafter"
+
+
+def test_fences_are_plain_text_without_markdown():
+    entries = scan_prose("```\nTODO: counted\n```\n", TAGS, markdown=False)
+    assert summary(entries) == [("TODO", "counted", 2)]
+
+
+# -- task lists ----------------------------------------------------------------
+
+
+def test_task_items_open_and_done():
+    entries = scan("""
+        - [ ] open dash
+        * [x] done star
+        + [X] done plus
+        1. [ ] numbered
+        12) [x] numbered paren
+            - [ ] indented
+    """)
+    assert [(e.title, e.done, e.tag, e.source) for e in entries] == [
+        ("open dash", False, "TODO", TASKLIST),
+        ("done star", True, "TODO", TASKLIST),
+        ("done plus", True, "TODO", TASKLIST),
+        ("numbered", False, "TODO", TASKLIST),
+        ("numbered paren", True, "TODO", TASKLIST),
+        ("indented", False, "TODO", TASKLIST),
+    ]
+    assert [e.column for e in entries] == [0, 0, 0, 0, 0, 4]
+
+
+@pytest.mark.parametrize("line", ["- [ ]", "- [ ]   ", "- []  x", "- [y] x", "-[ ] x", "- [ ]x", "[ ] x"])
+def test_not_a_task(line):
+    assert scan_prose(line + "\n", TAGS) == []
+
+
+def test_task_starting_with_tag():
+    entries = scan("""
+        - [ ] FIXME: broken thing
+        - [x] PR(ada): merged thing
+        - [ ] TODO[slugged]: with slug
+        - [ ] FIXMEs: are not tags
+    """)
+    assert [(e.tag, e.title, e.who, e.slug, e.done, e.source) for e in entries] == [
+        ("FIXME", "broken thing", None, None, False, TASKLIST),
+        ("PR", "merged thing", "ada", None, True, TASKLIST),
+        ("TODO", "with slug", None, "slugged", False, TASKLIST),
+        ("TODO", "FIXMEs: are not tags", None, None, False, TASKLIST),
+    ]
+
+
+def test_task_body_and_nesting():
+    parent, child, sibling = scan("""
+        - [ ] parent
+          parent body
+          - [x] child
+            child body
+
+          parent again
+        - [ ] sibling
+        not body
+    """)
+    assert (parent.title, parent.body) == ("parent", "parent body\n\nparent again")
+    assert (child.title, child.done, child.line, child.column) == ("child", True, 3, 2)
+    assert child.body == "child body"
+    assert (sibling.title, sibling.body) == ("sibling", "")
+
+
+def test_plain_bullets_under_a_task_are_body():
+    (task,) = scan("""
+        - [ ] task
+          - plain bullet
+          * another
+    """)
+    assert task.body == "- plain bullet\n* another"
+
+
+def test_task_items_inside_devlog_body():
+    todo, step1, step2 = scan("""
+        TODO: refactor
+          Steps:
+          - [x] one
+          - [ ] two
+          Notes after.
+    """)
+    assert (todo.body, step1.done, step2.done) == ("Steps:\nNotes after.", True, False)
+    assert [e.source for e in (todo, step1, step2)] == [DEVLOG, TASKLIST, TASKLIST]
+
+
+def test_task_body_ends_at_two_blank_lines():
+    (task,) = scan("- [ ] t\n  kept\n\n\n  dropped\n")
+    assert task.body == "kept"
+
+
+def test_task_lists_in_plain_text():
+    entries = scan_prose("- [ ] txt task\n", TAGS, markdown=False)
+    assert summary(entries) == [("TODO", "txt task", 1)]
+
+
+# -- robustness ----------------------------------------------------------------
+
+
+def test_empty_and_degenerate_inputs():
+    assert scan_prose("", TAGS) == []
+    assert scan_prose("\n\n\n", TAGS) == []
+    assert scan_prose("\t\t\n   \n", TAGS) == []
+    assert scan_prose("```", TAGS) == []
+    assert scan_prose("# \n## \n####### x", TAGS) == []
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.rsplit("/", 1)[-1])
+@pytest.mark.parametrize("markdown", [True, False])
+def test_corpus_files_parse_and_have_no_entries(path, markdown):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = f.read().replace("\r", "")
+    assert scan_prose(text, TAGS, markdown=markdown) == []
+
+
+def test_corpus_is_present():
+    assert len(CORPUS) >= 2
+
+
+def test_five_megabytes_is_fast():
+    chunk = textwrap.dedent("""
+        ## 2024-03-02
+
+        TODO: something to do
+          with a body line
+          and another #label
+
+        - [ ] a task
+          - [x] a nested task
+        Some prose that mentions a TODO: mid-line.
+        ```
+        FIXME: example
+        ```
+        \tTabbed text\tand more
+
+
+    """)
+    text = chunk * (5_000_000 // len(chunk) + 1)
+    start = time.perf_counter()
+    entries = scan_prose(text, TAGS)
+    elapsed = time.perf_counter() - start
+    assert len(entries) == 3 * text.count("## 2024-03-02")
+    assert elapsed < 2.0  # about 0.2 s on the development machine; slack for CI
+
+
+def test_deep_nesting_is_linear():
+    text = "".join(" " * i + "- [ ] t\n" for i in range(3000))
+    start = time.perf_counter()
+    entries = scan_prose(text, TAGS)
+    assert len(entries) == 3000
+    assert time.perf_counter() - start < 1.0
