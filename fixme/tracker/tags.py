@@ -40,8 +40,13 @@ class TagSyntax:
             r"(?P<tag>%s)(?:\((?P<who>[^()\n]*)\)|\[(?P<slug>[^\[\]\n]*)\])?:(?=\s|$)[ \t]*(?P<title>[^\n]*)"
             % alternatives
         )
-        # A cheap pre-filter: does this text mention any tag at all?
-        self.anywhere = re.compile(r"(?<![A-Za-z0-9_])(?:%s)(?:[(\[:])" % alternatives)
+        # A cheap pre-filter: does this text mention any tag at all? The word
+        # boundary is checked after the literal, so the regex engine can skip
+        # ahead to candidate tags instead of trying every position.
+        guarded = "|".join(
+            "%s(?<![A-Za-z0-9_]%s)" % (re.escape(t), re.escape(t)) for t in self.tags
+        )
+        self.anywhere = re.compile(r"(?:%s)[(\[:]" % guarded)
 
     def match(self, text: str, pos: int = 0) -> TagHead | None:
         """Match a tag head exactly at `pos` of `text` (no leading space skipped)."""
