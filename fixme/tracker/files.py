@@ -1,0 +1,87 @@
+"""Which files are scanned, by which grammar, and how their bytes become text."""
+
+from __future__ import annotations
+
+import codecs
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Config
+from .globs import GlobSet
+
+BINARY_SNIFF = 8192
+
+
+@dataclass(frozen=True)
+class FileKind:
+    grammar: str  # "code" | "prose"
+    language: object | None = None  # languages.Language for code
+    markdown: bool = False
+    needs_text_check: bool = False  # extension-less file: prose only if it is text
+
+
+class FileRules:
+    """Decides, from config, whether a path is scanned and with which grammar."""
+
+    def __init__(self, config: Config):
+        self.include = GlobSet(config.include)
+        self.exclude = GlobSet(config.exclude)
+        self.prose = GlobSet(config.prose)
+        self.devlog = GlobSet(config.devlog)
+
+    def kind(self, path: str) -> FileKind | None:
+        if not self.include.matches(path) or self.exclude.matches(path):
+            return None
+        name = path.rsplit("/", 1)[-1]
+        markdown = name.lower().endswith((".md", ".markdown"))
+        if self.devlog.matches(path) or self.prose.matches(path):
+            return FileKind("prose", markdown=markdown)
+        from .languages import language_for  # the table is only needed when files change
+
+        language = language_for(path)
+        if language is not None:
+            return FileKind("code", language=language)
+        if "." not in name.lstrip("."):
+            return FileKind("prose", needs_text_check=True)
+        return None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    reason: str  # shown to the user, e.g. "binary", "larger than 5 MiB"
+    notice: bool = False  # worth telling the user about
+
+
+def read_text(path: Path, max_size: int) -> str | Skipped:
+    """Decode a source file: BOM-aware, invalid UTF-8 replaced, CRLF folded to LF.
+
+    Line numbers are kept as git counts them (only '\\n' ends a line).
+    """
+    try:
+        size = os.stat(path).st_size
+        if size > max_size:
+            return Skipped(f"larger than {_human(max_size)} ({_human(size)})", notice=True)
+        with open(path, "rb") as fh:
+            data = fh.read(max_size + 1)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return Skipped("missing")
+    except OSError as exc:
+        return Skipped(f"unreadable: {exc.strerror}", notice=True)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = data.decode("utf-16", "replace")
+    elif b"\0" in data[:BINARY_SNIFF]:
+        return Skipped("binary")
+    else:
+        text = data.decode("utf-8-sig", "replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    return text
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}".replace(".0 ", " ")
+        n /= 1024
+    return str(n)
