@@ -1,0 +1,53 @@
+"""Timing helpers shared by the benchmarks: medians of real process runs, peak memory."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_mb: float
+    stdout: bytes
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True) -> Run:
+    """Run a command, timing it and reading its peak resident memory from wait4."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    # communicate() already reaped the child; ru_maxrss of children is the best we have.
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if check and proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed: {err.decode(errors='replace').strip()}")
+    return Run(seconds, peak, out)
+
+
+def run_peak(cmd: list[str], cwd: Path) -> Run:
+    """Like run(), but the peak memory is that of this one process tree (via wait4)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode(errors='replace').strip()}")
+    return Run(seconds, usage.ru_maxrss / 1024, b"")
+
+
+def median_time(cmd: list[str], cwd: Path, repeat: int) -> float:
+    return statistics.median(run(cmd, cwd).seconds for _ in range(repeat))
+
+
+def fmt(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"

@@ -1,0 +1,1 @@
+"""The `fixme` command line: argument parsing and output, no domain logic."""

@@ -1,0 +1,226 @@
+"""`fixme` command line: parse arguments, call the Tracker, print the result.
+
+Kept thin on purpose: every decision about entries lives in fixme.tracker,
+so the dashboard and the CLI give the same answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import __version__
+from ..errors import EXIT_OK, EXIT_USAGE, Ambiguous, FixmeError
+from .env import Environment
+
+DESCRIPTION = """\
+fixme: a bug tracker that lives in the code.
+
+It scans a git repository's comments, devlogs and task lists for TODO, FIXME,
+PR and other tagged entries, and ties each one to its file, line and the
+commit that introduced it. Commands that read entries rescan incrementally
+first, so what you see is always the current work tree.
+"""
+
+EPILOG = """\
+exit codes: 0 ok, 1 entry not found or ambiguous, 2 usage or environment error.
+Run 'fixme COMMAND --help' for the options of one command."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise FixmeError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fixme", description=DESCRIPTION, epilog=EPILOG,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-C", dest="directory", metavar="PATH", help="run as if started in PATH (like git -C)")
+    parser.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                        help="colour output: auto (only on a terminal, honours NO_COLOR), always, never")
+    parser.add_argument("--version", action="version", version=f"fixme {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("init", help="write .fixme/config.toml with every default, and git-ignore local state",
+                       description="Write .fixme/config.toml (commented, every default spelled out) and make "
+                                   "sure local state under .fixme/ is git-ignored. An existing config is kept.")
+    p.set_defaults(run=cmd_init)
+
+    p = sub.add_parser("scan", help="scan the repository and report what changed",
+                       description="Scan the work tree for entries and blame their tag lines. Incremental: "
+                                   "unchanged files and blobs already blamed are not redone.")
+    p.add_argument("--full", action="store_true", help="ignore the cache and scan everything again")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    p.set_defaults(run=cmd_scan)
+
+    p = sub.add_parser("list", help="list entries (open ones unless --all)",
+                       description="List entries, after an incremental scan. Filters of the same kind are "
+                                   "alternatives (--tag TODO --tag FIXME); different kinds must all match.")
+    p.add_argument("--state", action="append", default=[], metavar="S", help="only entries in workflow state S")
+    p.add_argument("--tag", action="append", default=[], metavar="T", help="only entries with tag T")
+    p.add_argument("--author", metavar="TEXT", help="only entries whose author name or e-mail contains TEXT")
+    p.add_argument("--path", action="append", default=[], metavar="GLOB", help="only entries at a path matching GLOB (or below a directory)")
+    p.add_argument("--label", action="append", default=[], metavar="L", help="only entries labelled #L")
+    p.add_argument("--all", action="store_true", help="include entries that are gone from the work tree")
+    p.add_argument("--sort", choices=("path", "date", "state"), default="path", help="order (default: path)")
+    p.add_argument("--format", choices=("table", "json", "jsonl", "csv", "markdown"), default="table",
+                   help="output format (default: table)")
+    p.add_argument("--no-scan", action="store_true", help="show the last scan's result without rescanning")
+    p.set_defaults(run=cmd_list)
+
+    p = sub.add_parser("show", help="everything about one entry",
+                       description="Show one entry: header, locations, blame, body, source lines, fields, "
+                                   "labels, links and lifecycle. ID is a full id, a unique prefix, or a slug "
+                                   "(pr:SLUG for the PR entry of a slug).")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    p.add_argument("--no-scan", action="store_true", help="do not rescan first")
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("demo", help="replay the bundled sample project into a git repository and list it",
+                       description="Replay sample_repo/'s history (several authors, renames, moved and "
+                                   "removed entries) into a new git repository, then run 'fixme list' on it.")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="where to create it (default: a new temporary directory)")
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
+    env = env or Environment.from_system()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        if not getattr(args, "command", None):
+            parser.print_help(env.stdout)
+            return EXIT_USAGE
+        return args.run(args, env)
+    except Ambiguous as exc:
+        env.stderr.write(f"fixme: {exc}\n")
+        for entry in exc.candidates:
+            env.stderr.write(f"  {entry.id[:12]}  {entry.tag}: {entry.title}  ({entry.path}:{entry.line})\n")
+        return exc.exit_code
+    except FixmeError as exc:
+        env.stderr.write(f"fixme: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        env.stderr.write("fixme: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+# -- commands ----------------------------------------------------------------
+
+
+def _start(args, env: Environment) -> Path:
+    start = env.cwd
+    if args.directory:
+        start = (env.cwd / args.directory).resolve()
+        if not start.is_dir():
+            raise FixmeError(f"-C {args.directory}: no such directory")
+    return start
+
+
+def _open_tracker(args, env: Environment):
+    from ..tracker.tracker import Tracker
+    from .progress import ProgressBar
+
+    bar = ProgressBar(env.stderr, env.stderr_isatty)
+    tracker = Tracker.open(_start(args, env), bar)
+    return tracker, bar
+
+
+def _scan(tracker, bar, env: Environment, force: bool = False):
+    try:
+        summary = tracker.scan(force=force)
+    finally:
+        bar.close()
+    for notice in summary.notices:
+        env.stderr.write(f"fixme: {notice}\n")
+    return summary
+
+
+def _style(args, env: Environment):
+    from .render import Style
+
+    return Style(env.wants_color(args.color))
+
+
+def cmd_init(args, env: Environment) -> int:
+    tracker, _ = _open_tracker(args, env)
+    for line in tracker.init():
+        env.stdout.write(line + "\n")
+    return EXIT_OK
+
+
+def cmd_scan(args, env: Environment) -> int:
+    from .render import render_summary, summary_json
+
+    tracker, bar = _open_tracker(args, env)
+    summary = _scan(tracker, bar, env, force=args.full)
+    env.stdout.write(summary_json(summary) if args.format == "json" else render_summary(summary))
+    return EXIT_OK
+
+
+def cmd_list(args, env: Environment) -> int:
+    from ..tracker.query import EntryQuery
+    from .render import render_list
+
+    tracker, bar = _open_tracker(args, env)
+    for state in args.state:
+        if state not in tracker.config.states and state != "gone":
+            raise FixmeError(f"unknown state {state!r}; valid: {', '.join(tracker.config.states)}, gone")
+    if not args.no_scan:
+        _scan(tracker, bar, env)
+    query = EntryQuery(states=args.state, tags=args.tag, author=args.author, paths=args.path,
+                       labels=[label.lstrip("#") for label in args.label],
+                       include_gone=args.all or "gone" in args.state, sort=args.sort)
+    entries = tracker.list(query)
+    env.stdout.write(render_list(entries, args.format, tracker.short_id_length(), env.width, _style(args, env)))
+    if args.format == "table" and not entries and env.stdout_isatty:
+        env.stderr.write("no entries\n")
+    return EXIT_OK
+
+
+def cmd_show(args, env: Environment) -> int:
+    import json
+
+    from .render import entry_json, render_show
+
+    tracker, bar = _open_tracker(args, env)
+    if not args.no_scan:
+        _scan(tracker, bar, env)
+    entry = tracker.get(args.id)
+    short = tracker.short_id_length()
+    if args.format == "json":
+        data = entry_json(entry, short)
+        data["source_lines"] = [{"line": s.number, "text": s.text} for s in tracker.source_lines(entry)]
+        env.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        env.stdout.write(render_show(entry, short, tracker.source_lines(entry), _style(args, env)))
+    return EXIT_OK
+
+
+def cmd_demo(args, env: Environment) -> int:
+    import tempfile
+
+    from .. import sample
+
+    try:
+        source = sample.find_sample_dir()
+    except FileNotFoundError as exc:
+        raise FixmeError(str(exc)) from None
+    dest = Path(args.dir).expanduser() if args.dir else Path(tempfile.mkdtemp(prefix="fixme-demo-")) / "sample"
+    dest = dest if dest.is_absolute() else env.cwd / dest
+    try:
+        commits = sample.replay_history(source, dest)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise FixmeError(f"demo: {exc}") from None
+    env.stderr.write(f"replayed {len(commits)} commits into {dest}\n")
+    list_args = build_parser().parse_args(["--color", args.color, "-C", str(dest), "list"])
+    code = cmd_list(list_args, env)
+    env.stderr.write(f"\ntry: fixme -C {dest} show <ID>   or   fixme -C {dest} list --all --format json\n")
+    return code

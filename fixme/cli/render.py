@@ -1,0 +1,208 @@
+"""Turning entries into text: tables for people, JSON/CSV/Markdown for tools."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+
+from ..tracker.entry import GONE, Entry
+from ..tracker.scan import ScanSummary
+
+LIST_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
+CSV_COLUMNS = ("id", "short_id", "tag", "slug", "title", "path", "line", "source", "workflow", "status",
+               "commit", "author", "author_email", "date", "devlog_date", "labels")
+
+STATE_COLOURS = {"new": "36", "backlog": "34", "wip": "33", "test": "35", "done": "32", "dropped": "90", GONE: "90"}
+TAG_COLOURS = {"FIXME": "31", "BUG": "31", "XXX": "31", "HACK": "33", "TODO": "36", "PR": "35"}
+
+
+class Style:
+    """ANSI colour when enabled, plain text otherwise."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __call__(self, text: str, code: str | None) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled and code else text
+
+    def dim(self, text: str) -> str:
+        return self(text, "2")
+
+    def bold(self, text: str) -> str:
+        return self(text, "1")
+
+
+def entry_json(entry: Entry, short: int) -> dict:
+    data = entry.to_dict()
+    data["short_id"] = entry.id[:short]
+    data["locations"] = [{"path": loc["path"], "line": loc["line"], **{k: v for k, v in loc.items()
+                                                                        if k not in ("path", "line")}}
+                         for loc in data["locations"]]
+    return {"id": data.pop("id"), "short_id": data.pop("short_id"), **data}
+
+
+def render_list(entries: list[Entry], fmt: str, short: int, width: int, style: Style) -> str:
+    if fmt == "json":
+        return json.dumps([entry_json(e, short) for e in entries], indent=2, ensure_ascii=False) + "\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(entry_json(e, short), ensure_ascii=False) + "\n" for e in entries)
+    if fmt == "csv":
+        return _csv(entries, short)
+    if fmt == "markdown":
+        return _markdown(entries, short)
+    return _table(entries, short, width, style)
+
+
+def state_of(entry: Entry) -> str:
+    return GONE if entry.status == GONE else entry.workflow
+
+
+def location_of(entry: Entry) -> str:
+    extra = f" (+{len(entry.locations) - 1})" if len(entry.locations) > 1 else ""
+    return f"{entry.path}:{entry.line}{extra}"
+
+
+def age_of(entry: Entry, now: datetime | None = None) -> str:
+    if entry.date is None:
+        return "uncommitted"
+    try:
+        then = datetime.fromisoformat(entry.date)
+    except ValueError:
+        return "?"
+    days = ((now or datetime.now(timezone.utc)) - then).days
+    if days < 1:
+        return "today"
+    if days < 60:
+        return f"{days}d"
+    if days < 730:
+        return f"{days // 30}mo"
+    return f"{days // 365}y"
+
+
+def _table(entries: list[Entry], short: int, width: int, style: Style) -> str:
+    if not entries:
+        return ""
+    rows = [(e.id[:short], state_of(e), e.tag, e.title or "(no title)", location_of(e), e.author or "-", age_of(e))
+            for e in entries]
+    heads = ("ID", "STATE", "TAG", "TITLE", "LOCATION", "AUTHOR", "AGE")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
+    widths[5] = min(widths[5], 18)
+    widths[4] = min(widths[4], 40)
+    fixed = sum(w for i, w in enumerate(widths) if i != 3) + 2 * (len(heads) - 1)
+    widths[3] = max(12, min(widths[3], width - fixed))
+    lines = [style.bold(_row(heads, widths))]
+    for e, row in zip(entries, rows):
+        cells = [_fit(c, w) for c, w in zip(row, widths)]
+        text = "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+        if style.enabled:  # colour the padded cells so columns stay aligned
+            padded = [c.ljust(w) for c, w in zip(cells, widths)]
+            padded[0] = style(padded[0], "33")
+            padded[1] = style(padded[1], STATE_COLOURS.get(row[1]))
+            padded[2] = style(padded[2], TAG_COLOURS.get(e.tag))
+            padded[4] = style.dim(padded[4])
+            text = "  ".join(padded).rstrip()
+        lines.append(text)
+    return "\n".join(lines) + "\n"
+
+
+def _row(cells, widths) -> str:
+    return "  ".join(_fit(c, w).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+
+def _fit(text: str, width: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def _csv(entries: list[Entry], short: int) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        data = entry_json(e, short)
+        writer.writerow([" ".join(data[c]) if c == "labels" else ("" if data[c] is None else data[c])
+                         for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def _markdown(entries: list[Entry], short: int) -> str:
+    lines = ["| id | state | tag | title | location | author |", "|---|---|---|---|---|---|"]
+    for e in entries:
+        cells = [f"`{e.id[:short]}`", state_of(e), e.tag, e.title, f"`{location_of(e)}`", e.author or "-"]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_show(entry: Entry, short: int, source: list, style: Style) -> str:
+    out: list[str] = []
+    title = entry.title or "(no title)"
+    out.append(f"{style(entry.tag, TAG_COLOURS.get(entry.tag))} {style(entry.id[:short], '33')}  "
+               f"{style.bold(title)}  [{style(state_of(entry), STATE_COLOURS.get(state_of(entry)))}]")
+    out.append(f"  id:        {entry.id}")
+    if entry.slug:
+        out.append(f"  slug:      {entry.slug}")
+    out.append(f"  source:    {entry.source}" + (f"  (devlog date {entry.devlog_date})" if entry.devlog_date else ""))
+    out.append(f"  blame:     {_blame_line(entry.commit, entry.author, entry.author_email, entry.date)}")
+    out.append("  locations:")
+    for loc in entry.locations:
+        marker = "*" if (loc.path, loc.line) == (entry.path, entry.line) else " "
+        out.append(f"   {marker} {loc.path}:{loc.line}  {style.dim(_blame_line(loc.commit, loc.author, None, loc.date))}")
+    if entry.fields:
+        out.append("  fields:    " + ", ".join(f"{k}: {v}" for k, v in entry.fields.items()))
+    if entry.attrs:
+        out.append("  attrs:     " + ", ".join(f"{k}: {v}" for k, v in entry.attrs.items()))
+    if entry.labels:
+        out.append("  labels:    " + " ".join(f"#{label}" for label in entry.labels))
+    for ctx in entry.context:
+        where = f"{ctx.get('path', '?')}:{ctx.get('line', '?')}" if ctx.get("path") else ""
+        out.append(f"  context:   {where} {('at ' + ctx['commit'][:10]) if ctx.get('commit') else ''}".rstrip())
+    for link in entry.links:
+        out.append(f"  link:      {link['rel']} {link['id'][:short]} {link.get('slug') or ''}".rstrip())
+    out.append("  lifecycle: " + _lifecycle(entry))
+    for warning in entry.warnings:
+        out.append(f"  warning:   {warning}")
+    if entry.body:
+        out.append("")
+        out.extend("    " + line for line in entry.body.split("\n"))
+    if source:
+        out.append("")
+        out.append(style.dim(f"  {entry.path}:"))
+        digits = len(str(source[-1].number))
+        for line in source:
+            mark = ">" if line.is_tag_line else " "
+            text = f"  {mark} {str(line.number).rjust(digits)} │ {line.text.expandtabs(8)}"
+            out.append(style.bold(text) if line.is_tag_line else style.dim(text))
+    return "\n".join(out) + "\n"
+
+
+def _blame_line(commit, author, email, date) -> str:
+    if commit is None:
+        return "not committed yet"
+    who = f"{author} <{email}>" if email else (author or "?")
+    return f"{commit[:10]} {who} {date or ''}".rstrip()
+
+
+def _lifecycle(entry: Entry) -> str:
+    first = f"first seen at {entry.first_seen[:10]}" if entry.first_seen else "first seen before any commit"
+    if entry.status == GONE:
+        gone = f"gone at {entry.gone_commit[:10]}" if entry.gone_commit else "gone from the work tree (not committed)"
+        return f"{first}; {gone}"
+    return f"{first}; open"
+
+
+def render_summary(summary: ScanSummary) -> str:
+    if summary.unchanged:
+        return (f"{summary.files} files, {summary.entries} entries; nothing changed "
+                f"({summary.seconds * 1000:.0f} ms)\n")
+    parts = [f"scanned {summary.files} files ({summary.reread} read, {summary.blamed} blamed)",
+             f"{summary.entries} entries", f"{summary.new} new", f"{summary.gone} gone",
+             f"{summary.seconds:.2f} s"]
+    return ", ".join(parts) + "\n"
+
+
+def summary_json(summary: ScanSummary) -> str:
+    data = {k: getattr(summary, k) for k in ("files", "entries", "new", "gone", "reread", "blamed",
+                                              "seconds", "unchanged", "head", "notices")}
+    return json.dumps(data, indent=2) + "\n"
