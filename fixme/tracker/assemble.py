@@ -34,29 +34,45 @@ class Occurrence:
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp))
 
 
-def assemble(occurrences: list[Occurrence], config: Config) -> list[Entry]:
-    """Group occurrences by identity and build one Entry per group."""
-    groups: dict[str, list[Occurrence]] = {}
-    for entry_id, occurrence in _identify(occurrences):
-        groups.setdefault(entry_id, []).append(occurrence)
-    now = time.time()
-    entries = [_build(entry_id, group, config, now) for entry_id, group in groups.items()]
-    _link_prs(entries)
-    entries.sort(key=lambda e: (e.path, e.line))
-    return entries
+def identify(path: str, found: list[tuple[RawEntry, Origin]]) -> list[str]:
+    """The entry id of each occurrence in one file (same order as `found`).
 
-
-def _identify(occurrences: list[Occurrence]):
-    seen: dict[tuple[str, str], int] = {}
-    for occ in sorted(occurrences, key=lambda o: (o.path, o.raw.line)):
-        slug = slug_of(occ.raw.title, occ.raw.slug)
+    Non-slug ids count the n-th occurrence of a title within the file, so
+    only the file itself is needed to name its entries.
+    """
+    seen: dict[str, int] = {}
+    ids: list[str] = [""] * len(found)
+    for i in sorted(range(len(found)), key=lambda i: found[i][0].line):
+        raw, origin = found[i]
+        slug = slug_of(raw.title, raw.slug)
         if slug is not None:
-            yield slug_id(slug, occ.raw.tag == "PR"), occ
+            ids[i] = slug_id(slug, raw.tag == "PR")
             continue
-        key = (occ.path, normalise_title(occ.raw.title))
-        nth = seen.get(key, 0)
-        seen[key] = nth + 1
-        yield content_id(occ.origin.path, occ.raw.title, nth), occ
+        title = normalise_title(raw.title)
+        nth = seen.get(title, 0)
+        seen[title] = nth + 1
+        ids[i] = content_id(origin.path, raw.title, nth)
+    return ids
+
+
+def build_entry(entry_id: str, group: list[Occurrence], config: Config) -> Entry:
+    """One entry from all its occurrences; the latest-dated one supplies the text."""
+    return _build(entry_id, group, config, time.time())
+
+
+def counterpart_id(entry: Entry) -> str | None:
+    """The id a slug entry links to: its PR, or the TODO/FIXME a PR fixes."""
+    if not entry.slug:
+        return None
+    return slug_id(entry.slug, entry.tag != "PR")
+
+
+def set_links(entry: Entry, counterpart_open: bool) -> None:
+    other = counterpart_id(entry)
+    entry.links = []
+    if other is not None and counterpart_open:
+        rel = "fixes" if entry.tag == "PR" else "pr"
+        entry.links.append({"rel": rel, "id": other, "slug": entry.slug})
 
 
 def _build(entry_id: str, group: list[Occurrence], config: Config, now: float) -> Entry:
@@ -73,7 +89,7 @@ def _build(entry_id: str, group: list[Occurrence], config: Config, now: float) -
         context += [c for c in parsed.context if c not in context]
     if raw.who and "assigned" not in fields:
         fields["assigned"] = raw.who
-    warnings = [w for occ in group for w in occ.raw.warnings]
+    warnings = list(dict.fromkeys(f"{occ.path}: {w}" for occ in group for w in occ.raw.warnings))
     entry = Entry(
         id=entry_id,
         tag=raw.tag,
@@ -124,13 +140,3 @@ def _source_workflow(entry: Entry, raw: RawEntry, config: Config) -> str:
     if raw.source == TASKLIST and raw.done:
         return "done" if "done" in config.states else config.closed_states[0] if config.closed_states else config.initial_state
     return config.initial_state
-
-
-def _link_prs(entries: list[Entry]) -> None:
-    issues = {e.slug: e for e in entries if e.slug and e.tag != "PR"}
-    for pr in (e for e in entries if e.slug and e.tag == "PR"):
-        issue = issues.get(pr.slug)
-        if issue is None:
-            continue
-        pr.links.append({"rel": "fixes", "id": issue.id, "slug": issue.slug})
-        issue.links.append({"rel": "pr", "id": pr.id, "slug": pr.slug})

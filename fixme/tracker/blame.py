@@ -134,18 +134,24 @@ class _Commit:
     sections: list[list[_Section]]  # one list per parent (one list for a root)
 
 
-def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]]) -> dict[str, dict[int, Origin]]:
+def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]], *,
+                 base: str | None = None, seed: dict[str, list] | None = None) -> dict[str, dict[int, Origin]]:
     """Blame the wanted lines of files at `head` by replaying its history once.
 
-    Files the replay cannot vouch for (binary in the past, a diff that does
-    not apply) are left out of the answer; callers blame those one by one.
+    With `base`, only the commits after it are replayed, starting from `seed`
+    (path -> per-line Origin, or None where the origin is not known at base).
+    Files the replay cannot vouch for (a line whose origin stays unknown,
+    binary in the past, a diff that does not apply) are left out of the
+    answer; callers blame those one by one.
     """
-    remaining = _children_counts(git, head)
+    remaining = _children_counts(git, head, base)
     replay = _Replay(remaining)
+    if base is not None:
+        replay.states[base] = dict(seed or {})
     proc = git.popen(
         "log", "--reverse", "--topo-order", "-p", "-U0", "-M", "--diff-merges=separate",
         "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
-        "--date=format:%z", f"--format={_LOG_FORMAT}", head,
+        "--date=format:%z", f"--format={_LOG_FORMAT}", head if base is None else f"{base}..{head}",
     )
     assert proc.stdout is not None
     try:
@@ -157,12 +163,24 @@ def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]]) -> dic
         code = proc.wait()
     if code != 0:
         raise GitError(stderr.decode("utf-8", "replace").strip().splitlines()[0] if stderr else "git log failed")
+    if base is not None and head == base:
+        return replay.answer(base, wanted)
     return replay.answer(head, wanted)
 
 
-def _children_counts(git: Git, head: str) -> dict[str, int]:
+def is_linear(git: Git, base: str, head: str) -> bool:
+    """True when base..head is a simple chain of single-parent commits from base."""
+    rows = [line.split() for line in git.run("rev-list", "--parents", f"{base}..{head}").decode().splitlines()]
+    if not rows:
+        return False
+    if any(len(row) != 2 for row in rows):
+        return False
+    return rows[-1][1] == base
+
+
+def _children_counts(git: Git, head: str, base: str | None = None) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for line in git.run("rev-list", "--parents", head).decode().splitlines():
+    for line in git.run("rev-list", "--parents", head if base is None else f"{base}..{head}").decode().splitlines():
         shas = line.split()
         counts.setdefault(shas[0], 0)
         for parent in shas[1:]:
@@ -374,11 +392,17 @@ class _Replay:
             found = {}
             for n in lines:
                 key = origins[n - 1]
+                if key is None:
+                    break  # a seeded line whose origin was never known
+                if isinstance(key, Origin):
+                    found[n] = key
+                    continue
                 if key not in made:
                     c = self.commits[key[0]]
                     made[key] = Origin(c.sha, c.author, c.email, c.time, c.tz, key[1])
                 found[n] = made[key]
-            result[path] = found
+            else:
+                result[path] = found
         return result
 
 

@@ -1,50 +1,51 @@
 """Incremental scan: work tree → occurrences → blame → entries, remembering.
 
 The expensive parts are reading files and blaming their tag lines, so both
-are skipped whenever the cache can vouch for the answer:
+are skipped whenever the store can vouch for the answer:
 
 * nothing changed (same HEAD, same `git status`, same sizes and mtimes of
-  the changed files, same config): the previous result stands;
-* a file unchanged since the last scan (same blob, or same stat for a file
-  that differs from HEAD) keeps its occurrences;
-* a tag line in a blob blamed before keeps its origin.
+  the changed files, same config file): the previous result stands, and
+  nothing beyond that check is even imported;
+* only the paths that changed since the last scan (between the two HEADs,
+  or in `git status` now or then) are looked at; a file whose key (blob
+  id, or size and mtime for a file that differs from HEAD) is unchanged
+  keeps its occurrences;
+* a tag line in a blob blamed before keeps its origin;
+* after new commits on top of the last scanned HEAD, only those commits
+  are replayed; a cold scan replays the whole history once; a few odd
+  files go to per-file `git blame` in parallel.
 
-What is left is blamed by replaying the history once when many files need
-it (a cold scan) and by per-file `git blame` in parallel otherwise.
+Only the entries that occur in changed files (and their PR counterparts)
+are rebuilt and rewritten.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import stat
+import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from ..config import Config
-from .assemble import Occurrence, assemble
-from .blame import Origin, blame_file, replay_blame, uncommitted
-from .cache import BlameCache, ScanCache, ensure_state_dir, origin_from_list, origin_to_list, raw_from_dict, raw_to_dict
-from .entry import GONE, OPEN, Entry
-from .files import FileKind, FileRules, Skipped, read_text
-from .gitio import Git, GitError, Status, StatusEntry, first_line, parse_status
-from .model import RawEntry
-from .tags import TagSyntax
+from .gitio import Git, GitError, Status, first_line, parse_status
 
 # Below this many files to blame, per-file `git blame` beats reading the whole
 # history; above it, one replay of `git log -p` is cheaper (on a 3000-commit
 # repository a replay costs about as much as 60 single-file blames).
 REPLAY_MIN_FILES = 48
+STATE_FILE = "state.json"
+STATE_VERSION = 2
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
 
 
 @dataclass
 class ScanSummary:
-    files: int = 0  # files scanned (considered) this time
+    files: int = 0  # files scanned (considered)
     entries: int = 0  # open entries
     new: int = 0
     gone: int = 0
@@ -56,45 +57,59 @@ class ScanSummary:
     notices: list[str] = field(default_factory=list)
 
 
-@dataclass
-class _FileRecord:
-    key: str
-    raws: list[RawEntry]
-    origins: dict[int, Origin] | None = None  # for files that differ from HEAD
-
-
 class Scanner:
     def __init__(self, root: Path, config: Config, progress: Progress | None = None):
         self.root = root
         self.config = config
         self.git = Git(root)
-        self.cache = ScanCache(root)
-        self.rules = FileRules(config)
-        self.tags = TagSyntax(config.tags)
         self.progress = progress or (lambda phase, done, total: None)
+        self.state_path = root / ".fixme" / "cache" / STATE_FILE
 
     # -- the quick check -------------------------------------------------
     def quick_check(self) -> tuple[Status, dict, bool]:
-        """Run `git status` and compare with the last scan; True when nothing changed."""
+        """Run `git status` and compare with the last scan; True when nothing changed.
+
+        Reads only a small JSON file while git works, so that a scan with
+        nothing to do costs little more than `git status` itself.
+        """
         proc = self.git.popen(*self.git.status_command())
-        state = self.cache.load_state()  # read while git works
+        state = self._load_state()
         out, err = proc.communicate()
         if proc.returncode != 0:
             raise GitError(first_line(err) or "git status failed")
         status = parse_status(out)
         unchanged = (
-            bool(state)
-            and state.get("config") == self.config.fingerprint()
-            and state.get("status") == _digest(out)
+            state.get("version") == STATE_VERSION
+            and state.get("config") == self._config_signature()
+            and state.get("status") == out.decode("utf-8", "surrogateescape")
             and state.get("dirty") == self._dirty_stats(status)
         )
         return status, state, unchanged
+
+    def _load_state(self) -> dict:
+        try:
+            with open(self.state_path, "rb") as fh:
+                state = json.loads(fh.read())
+        except (OSError, ValueError):
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def _config_signature(self) -> list:
+        """Where the config came from and its stat; cheap to compare, no parsing."""
+        path = self.config.source_path
+        if path is None:
+            return ["defaults"]
+        try:
+            st = os.stat(path)
+        except OSError:
+            return ["missing"]
+        return [str(path), st.st_size, st.st_mtime_ns]
 
     def _dirty_stats(self, status: Status) -> dict[str, list[int]]:
         stats: dict[str, list[int]] = {}
         for item in status.entries:
             try:
-                st = os.stat(self.root / item.path)
+                st = os.lstat(self.root / item.path)
             except OSError:
                 continue
             stats[item.path] = [st.st_size, st.st_mtime_ns]
@@ -105,62 +120,136 @@ class Scanner:
         started = time.perf_counter()
         status, state, unchanged = self.quick_check()
         if unchanged and not force:
-            summary = ScanSummary(**{**state.get("summary", {}), "unchanged": True, "new": 0, "gone": 0,
-                                     "reread": 0, "blamed": 0, "notices": []})
+            summary = ScanSummary(**state.get("summary", {}))
+            summary.unchanged = True
             summary.seconds = time.perf_counter() - started
             return summary
+        from .store import ScanStore, ensure_state_dir
+
         ensure_state_dir(self.root)
-        summary = ScanSummary(head=status.head)
-        cached = {} if force else self.cache.load_files()
-        tree = self._tree(status.head, cached)
-        records = self._collect(status, tree, cached.get("files", {}), summary)
-        blame_cache = self.cache.load_blame()
-        occurrences = self._bind(records, tree, status.head, blame_cache, summary)
-        entries = assemble(occurrences, self.config)
-        merged = self._lifecycle(entries, status.head, summary)
-        self._save(status, tree, records, blame_cache, merged, summary)
+        store = ScanStore(self.root)
+        try:
+            store.begin()
+            summary = _Update(self, store, status, force).run()
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
+        finally:
+            store.close()
+        self._save_state(status, summary)
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _tree(self, head: str | None, cached: dict) -> dict[str, str]:
+    def _save_state(self, status: Status, summary: ScanSummary) -> None:
+        from ..fsutil import atomic_write_json
+
+        atomic_write_json(self.state_path, {
+            "version": STATE_VERSION,
+            "config": self._config_signature(),
+            "status": status.raw.decode("utf-8", "surrogateescape"),
+            "dirty": self._dirty_stats(status),
+            "summary": {"files": summary.files, "entries": summary.entries, "head": summary.head},
+        })
+
+
+class _Update:
+    """One incremental update of the store to the work tree as it is now."""
+
+    def __init__(self, scanner: Scanner, store, status: Status, force: bool):
+        from .files import FileRules
+        from .tags import TagSyntax
+
+        self.scanner = scanner
+        self.config = scanner.config
+        self.git = scanner.git
+        self.root = scanner.root
+        self.store = store
+        self.status = status
+        self.force = force
+        self.rules = FileRules(self.config)
+        self.tags = TagSyntax(self.config.tags)
+        self.summary = ScanSummary(head=status.head)
+
+    def run(self) -> ScanSummary:
+        store, status = self.store, self.status
+        fingerprint = self.config.fingerprint()
+        full = self.force or store.meta("config") != fingerprint
+        if full:
+            store.clear_files()
+        if self.force:
+            store.clear_blame()
+        old_head = store.meta("head")
+        old_dirty = set(store.meta("dirty", []))
+        tree_changed = self._update_tree(old_head, full)
+        dirty_now = {item.path for item in status.entries}
+        candidates = (set(store.file_keys()) | set(store.tree()) | dirty_now) if full or tree_changed is None \
+            else (tree_changed | dirty_now | old_dirty)
+        changed, removed = self._changed_files(candidates, dirty_now)
+        parsed = self._parse(changed)
+        origins = self._blame(parsed, old_head)
+        affected = self._store_files(parsed, origins, removed)
+        self._rebuild(affected)
+        store.prune_blame()
+        store.set_meta("config", fingerprint)
+        store.set_meta("head", status.head)
+        store.set_meta("dirty", sorted(dirty_now))
+        self.summary.files = store.file_count()
+        self.summary.entries = store.open_entry_count()
+        return self.summary
+
+    # -- which files -------------------------------------------------------
+    def _update_tree(self, old_head: str | None, full: bool) -> set[str] | None:
+        """Bring the stored HEAD tree up to date; the paths that changed, or None for all."""
+        head = self.status.head
         if head is None:
-            return {}
-        if cached.get("head") == head and isinstance(cached.get("tree"), dict):
-            return cached["tree"]
-        return self.git.tree(head)
+            self.store.replace_tree({})
+            return None
+        if not full and old_head == head:
+            return set()
+        if not full and old_head is not None:
+            try:
+                changes = self._tree_diff(old_head, head)
+            except GitError:
+                changes = None  # the old HEAD is gone (gc after a rebase): start over
+            if changes is not None:
+                self.store.update_tree(changes)
+                return set(changes)
+        self.store.replace_tree(self.git.tree(head))
+        return None
 
-    def _collect(self, status: Status, tree: dict[str, str], cached: dict, summary: ScanSummary) -> dict[str, _FileRecord]:
-        """Occurrences per scanned file, re-reading only files whose key changed."""
-        dirty = {item.path: item for item in status.entries}
-        paths = [p for p in tree if p not in dirty] + [p for p in dirty]
-        records: dict[str, _FileRecord] = {}
-        to_read: list[tuple[str, str, FileKind]] = []
-        for path in paths:
-            kind = self.rules.kind(path)
-            if kind is None:
+    def _tree_diff(self, old: str, new: str) -> dict[str, str | None]:
+        out = self.git.run("diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--raw", old, new)
+        changes: dict[str, str | None] = {}
+        fields = out.split(b"\0")
+        for meta, path in zip(fields[0::2], fields[1::2]):
+            if not meta.startswith(b":"):
                 continue
-            key = self._key(path, tree, dirty)
-            if key is None:
-                continue  # deleted in the work tree
-            summary.files += 1
-            old = cached.get(path)
-            record = _record_from_cache(old, key) if isinstance(old, dict) else None
-            if record is not None:
-                records[path] = record
-            else:
-                to_read.append((path, key, kind))
-        for done, (path, key, kind) in enumerate(to_read, 1):
-            raws = self._parse(path, kind, summary)
-            if raws is not None:
-                records[path] = _FileRecord(key, raws)
-            if done % 200 == 0 or done == len(to_read):
-                self.progress("reading", done, len(to_read))
-        summary.reread = len(to_read)
-        return records
+            _, new_mode, _, new_blob, letter = meta[1:].decode().split(" ")
+            name = path.decode("utf-8", "surrogateescape")
+            regular = new_mode in ("100644", "100755")
+            changes[name] = new_blob if letter != "D" and regular else None
+        return changes
 
-    def _key(self, path: str, tree: dict[str, str], dirty: dict[str, StatusEntry]) -> str | None:
-        if path not in dirty:
-            return "blob:" + tree[path]
+    def _changed_files(self, candidates: set[str], dirty_now: set[str]):
+        """Files to (re)read with their key and grammar, and files no longer scanned."""
+        keys = self.store.file_keys()
+        tree = self.store.tree_blobs(p for p in candidates if p not in dirty_now)
+        changed, removed = [], []
+        for path in sorted(candidates):
+            kind = self.rules.kind(path)
+            key = self._key(path, tree, dirty_now) if kind is not None else None
+            if key is None:
+                if path in keys:
+                    removed.append(path)
+            elif keys.get(path) != key:
+                changed.append((path, key, kind))
+        return changed, removed
+
+    def _key(self, path: str, tree: dict[str, str], dirty_now: set[str]) -> str | None:
+        if path not in dirty_now:
+            blob = tree.get(path)
+            return None if blob is None else "blob:" + blob
         try:
             st = os.lstat(self.root / path)
         except OSError:
@@ -169,12 +258,27 @@ class Scanner:
             return None  # symlinks and directories are not sources
         return f"stat:{st.st_size}:{st.st_mtime_ns}"
 
-    def _parse(self, path: str, kind: FileKind, summary: ScanSummary) -> list[RawEntry] | None:
-        text = read_text(self.root / path, self.config.max_file_size)
-        if isinstance(text, Skipped):
-            if text.notice:
-                summary.notices.append(f"skipped {path}: {text.reason}")
-            return [] if text.reason != "missing" else None
+    # -- reading -----------------------------------------------------------
+    def _parse(self, changed) -> list[tuple[str, str, int, list]]:
+        """(path, key, line count, raw entries) for every changed file that is still there."""
+        from .files import Skipped, read_text
+
+        parsed = []
+        for done, (path, key, kind) in enumerate(changed, 1):
+            text = read_text(self.root / path, self.config.max_file_size)
+            if isinstance(text, Skipped):
+                if text.notice:
+                    self.summary.notices.append(f"skipped {path}: {text.reason}")
+                if text.reason != "missing":
+                    parsed.append((path, key, 0, []))
+                continue
+            parsed.append((path, key, text.count("\n") + 1, self._entries_in(text, kind)))
+            if done % 200 == 0 or done == len(changed):
+                self.scanner.progress("reading", done, len(changed))
+        self.summary.reread = len(changed)
+        return parsed
+
+    def _entries_in(self, text: str, kind) -> list:
         if kind.grammar == "code":
             from .codescan import scan_code
 
@@ -185,132 +289,174 @@ class Scanner:
 
         return scan_prose(text, self.tags, markdown=kind.markdown)
 
-    # -- blame -----------------------------------------------------------
-    def _bind(self, records: dict[str, _FileRecord], tree: dict[str, str], head: str | None,
-              blame_cache: BlameCache, summary: ScanSummary) -> list[Occurrence]:
-        """Attach the origin of every tag line, blaming only what the cache lacks."""
-        origins: dict[str, dict[int, Origin]] = {}
-        at_head: dict[str, set[int]] = {}  # clean files: blame at HEAD, cacheable by blob
-        in_tree: dict[str, set[int]] = {}  # modified files: blame the work-tree version
-        for path, record in records.items():
-            lines = {raw.line for raw in record.raws}
+    # -- blame -------------------------------------------------------------
+    def _blame(self, parsed, old_head: str | None) -> dict[str, dict]:
+        """Origins of the tag lines of changed files, asking git only for what is unknown."""
+        from .blame import uncommitted
+
+        head = self.status.head
+        origins: dict[str, dict] = {}
+        at_head: dict[str, set[int]] = {}  # clean files: blame at HEAD, cached by blob
+        in_tree: dict[str, set[int]] = {}  # files that differ from HEAD: blame the work tree
+        blobs: dict[str, str] = {}
+        for path, key, _, raws in parsed:
+            lines = {raw.line for raw in raws}
             if not lines:
                 continue
-            if record.key.startswith("blob:"):
-                found, missing = blame_cache.lookup(tree[path], lines)
+            if key.startswith("blob:"):
+                blobs[path] = key[5:]
+                found = self.store.blame(blobs[path], lines)
                 origins[path] = found
-                if missing:
-                    at_head[path] = missing
-            elif record.origins is not None and lines <= record.origins.keys():
-                origins[path] = record.origins
-            elif head is not None and path in tree:
+                if lines - found.keys():
+                    at_head[path] = lines - found.keys()
+            elif head is not None and self.store.tree_blobs([path]):
                 in_tree[path] = lines
             else:
                 origins[path] = {n: uncommitted(path) for n in lines}
-        summary.blamed = len(at_head) + len(in_tree)
-        fresh = self._blame(head, at_head, in_tree)
+        self.summary.blamed = len(at_head) + len(in_tree)
+        fresh = self._ask_git(head, old_head, at_head, in_tree)
         for path, found in fresh.items():
             origins.setdefault(path, {}).update(found)
-            if path in at_head:
-                blame_cache.store(tree[path], found)
-            else:
-                records[path].origins = found
-        occurrences = []
-        for path, record in records.items():
-            known = origins.get(path, {})
-            for raw in record.raws:
-                occurrences.append(Occurrence(path, raw, known.get(raw.line) or uncommitted(path)))
-        return occurrences
+            if path in blobs:
+                self.store.put_blame(blobs[path], found)
+        return origins
 
-    def _blame(self, head: str | None, at_head: dict[str, set[int]], in_tree: dict[str, set[int]]) -> dict[str, dict[int, Origin]]:
-        result: dict[str, dict[int, Origin]] = {}
-        if head is not None and len(at_head) >= REPLAY_MIN_FILES:
-            self.progress("reading history", 0, 1)
-            result.update(replay_blame(self.git, head, at_head))
-            self.progress("reading history", 1, 1)
+    def _ask_git(self, head, old_head, at_head: dict[str, set[int]], in_tree: dict[str, set[int]]) -> dict:
+        from .blame import replay_blame
+
+        result: dict = {}
+        if head is not None and at_head:
+            if old_head is not None and old_head != head and self._can_replay_from(old_head):
+                result.update(self._replay_since(old_head, at_head))
+            elif len(at_head) >= REPLAY_MIN_FILES:
+                self.scanner.progress("reading history", 0, 1)
+                result.update(replay_blame(self.git, head, at_head))
+                self.scanner.progress("reading history", 1, 1)
         jobs = [(p, lines, head) for p, lines in at_head.items() if p not in result]
         jobs += [(p, lines, None) for p, lines in in_tree.items()]
-        if not jobs:
-            return result
+        if jobs:
+            result.update(self._blame_files(jobs))
+        return result
+
+    def _can_replay_from(self, old_head: str) -> bool:
+        from .blame import is_linear
+
+        try:
+            return is_linear(self.git, old_head, self.status.head)
+        except GitError:
+            return False
+
+    def _replay_since(self, old_head: str, wanted: dict[str, set[int]]) -> dict:
+        """Replay only the new commits, seeded with what the store knew at the old HEAD."""
+        from .blame import replay_blame
+
+        renames = {}
+        try:
+            for change in self.git.tree_changes(old_head, self.status.head):
+                if change.old_path:
+                    renames[change.path] = change.old_path
+        except GitError:
+            return {}
+        seed: dict[str, list] = {}
+        for path in wanted:
+            old_path = renames.get(path, path)
+            stored = self.store.file(old_path)
+            if stored is None or not stored.key.startswith("blob:"):
+                continue  # new to the store: the replay sees it created, or it stays unknown
+            line_origins: list = [None] * stored.lines
+            for raw, origin, _ in stored.occurrences:
+                if origin.commit is not None and 0 < raw.line <= stored.lines:
+                    line_origins[raw.line - 1] = origin
+            seed[old_path] = line_origins
+        return replay_blame(self.git, self.status.head, wanted, base=old_head, seed=seed)
+
+    def _blame_files(self, jobs) -> dict:
+        from concurrent.futures import ThreadPoolExecutor
+
+        result = {}
         workers = min(len(jobs), os.cpu_count() or 2)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [(path, pool.submit(self._blame_one, path, lines, rev)) for path, lines, rev in jobs]
             for done, (path, future) in enumerate(futures, 1):
                 result[path] = future.result()
-                self.progress("blaming", done, len(futures))
+                self.scanner.progress("blaming", done, len(futures))
         return result
 
-    def _blame_one(self, path: str, lines: set[int], rev: str | None) -> dict[int, Origin]:
+    def _blame_one(self, path: str, lines: set[int], rev: str | None) -> dict:
+        from .blame import blame_file, uncommitted
+
         try:
             return blame_file(self.git, path, lines, rev)
         except GitError:
             # e.g. the file changed under us; its lines count as not committed
             return {n: uncommitted(path) for n in lines}
 
-    # -- lifecycle and saving --------------------------------------------
-    def _lifecycle(self, entries: list[Entry], head: str | None, summary: ScanSummary) -> list[Entry]:
-        """Carry history over from the previous scan: first seen, gone, back again."""
-        previous = {e.id: e for e in (self.cache.load_entries() or [])}
-        current = {e.id for e in entries}
-        for entry in entries:
-            old = previous.get(entry.id)
-            entry.first_seen = old.first_seen if old and old.first_seen else head
-            entry.seen_at = head
-            if old is None or old.status == GONE:
-                summary.new += old is None
-        gone = []
-        for old in previous.values():
-            if old.id in current:
-                continue
-            if old.status == OPEN:
-                old.status = GONE
-                summary.gone += 1
-            if old.gone_commit is None and head is not None and head != old.seen_at:
-                old.gone_commit = head
-            gone.append(old)
-        summary.entries = len(entries)
-        return entries + gone
+    # -- entries -----------------------------------------------------------
+    def _store_files(self, parsed, origins: dict[str, dict], removed: list[str]) -> set[str]:
+        """Write the changed files' occurrences; return every entry id they touch."""
+        from .assemble import identify
+        from .blame import uncommitted
+        from .store import StoredFile
 
-    def _save(self, status: Status, tree: dict[str, str], records: dict[str, _FileRecord],
-              blame_cache: BlameCache, entries: list[Entry], summary: ScanSummary) -> None:
-        blame_cache.keep_only({tree[p] for p, r in records.items() if r.raws and p in tree})
-        self.cache.save_blame(blame_cache)
-        self.cache.save_files(status.head, tree, {p: _record_to_cache(r) for p, r in records.items()})
-        self.cache.save_entries(entries)
-        keep = {"files": summary.files, "entries": summary.entries, "head": summary.head}
-        self.cache.save_state({
-            "config": self.config.fingerprint(),
-            "status": _digest(status.raw),
-            "dirty": self._dirty_stats(status),
-            "summary": keep,
-        })
+        affected = set()
+        for path in removed:
+            stored = self.store.file(path)
+            if stored is not None:
+                affected.update(entry_id for _, _, entry_id in stored.occurrences)
+            self.store.delete_file(path)
+        for path, key, lines, raws in parsed:
+            stored = self.store.file(path)
+            if stored is not None:
+                affected.update(entry_id for _, _, entry_id in stored.occurrences)
+            known = origins.get(path, {})
+            pairs = [(raw, known.get(raw.line) or uncommitted(path)) for raw in raws]
+            ids = identify(path, pairs)
+            affected.update(ids)
+            self.store.put_file(StoredFile(path, key, lines, [(r, o, i) for (r, o), i in zip(pairs, ids)]))
+        return affected
+
+    def _rebuild(self, affected: set[str]) -> None:
+        """Rebuild the affected entries from all their occurrences; mark vanished ones gone."""
+        from .assemble import Occurrence, build_entry, counterpart_id, set_links
+        from .entry import GONE, OPEN
+
+        head = self.status.head
+        groups: dict[str, list] = {entry_id: [] for entry_id in affected}
+        for path in self.store.paths_of(affected):
+            for raw, origin, entry_id in self.store.file(path).occurrences:
+                if entry_id in groups:
+                    groups[entry_id].append(Occurrence(path, raw, origin))
+        rebuilt = {}
+        for entry_id, group in groups.items():
+            old = self.store.entry(entry_id)
+            if group:
+                entry = build_entry(entry_id, group, self.config)
+                entry.first_seen = old.first_seen if old and old.first_seen else head
+                entry.seen_at = head
+                if old is None:
+                    self.summary.new += 1
+                rebuilt[entry_id] = entry
+            elif old is not None:
+                if old.status == OPEN:
+                    old.status = GONE
+                    self.summary.gone += 1
+                if old.gone_commit is None and head is not None and head != old.seen_at:
+                    old.gone_commit = head
+                old.links = []
+                self.store.put_entry(old)
+        open_ids = self.store.open_entry_ids() | set(rebuilt)
+        open_ids -= {i for i, g in groups.items() if not g}
+        for entry in rebuilt.values():
+            set_links(entry, counterpart_id(entry) in open_ids)
+            self.store.put_entry(entry)
+        # A PR appearing or vanishing changes the links of its counterpart too.
+        for entry_id in {counterpart_id(e) for e in rebuilt.values()} - set(rebuilt) - {None}:
+            other = self.store.entry(entry_id)
+            if other is not None and other.status == OPEN:
+                set_links(other, counterpart_id(other) in open_ids)
+                self.store.put_entry(other)
 
 
 def _may_hold_tasks(text: str) -> bool:
     """Task lists name no tag; a cheap look for a checkbox before parsing prose."""
     return "[ ]" in text or "[x]" in text or "[X]" in text
-
-
-def _digest(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
-
-
-def _record_to_cache(record: _FileRecord) -> dict:
-    data: dict = {"key": record.key}
-    if record.raws:
-        data["raws"] = [raw_to_dict(r) for r in record.raws]
-    if record.origins is not None:
-        data["origins"] = {str(n): origin_to_list(o) for n, o in record.origins.items()}
-    return data
-
-
-def _record_from_cache(data: dict, key: str) -> _FileRecord | None:
-    if data.get("key") != key:
-        return None
-    try:
-        raws = [raw_from_dict(d) for d in data.get("raws", [])]
-        origins = data.get("origins")
-        parsed = {int(n): origin_from_list(cell) for n, cell in origins.items()} if origins else None
-    except (TypeError, ValueError, AttributeError):
-        return None
-    return _FileRecord(key, raws, parsed)

@@ -8,7 +8,6 @@ from pathlib import Path
 from ..config import CONFIG_DIR, Config, ConfigError, config_path, default_config_document, load_config
 from ..errors import FixmeError
 from ..fsutil import atomic_write_bytes
-from .cache import ScanCache, ensure_state_dir
 from .entry import Entry
 from .gitio import GitError, find_root
 from .identity import short_length
@@ -59,7 +58,13 @@ class Tracker:
     def all_entries(self) -> list[Entry]:
         """Every entry the last scan knows, open and gone."""
         if self._entries is None:
-            self._entries = ScanCache(self.root).load_entries() or []
+            from .store import ScanStore
+
+            store = ScanStore(self.root)
+            try:
+                self._entries = store.entries()
+            finally:
+                store.close()
         return self._entries
 
     def list(self, query: EntryQuery) -> list[Entry]:
@@ -73,8 +78,11 @@ class Tracker:
 
     def source_lines(self, entry: Entry, radius: int = 3) -> list[SourceLine]:
         """The lines around an entry's tag line, as they are in the work tree."""
+        from .entry import GONE
         from .files import Skipped, read_text
 
+        if entry.status == GONE:
+            return []  # the line number no longer points at this entry
         text = read_text(self.root / entry.path, self.config.max_file_size)
         if isinstance(text, Skipped):
             return []
@@ -86,6 +94,8 @@ class Tracker:
     # -- set-up ----------------------------------------------------------
     def init(self) -> list[str]:
         """Write the default config and the git-ignore for local state; report what was done."""
+        from .store import ensure_state_dir
+
         done: list[str] = []
         state = ensure_state_dir(self.root)
         ignore = state / ".gitignore"
