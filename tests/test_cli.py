@@ -174,3 +174,8 @@ def test_demo_replays_the_sample_and_lists_it(tmp_path):
     assert any(e["links"] for e in listed)
     again = run_cli("demo", str(dest), cwd=tmp_path)
     assert again.code == 2 and "demo:" in again.err
+
+
+def test_unknown_option_is_reported_once(repo, cli):
+    result = cli("list", "--bogus")
+    assert result.code == 2 and result.err == "fixme: unrecognized arguments: --bogus\n"

@@ -168,14 +168,18 @@ def test_a_corrupt_cache_is_rebuilt_not_fatal(repo, cli):
     repo.write("a.py", "# TODO: survive\n")
     repo.commit()
     assert len(entries(cli)) == 1
-    for name in ("state.json", "files.json", "blame.json", "entries.json"):
-        (repo.root / ".fixme" / "cache" / name).write_bytes(b"\x00garbage{")
+    cache = repo.root / ".fixme" / "cache"
+    for path in cache.iterdir():
+        path.write_bytes(b"\x00garbage{" * 100)
     assert [e["title"] for e in entries(cli)] == ["survive"]
+    assert [e["title"] for e in entries(cli, "--no-scan")] == ["survive"]
 
 
 def test_scanning_leaves_git_status_clean(repo, cli):
     repo.write("a.py", "# TODO: x\n")
     repo.commit()
+    entries(cli, "--no-scan")
+    assert repo.git("status", "--porcelain") == ""
     entries(cli)
     assert repo.git("status", "--porcelain") == ""
 
@@ -194,3 +198,50 @@ def test_ignored_files_are_not_scanned_but_untracked_ones_are(repo, cli):
     repo.write("scratch.py", "# TODO: untracked but not ignored\n")
     found = by_title(entries(cli))
     assert "untracked but not ignored" in found and "generated" not in found
+
+
+def test_well_known_code_file_names_beat_prose_extensions(repo, cli):
+    repo.write("CMakeLists.txt", 'set(X "TODO: in a string")\n# TODO: find the zlib package\n')
+    repo.write("notes.txt", "TODO: a prose note\n")
+    repo.commit()
+    found = by_title(entries(cli))
+    assert found["find the zlib package"]["source"] == "code"
+    assert found["a prose note"]["source"] == "devlog"
+    assert "in a string" not in found
+
+
+def test_changing_the_configured_tags_rescans_unchanged_files(repo, cli):
+    repo.write("a.py", "# OPTIMIZE: make it fast\n# TODO: plain\n")
+    repo.commit()
+    assert [e["title"] for e in entries(cli)] == ["plain"]
+    repo.write(".fixme/config.toml", '[scan]\ntags = ["TODO", "OPTIMIZE"]\n')
+    assert sorted(e["title"] for e in entries(cli)) == ["make it fast", "plain"]
+
+
+def test_sorting_by_date_compares_instants_across_time_zones(repo, cli):
+    repo.write("early.py", "# TODO: written first\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "a", env={"GIT_AUTHOR_DATE": "2024-01-01T05:00:00+00:00"})
+    repo.write("late.py", "# TODO: written second\n")
+    repo.git("add", "-A")
+    # 10:00 in Tokyo is 01:00 UTC: earlier than 05:00 UTC although it sorts later as text
+    repo.git("commit", "-qm", "b", env={"GIT_AUTHOR_DATE": "2024-01-01T10:00:00+09:00"})
+    assert [e["title"] for e in entries(cli, "--sort", "date")] == ["written second", "written first"]
+
+
+def test_impossible_devlog_dates_warn_once_per_file(repo, cli):
+    repo.write("docs/devlog.md", "## 2023-14-08\n\nTODO: odd-date\n  body\n\nTODO: odd-date\n")
+    repo.commit()
+    (entry,) = entries(cli)
+    assert entry["devlog_date"] == "2023-14-08"
+    assert len(entry["warnings"]) == 1 and entry["warnings"][0].startswith("docs/devlog.md: ")
+
+
+def test_show_of_a_gone_entry_shows_no_stale_source(repo, cli):
+    repo.write("a.py", "# TODO: old title\n")
+    repo.commit()
+    old = entries(cli)[0]["id"]
+    repo.write("a.py", "# TODO: new title\n")
+    repo.commit()
+    shown = cli("show", old[:10])
+    assert shown.code == 0 and "gone at" in shown.out and "new title" not in shown.out

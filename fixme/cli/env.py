@@ -41,6 +41,6 @@ class Environment:
         """Colour only on a terminal, and never when NO_COLOR is set (unless forced)."""
         if choice == "always":
             return True
-        if choice == "never" or "NO_COLOR" in self.environ or self.environ.get("TERM") == "dumb":
+        if choice == "never" or self.environ.get("NO_COLOR") or self.environ.get("TERM") == "dumb":
             return False
         return self.stdout_isatty

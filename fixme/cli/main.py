@@ -32,7 +32,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise FixmeError(f"{self.prog}: {message}")
+        command = self.prog.removeprefix("fixme").strip()
+        raise FixmeError(f"{command}: {message}" if command else message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scan", help="scan the repository and report what changed",
                        description="Scan the work tree for entries and blame their tag lines. Incremental: "
                                    "unchanged files and blobs already blamed are not redone.")
-    p.add_argument("--full", action="store_true", help="ignore the cache and scan everything again")
+    p.add_argument("--full", action="store_true", help="forget what earlier scans read and blamed, and redo it all")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     p.set_defaults(run=cmd_scan)
 

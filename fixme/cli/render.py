@@ -194,12 +194,17 @@ def _lifecycle(entry: Entry) -> str:
 
 def render_summary(summary: ScanSummary) -> str:
     if summary.unchanged:
-        return (f"{summary.files} files, {summary.entries} entries; nothing changed "
+        return (f"{_count(summary.files, 'file')}, {_count(summary.entries, 'entry')}; nothing changed "
                 f"({summary.seconds * 1000:.0f} ms)\n")
-    parts = [f"scanned {summary.files} files ({summary.reread} read, {summary.blamed} blamed)",
-             f"{summary.entries} entries", f"{summary.new} new", f"{summary.gone} gone",
+    parts = [f"scanned {_count(summary.files, 'file')} ({summary.reread} read, {summary.blamed} blamed)",
+             _count(summary.entries, "entry"), f"{summary.new} new", f"{summary.gone} gone",
              f"{summary.seconds:.2f} s"]
     return ", ".join(parts) + "\n"
+
+
+def _count(n: int, noun: str) -> str:
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{n} {noun if n == 1 else plural}"
 
 
 def summary_json(summary: ScanSummary) -> str:

@@ -18,7 +18,6 @@ class FileKind:
     grammar: str  # "code" | "prose"
     language: object | None = None  # languages.Language for code
     markdown: bool = False
-    needs_text_check: bool = False  # extension-less file: prose only if it is text
 
 
 class FileRules:
@@ -35,15 +34,19 @@ class FileRules:
             return None
         name = path.rsplit("/", 1)[-1]
         markdown = name.lower().endswith((".md", ".markdown"))
-        if self.devlog.matches(path) or self.prose.matches(path):
+        if self.devlog.matches(path):
             return FileKind("prose", markdown=markdown)
-        from .languages import language_for  # the table is only needed when files change
+        from .languages import FILE_NAMES, language_for  # only needed when files change
 
         language = language_for(path)
+        if language is not None and name.lower() in FILE_NAMES:
+            return FileKind("code", language=language)  # CMakeLists.txt is CMake, not prose
+        if self.prose.matches(path):
+            return FileKind("prose", markdown=markdown)
         if language is not None:
             return FileKind("code", language=language)
         if "." not in name.lstrip("."):
-            return FileKind("prose", needs_text_check=True)
+            return FileKind("prose")  # README, NOTES, ...: read as prose if not binary
         return None
 
 

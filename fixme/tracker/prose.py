@@ -161,10 +161,6 @@ class _ProseScanner:
         self._set_date(heading.group(1), number)
         return True
 
-    def finish(self) -> list[RawEntry]:
-        self._close_all()
-        return self.entries
-
     def blank_lines(self, count: int) -> None:
         """Take `count` blank lines in a row (after the last line fed)."""
         self.blanks += count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..errors import Ambiguous, NotFound
 from .entry import GONE, Entry
@@ -45,9 +46,19 @@ class EntryQuery:
         return self._globs.matches(path) or any(path.startswith(p.rstrip("/") + "/") for p in self.paths)
 
 
+def _timestamp(entry: Entry) -> float:
+    """Seconds since the epoch; ISO text with different offsets does not sort as text."""
+    if entry.date is None:
+        return float("inf")  # uncommitted: newest of all
+    try:
+        return datetime.fromisoformat(entry.date).timestamp()
+    except ValueError:
+        return float("inf")
+
+
 SORT_KEYS = {
     "path": lambda e: (e.path, e.line),
-    "date": lambda e: (e.date or "9999", e.path, e.line),  # uncommitted last
+    "date": lambda e: (_timestamp(e), e.path, e.line),
     "state": lambda e: (e.workflow, e.path, e.line),
 }
 
