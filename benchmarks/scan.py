@@ -30,9 +30,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import fmt, median_time, run, run_peak  # noqa: E402
+from _measure import compile_package, fmt, median_time, run, run_peak  # noqa: E402
 
-FIXME = [sys.executable, "-m", "fixme"]
+# The installed console script, as users run it (python -m adds runpy's imports).
+FIXME = [str(Path(sys.executable).with_name("fixme"))]
 TAGS = "TODO|FIXME|XXX|HACK|BUG|PR|REVIEW|NOTE"
 
 
@@ -44,6 +45,9 @@ def main() -> None:
                     help="blame only N random files and extrapolate the floor (default: all files)")
     args = ap.parse_args()
 
+    compile_package()
+    if not Path(FIXME[0]).exists():
+        sys.exit(f"{FIXME[0]} not found: install fixme in this interpreter's environment first")
     with tempfile.TemporaryDirectory(prefix="fixme-bench-") as tmp:
         work = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "-q", str(args.repo.resolve()), str(work)], check=True)

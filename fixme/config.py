@@ -7,9 +7,6 @@ by `fixme init`, so comments and layout survive later edits.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,6 +40,9 @@ class Config:
 
     def fingerprint(self) -> str:
         """A hash of every setting that changes what a scan finds."""
+        import hashlib
+        import json
+
         data = asdict(self)
         data.pop("source_path")
         blob = json.dumps(data, sort_keys=True, default=list).encode()
@@ -65,6 +65,8 @@ def load_config(root: Path) -> Config:
         return Config()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    import tomllib  # only a repository with a config file pays for the parser
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

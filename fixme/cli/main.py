@@ -6,13 +6,21 @@ so the dashboard and the CLI give the same answers.
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
-from pathlib import Path
 
-from .. import __version__
-from ..errors import EXIT_OK, EXIT_USAGE, Ambiguous, FixmeError
-from .env import Environment
+from .prefetch import StatusPrefetch
+
+# Start `git status` before argparse and the rest load, when the command line
+# plainly asks for a scan: git's work then overlaps the imports (a warm scan
+# is little else). A wrong guess costs one idle git process.
+_PREFETCH = StatusPrefetch.for_argv(sys.argv[1:]) if __name__ != "__main__" else None
+
+import argparse  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from ..errors import EXIT_OK, EXIT_USAGE, Ambiguous, FixmeError  # noqa: E402
+from .env import Environment  # noqa: E402
 
 DESCRIPTION = """\
 fixme: a bug tracker that lives in the code.
@@ -90,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
-    env = env or Environment.from_system()
+    env = env or Environment.from_system(prefetch=argv is None)
     parser = build_parser()
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -116,21 +124,25 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 # -- commands ----------------------------------------------------------------
 
 
-def _start(args, env: Environment) -> Path:
-    start = env.cwd
+def _start(args, env: Environment) -> str:
+    start = os.fspath(env.cwd)
     if args.directory:
-        start = (env.cwd / args.directory).resolve()
-        if not start.is_dir():
+        start = os.path.realpath(os.path.join(start, os.path.expanduser(args.directory)))
+        if not os.path.isdir(start):
             raise FixmeError(f"-C {args.directory}: no such directory")
     return start
 
 
-def _open_tracker(args, env: Environment):
+def _open_tracker(args, env: Environment, will_scan: bool = False):
     from ..tracker.tracker import Tracker
     from .progress import ProgressBar
 
+    from pathlib import Path
+
     bar = ProgressBar(env.stderr, env.stderr_isatty)
-    tracker = Tracker.open(_start(args, env), bar)
+    tracker = Tracker.open(Path(_start(args, env)), bar)
+    if will_scan:
+        tracker.start_scan()  # git works on its status while the rest of fixme loads
     return tracker, bar
 
 
@@ -158,10 +170,20 @@ def cmd_init(args, env: Environment) -> int:
 
 
 def cmd_scan(args, env: Environment) -> int:
+    import time
+
+    from ..tracker.quickcheck import unchanged_summary
     from .render import render_summary, summary_json
 
-    tracker, bar = _open_tracker(args, env)
-    summary = _scan(tracker, bar, env, force=args.full)
+    started = time.perf_counter()
+    # Nothing changed? Then answer without loading the scanner at all.
+    prefetched = _PREFETCH.take(_start(args, env)) if _PREFETCH is not None and env.prefetch else None
+    summary = None if args.full else unchanged_summary(_start(args, env), prefetched)
+    if summary is not None:
+        summary.seconds = time.perf_counter() - started
+    else:
+        tracker, bar = _open_tracker(args, env, will_scan=True)
+        summary = _scan(tracker, bar, env, force=args.full)
     env.stdout.write(summary_json(summary) if args.format == "json" else render_summary(summary))
     return EXIT_OK
 
@@ -170,7 +192,7 @@ def cmd_list(args, env: Environment) -> int:
     from ..tracker.query import EntryQuery
     from .render import render_list
 
-    tracker, bar = _open_tracker(args, env)
+    tracker, bar = _open_tracker(args, env, will_scan=not args.no_scan)
     for state in args.state:
         if state not in tracker.config.states and state != "gone":
             raise FixmeError(f"unknown state {state!r}; valid: {', '.join(tracker.config.states)}, gone")
@@ -191,7 +213,7 @@ def cmd_show(args, env: Environment) -> int:
 
     from .render import entry_json, render_show
 
-    tracker, bar = _open_tracker(args, env)
+    tracker, bar = _open_tracker(args, env, will_scan=not args.no_scan)
     if not args.no_scan:
         _scan(tracker, bar, env)
     entry = tracker.get(args.id)
@@ -214,8 +236,10 @@ def cmd_demo(args, env: Environment) -> int:
         source = sample.find_sample_dir()
     except FileNotFoundError as exc:
         raise FixmeError(str(exc)) from None
+    from pathlib import Path
+
     dest = Path(args.dir).expanduser() if args.dir else Path(tempfile.mkdtemp(prefix="fixme-demo-")) / "sample"
-    dest = dest if dest.is_absolute() else env.cwd / dest
+    dest = dest if dest.is_absolute() else Path(env.cwd) / dest
     try:
         commits = sample.replay_history(source, dest)
     except (ValueError, RuntimeError, OSError) as exc:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from ..tracker.entry import GONE, Entry
-from ..tracker.scan import ScanSummary
+if TYPE_CHECKING:
+    from ..tracker.entry import Entry
+    from ..tracker.scan import ScanSummary
+
+GONE = "gone"  # the status of an entry no longer in the work tree (tracker.entry.GONE)
 
 LIST_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 CSV_COLUMNS = ("id", "short_id", "tag", "slug", "title", "path", "line", "source", "workflow", "status",
@@ -117,6 +119,9 @@ def _fit(text: str, width: int) -> str:
 
 
 def _csv(entries: list[Entry], short: int) -> str:
+    import csv
+    import io
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)

@@ -19,16 +19,11 @@ NULL_SHA = "0" * 40
 _STABLE = ("-c", "core.quotePath=false", "-c", "log.showSignature=false", "-c", "color.ui=never")
 
 
+from .quickcheck import STATUS_ARGS, find_work_tree, git_environment  # noqa: E402  (shared with the fast path)
+
+
 class GitError(Exception):
     """A git command failed, or the directory is not a git repository."""
-
-
-def git_environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("LC_ALL", "C")
-    env["GIT_OPTIONAL_LOCKS"] = "0"  # a read-only scan must not take the index lock
-    env.pop("GIT_EXTERNAL_DIFF", None)
-    return env
 
 
 @dataclass(frozen=True)
@@ -92,14 +87,8 @@ class Git:
         sha = out.decode().strip()
         return sha or None
 
-    def status_command(self) -> tuple[str, ...]:
-        return (
-            "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
-            "--no-renames", "--ignore-submodules=all",
-        )
-
     def status(self) -> Status:
-        return parse_status(self.run(*self.status_command()))
+        return parse_status(self.run(*STATUS_ARGS))
 
     def tree(self, commit: str) -> dict[str, str]:
         """path -> blob id for every regular file (no symlinks, no submodules) at `commit`."""
@@ -128,7 +117,14 @@ class Git:
 
 
 def find_root(start: Path) -> Path:
-    """The top of the work tree containing `start`, or GitError."""
+    """The top of the work tree containing `start`, or GitError.
+
+    The usual case (a `.git` directory or file above `start`, no GIT_DIR
+    games) is answered from the file system; anything else asks git.
+    """
+    found = find_work_tree(str(start))
+    if found is not None:
+        return Path(found)
     try:
         proc = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"],

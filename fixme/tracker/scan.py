@@ -21,40 +21,22 @@ are rebuilt and rewritten.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..config import Config
+from . import quickcheck
 from .gitio import Git, GitError, Status, first_line, parse_status
+from .quickcheck import ScanSummary
 
 # Below this many files to blame, per-file `git blame` beats reading the whole
 # history; above it, one replay of `git log -p` is cheaper (on a 3000-commit
 # repository a replay costs about as much as 60 single-file blames).
 REPLAY_MIN_FILES = 48
-STATE_FILE = "state.json"
-STATE_VERSION = 2
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
-
-
-@dataclass
-class ScanSummary:
-    files: int = 0  # files scanned (considered)
-    entries: int = 0  # open entries
-    new: int = 0
-    gone: int = 0
-    reread: int = 0  # files read and parsed this time
-    blamed: int = 0  # files whose lines needed blame this time
-    seconds: float = 0.0
-    unchanged: bool = False  # nothing changed since the last scan
-    head: str | None = None
-    notices: list[str] = field(default_factory=list)
 
 
 class Scanner:
@@ -63,67 +45,32 @@ class Scanner:
         self.config = config
         self.git = Git(root)
         self.progress = progress or (lambda phase, done, total: None)
-        self.state_path = root / ".fixme" / "cache" / STATE_FILE
+        self._status_proc = None
 
-    # -- the quick check -------------------------------------------------
+    def start_status(self) -> None:
+        """Start `git status` now; the quick check collects it later."""
+        if self._status_proc is None:
+            self._status_proc = quickcheck.start_status(str(self.root))
+
     def quick_check(self) -> tuple[Status, dict, bool]:
-        """Run `git status` and compare with the last scan; True when nothing changed.
-
-        Reads only a small JSON file while git works, so that a scan with
-        nothing to do costs little more than `git status` itself.
-        """
-        proc = self.git.popen(*self.git.status_command())
-        state = self._load_state()
+        """Run `git status` and compare with the last scan; True when nothing changed."""
+        self.start_status()
+        proc, self._status_proc = self._status_proc, None
+        state = quickcheck.read_state(str(self.root))  # while git works
         out, err = proc.communicate()
         if proc.returncode != 0:
             raise GitError(first_line(err) or "git status failed")
-        status = parse_status(out)
-        unchanged = (
-            state.get("version") == STATE_VERSION
-            and state.get("config") == self._config_signature()
-            and state.get("status") == out.decode("utf-8", "surrogateescape")
-            and state.get("dirty") == self._dirty_stats(status)
-        )
-        return status, state, unchanged
-
-    def _load_state(self) -> dict:
-        try:
-            with open(self.state_path, "rb") as fh:
-                state = json.loads(fh.read())
-        except (OSError, ValueError):
-            return {}
-        return state if isinstance(state, dict) else {}
-
-    def _config_signature(self) -> list:
-        """Where the config came from and its stat; cheap to compare, no parsing."""
-        path = self.config.source_path
-        if path is None:
-            return ["defaults"]
-        try:
-            st = os.stat(path)
-        except OSError:
-            return ["missing"]
-        return [str(path), st.st_size, st.st_mtime_ns]
-
-    def _dirty_stats(self, status: Status) -> dict[str, list[int]]:
-        stats: dict[str, list[int]] = {}
-        for item in status.entries:
-            try:
-                st = os.lstat(self.root / item.path)
-            except OSError:
-                continue
-            stats[item.path] = [st.st_size, st.st_mtime_ns]
-        return stats
+        return parse_status(out), state, quickcheck.is_unchanged(str(self.root), state, out)
 
     # -- the scan --------------------------------------------------------
     def scan(self, force: bool = False) -> ScanSummary:
         started = time.perf_counter()
         status, state, unchanged = self.quick_check()
         if unchanged and not force:
-            summary = ScanSummary(**state.get("summary", {}))
-            summary.unchanged = True
+            summary = ScanSummary(**state.get("summary", {}), unchanged=True)
             summary.seconds = time.perf_counter() - started
             return summary
+        from ..fsutil import atomic_write_json
         from .store import ScanStore, ensure_state_dir
 
         ensure_state_dir(self.root)
@@ -137,20 +84,10 @@ class Scanner:
             raise
         finally:
             store.close()
-        self._save_state(status, summary)
+        root = str(self.root)
+        atomic_write_json(Path(quickcheck.state_path(root)), quickcheck.new_state(root, status.raw, summary))
         summary.seconds = time.perf_counter() - started
         return summary
-
-    def _save_state(self, status: Status, summary: ScanSummary) -> None:
-        from ..fsutil import atomic_write_json
-
-        atomic_write_json(self.state_path, {
-            "version": STATE_VERSION,
-            "config": self._config_signature(),
-            "status": status.raw.decode("utf-8", "surrogateescape"),
-            "dirty": self._dirty_stats(status),
-            "summary": {"files": summary.files, "entries": summary.entries, "head": summary.head},
-        })
 
 
 class _Update:

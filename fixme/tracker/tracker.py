@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import CONFIG_DIR, Config, ConfigError, config_path, default_config_document, load_config
+from typing import TYPE_CHECKING
+
+from ..config import CONFIG_DIR, Config, ConfigError, config_path, load_config
 from ..errors import FixmeError
-from ..fsutil import atomic_write_bytes
-from .entry import Entry
 from .gitio import GitError, find_root
-from .identity import short_length
-from .query import EntryQuery, resolve, select
 from .scan import Progress, Scanner, ScanSummary
+
+if TYPE_CHECKING:
+    from .entry import Entry
+    from .query import EntryQuery
 
 INIT_GITIGNORE = """\
 # fixme's local state (cache, block store, search index) stays on this machine;
@@ -47,6 +49,10 @@ class Tracker:
             raise FixmeError(str(exc)) from None
 
     # -- scanning --------------------------------------------------------
+    def start_scan(self) -> None:
+        """Let git start on the quick check now, while the caller gets ready."""
+        self.scanner.start_status()
+
     def scan(self, force: bool = False) -> ScanSummary:
         try:
             summary = self.scanner.scan(force=force)
@@ -68,12 +74,18 @@ class Tracker:
         return self._entries
 
     def list(self, query: EntryQuery) -> list[Entry]:
+        from .query import select
+
         return select(self.all_entries(), query, self.config.states)
 
     def get(self, ref: str) -> Entry:
+        from .query import resolve
+
         return resolve(self.all_entries(), ref)
 
     def short_id_length(self) -> int:
+        from .identity import short_length
+
         return short_length([e.id for e in self.all_entries()], self.config.short_id_length)
 
     def source_lines(self, entry: Entry, radius: int = 3) -> list[SourceLine]:
@@ -94,6 +106,8 @@ class Tracker:
     # -- set-up ----------------------------------------------------------
     def init(self) -> list[str]:
         """Write the default config and the git-ignore for local state; report what was done."""
+        from ..config import default_config_document
+        from ..fsutil import atomic_write_bytes
         from .store import ensure_state_dir
 
         done: list[str] = []

@@ -1,0 +1,158 @@
+"""Has anything changed since the last scan? Answered with as little as possible.
+
+A scan with nothing to do should cost little more than `git status`, which
+is what it runs. So this module imports only os, subprocess and json (no
+dataclasses, no pathlib: at this scale their import time is the budget),
+and both the scanner and the CLI's `scan` fast path use it.
+
+The answer is "unchanged" when, compared with what the last scan saved in
+`.fixme/cache/state.json`: the `git status --porcelain=v2` output is the
+same bytes (so HEAD, the index and the set of changed paths are the same),
+every changed or untracked path has the same size and mtime, and the config
+file has the same stat.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+STATE_VERSION = 2
+STATUS_ARGS = ("status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
+               "--no-renames", "--ignore-submodules=all")
+STABLE_CONFIG = ("-c", "core.quotePath=false", "-c", "color.ui=never")
+
+
+class ScanSummary:
+    """What a scan did, for the summary line and `scan --format json`."""
+
+    __slots__ = ("files", "entries", "new", "gone", "reread", "blamed", "seconds", "unchanged", "head",
+                 "notices")
+
+    def __init__(self, files: int = 0, entries: int = 0, new: int = 0, gone: int = 0, reread: int = 0,
+                 blamed: int = 0, seconds: float = 0.0, unchanged: bool = False, head: str | None = None,
+                 notices: list[str] | None = None):
+        self.files = files  # files scanned (considered)
+        self.entries = entries  # open entries
+        self.new = new
+        self.gone = gone
+        self.reread = reread  # files read and parsed this time
+        self.blamed = blamed  # files whose lines needed blame this time
+        self.seconds = seconds
+        self.unchanged = unchanged  # nothing changed since the last scan
+        self.head = head
+        self.notices = notices if notices is not None else []
+
+
+def find_work_tree(start: str) -> str | None:
+    """The directory holding `.git` above `start`, when git's environment does not redirect it."""
+    if any(var in os.environ for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES")):
+        return None
+    here = os.path.abspath(start)
+    while True:
+        if os.path.basename(here) != ".git" and os.path.exists(os.path.join(here, ".git")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
+
+
+def git_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("LC_ALL", "C")
+    env["GIT_OPTIONAL_LOCKS"] = "0"  # a read-only scan must not take the index lock
+    env.pop("GIT_EXTERNAL_DIFF", None)
+    return env
+
+
+def start_status(root: str) -> subprocess.Popen:
+    return subprocess.Popen(["git", *STABLE_CONFIG, *STATUS_ARGS], cwd=root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=git_environment())
+
+
+def state_path(root: str) -> str:
+    return os.path.join(root, ".fixme", "cache", "state.json")
+
+
+def read_state(root: str) -> dict:
+    try:
+        with open(state_path(root), "rb") as fh:
+            state = json.loads(fh.read())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def config_signature(root: str) -> list:
+    """The config file's stat: cheap to compare, no parsing."""
+    path = os.path.join(root, ".fixme", "config.toml")
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ["defaults"]
+    return [st.st_size, st.st_mtime_ns]
+
+
+def status_paths(raw: bytes) -> list[str]:
+    """The paths named by `git status --porcelain=v2 -z` output."""
+    paths = []
+    for record in raw.split(b"\0"):
+        kind = record[:2]
+        if kind == b"1 ":
+            paths.append(record.split(b" ", 8)[8])
+        elif kind == b"u ":
+            paths.append(record.split(b" ", 10)[10])
+        elif kind == b"? ":
+            paths.append(record[2:])
+    return [p.decode("utf-8", "surrogateescape") for p in paths]
+
+
+def dirty_stats(root: str, paths: list[str]) -> dict[str, list[int]]:
+    stats: dict[str, list[int]] = {}
+    for path in paths:
+        try:
+            st = os.lstat(os.path.join(root, path))
+        except OSError:
+            continue
+        stats[path] = [st.st_size, st.st_mtime_ns]
+    return stats
+
+
+def is_unchanged(root: str, state: dict, status_raw: bytes) -> bool:
+    return (
+        state.get("version") == STATE_VERSION
+        and state.get("config") == config_signature(root)
+        and state.get("status") == status_raw.decode("utf-8", "surrogateescape")
+        and state.get("dirty") == dirty_stats(root, status_paths(status_raw))
+    )
+
+
+def new_state(root: str, status_raw: bytes, summary: ScanSummary) -> dict:
+    return {
+        "version": STATE_VERSION,
+        "config": config_signature(root),
+        "status": status_raw.decode("utf-8", "surrogateescape"),
+        "dirty": dirty_stats(root, status_paths(status_raw)),
+        "summary": {"files": summary.files, "entries": summary.entries, "head": summary.head},
+    }
+
+
+def unchanged_summary(start: str, proc: subprocess.Popen | None = None) -> ScanSummary | None:
+    """The last scan's summary if nothing changed since; None when a real scan is needed.
+
+    `proc` is a `git status` already started in the work tree of `start`.
+    """
+    root = find_work_tree(start)
+    if root is None:
+        return None
+    try:
+        proc = proc or start_status(root)
+    except OSError:
+        return None
+    state = read_state(root)  # while git works
+    out, _ = proc.communicate()
+    if proc.returncode != 0 or not is_unchanged(root, state, out):
+        return None
+    return ScanSummary(**state.get("summary", {}), unchanged=True)
