@@ -245,3 +245,37 @@ def test_show_of_a_gone_entry_shows_no_stale_source(repo, cli):
     repo.commit()
     shown = cli("show", old[:10])
     assert shown.code == 0 and "gone at" in shown.out and "new title" not in shown.out
+
+
+def test_pr_links_follow_incremental_scans_both_ways(repo, cli):
+    repo.write("src/refs.c", "// FIXME: atomic-refs\n")
+    repo.commit()
+    assert entries(cli)[0]["links"] == []
+    repo.write("docs/devlog.md", "PR: atomic-refs\n  branch: fix/refs\n")
+    repo.commit("open a PR")
+    items = {e["tag"]: e for e in entries(cli)}
+    assert items["FIXME"]["links"] == [{"rel": "pr", "id": items["PR"]["id"], "slug": "atomic-refs"}]
+    assert items["PR"]["links"] == [{"rel": "fixes", "id": items["FIXME"]["id"], "slug": "atomic-refs"}]
+    repo.write("docs/devlog.md", "nothing here any more\n")
+    repo.commit("drop the PR")
+    (fixme,) = entries(cli)
+    assert fixme["tag"] == "FIXME" and fixme["links"] == []
+
+
+def test_incremental_blame_after_several_commits_matches_a_cold_scan(repo, cli, tmp_path):
+    repo.write("a.py", "# TODO: one\nx = 1\n")
+    repo.write("b.py", "# TODO: two\n")
+    repo.commit("start", "ada")
+    entries(cli)
+    repo.write("a.py", "import os\n# TODO: one\nx = 1\n# FIXME: added later\n")
+    repo.commit("grow a", "grace")
+    (repo.root / "lib").mkdir()
+    repo.git("mv", "b.py", "lib/b.py")
+    repo.write("lib/b.py", "# TODO: two\n# TODO: three\n")
+    repo.commit("move b", "ken")
+    warm = {e["id"]: (e["commit"], e["path"], e["line"]) for e in entries(cli)}
+    cold_root = tmp_path / "cold"
+    repo.git("clone", "-q", str(repo.root), str(cold_root))
+    cold = {e["id"]: (e["commit"], e["path"], e["line"])
+            for e in json.loads(run_cli("list", "--format", "json", cwd=cold_root).out)}
+    assert warm == cold and len(warm) == 4

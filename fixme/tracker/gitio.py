@@ -50,6 +50,7 @@ class TreeChange:
     path: str
     old_path: str | None
     blob: str | None  # new blob, None when deleted
+    regular: bool = True  # a regular file (not a symlink or submodule) after the change
 
 
 class Git:
@@ -180,7 +181,7 @@ def parse_raw_diff(out: bytes) -> list[TreeChange]:
         if not meta.startswith(b":"):
             i += 1
             continue
-        _, _, _, new_blob, status = meta[1:].decode().split(" ")
+        _, new_mode, _, new_blob, status = meta[1:].decode().split(" ")
         letter = status[0]
         if letter in "RC":
             old_path = fields[i + 1].decode("utf-8", "surrogateescape")
@@ -191,7 +192,7 @@ def parse_raw_diff(out: bytes) -> list[TreeChange]:
             path = fields[i + 1].decode("utf-8", "surrogateescape")
             i += 2
         blob = None if letter == "D" or new_blob == NULL_SHA else new_blob
-        changes.append(TreeChange(letter, path, old_path, blob))
+        changes.append(TreeChange(letter, path, old_path, blob, new_mode in ("100644", "100755")))
     return changes
 
 

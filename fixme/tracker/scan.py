@@ -107,6 +107,7 @@ class _Update:
         self.rules = FileRules(self.config)
         self.tags = TagSyntax(self.config.tags)
         self.summary = ScanSummary(head=status.head)
+        self.renames: dict[str, str] = {}  # new path -> old path between the two HEADs
 
     def run(self) -> ScanSummary:
         store, status = self.store, self.status
@@ -120,14 +121,15 @@ class _Update:
         old_dirty = set(store.meta("dirty", []))
         tree_changed = self._update_tree(old_head, full)
         dirty_now = {item.path for item in status.entries}
-        candidates = (set(store.file_keys()) | set(store.tree()) | dirty_now) if full or tree_changed is None \
+        everything = full or tree_changed is None
+        candidates = (set(store.file_keys()) | set(store.tree()) | dirty_now) if everything \
             else (tree_changed | dirty_now | old_dirty)
-        changed, removed = self._changed_files(candidates, dirty_now)
+        changed, removed = self._changed_files(candidates, dirty_now, everything)
         parsed = self._parse(changed)
         origins = self._blame(parsed, old_head)
-        affected = self._store_files(parsed, origins, removed)
+        affected, old_blobs = self._store_files(parsed, origins, removed)
         self._rebuild(affected)
-        store.prune_blame()
+        store.prune_blame(None if everything else old_blobs)
         store.set_meta("config", fingerprint)
         store.set_meta("head", status.head)
         store.set_meta("dirty", sorted(dirty_now))
@@ -156,21 +158,19 @@ class _Update:
         return None
 
     def _tree_diff(self, old: str, new: str) -> dict[str, str | None]:
-        out = self.git.run("diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", "--raw", old, new)
+        """path -> new blob (None: gone) between two commits; renames remembered for blame."""
         changes: dict[str, str | None] = {}
-        fields = out.split(b"\0")
-        for meta, path in zip(fields[0::2], fields[1::2]):
-            if not meta.startswith(b":"):
-                continue
-            _, new_mode, _, new_blob, letter = meta[1:].decode().split(" ")
-            name = path.decode("utf-8", "surrogateescape")
-            regular = new_mode in ("100644", "100755")
-            changes[name] = new_blob if letter != "D" and regular else None
+        self.renames = {}
+        for change in self.git.tree_changes(old, new):
+            if change.old_path:
+                changes[change.old_path] = None
+                self.renames[change.path] = change.old_path
+            changes[change.path] = change.blob if change.regular else None
         return changes
 
-    def _changed_files(self, candidates: set[str], dirty_now: set[str]):
+    def _changed_files(self, candidates: set[str], dirty_now: set[str], everything: bool):
         """Files to (re)read with their key and grammar, and files no longer scanned."""
-        keys = self.store.file_keys()
+        keys = self.store.file_keys(None if everything else candidates)
         tree = self.store.tree_blobs(p for p in candidates if p not in dirty_now)
         changed, removed = [], []
         for path in sorted(candidates):
@@ -287,13 +287,7 @@ class _Update:
         """Replay only the new commits, seeded with what the store knew at the old HEAD."""
         from .blame import replay_blame
 
-        renames = {}
-        try:
-            for change in self.git.tree_changes(old_head, self.status.head):
-                if change.old_path:
-                    renames[change.path] = change.old_path
-        except GitError:
-            return {}
+        renames = self.renames
         seed: dict[str, list] = {}
         for path in wanted:
             old_path = renames.get(path, path)
@@ -336,21 +330,26 @@ class _Update:
         from .store import StoredFile
 
         affected = set()
+        old_blobs = []
         for path in removed:
             stored = self.store.file(path)
             if stored is not None:
                 affected.update(entry_id for _, _, entry_id in stored.occurrences)
+                if stored.key.startswith("blob:"):
+                    old_blobs.append(stored.key[5:])
             self.store.delete_file(path)
         for path, key, lines, raws in parsed:
             stored = self.store.file(path)
             if stored is not None:
                 affected.update(entry_id for _, _, entry_id in stored.occurrences)
+                if stored.key.startswith("blob:"):
+                    old_blobs.append(stored.key[5:])
             known = origins.get(path, {})
             pairs = [(raw, known.get(raw.line) or uncommitted(path)) for raw in raws]
             ids = identify(path, pairs)
             affected.update(ids)
             self.store.put_file(StoredFile(path, key, lines, [(r, o, i) for (r, o), i in zip(pairs, ids)]))
-        return affected
+        return affected, old_blobs
 
     def _rebuild(self, affected: set[str]) -> None:
         """Rebuild the affected entries from all their occurrences; mark vanished ones gone."""
@@ -381,17 +380,30 @@ class _Update:
                     old.gone_commit = head
                 old.links = []
                 self.store.put_entry(old)
-        open_ids = self.store.open_entry_ids() | set(rebuilt)
-        open_ids -= {i for i, g in groups.items() if not g}
+        vanished = {i for i, g in groups.items() if not g}
+
+        def is_open(entry_id: str | None) -> bool:
+            if entry_id is None or entry_id in vanished:
+                return False
+            return entry_id in rebuilt or self.store.is_open(entry_id)
+
         for entry in rebuilt.values():
-            set_links(entry, counterpart_id(entry) in open_ids)
+            set_links(entry, is_open(counterpart_id(entry)))
             self.store.put_entry(entry)
         # A PR appearing or vanishing changes the links of its counterpart too.
-        for entry_id in {counterpart_id(e) for e in rebuilt.values()} - set(rebuilt) - {None}:
+        touched = {counterpart_id(e) for e in rebuilt.values()} | {
+            slug_counterpart for slug_counterpart in (self._old_counterpart(i) for i in vanished) if slug_counterpart}
+        for entry_id in touched - set(rebuilt) - {None}:
             other = self.store.entry(entry_id)
             if other is not None and other.status == OPEN:
-                set_links(other, counterpart_id(other) in open_ids)
+                set_links(other, is_open(counterpart_id(other)))
                 self.store.put_entry(other)
+
+    def _old_counterpart(self, entry_id: str) -> str | None:
+        from .assemble import counterpart_id
+
+        old = self.store.entry(entry_id)
+        return counterpart_id(old) if old is not None else None
 
 
 def _may_hold_tasks(text: str) -> bool:

@@ -28,7 +28,7 @@ from .blame import Origin
 from .entry import Entry
 from .model import RawEntry
 
-SCHEMA = 2
+SCHEMA = 3
 LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n"
 
 _TABLES = """
@@ -42,6 +42,7 @@ CREATE INDEX IF NOT EXISTS occ_by_path ON occ (path);
 CREATE TABLE IF NOT EXISTS blame (blob TEXT NOT NULL, line INTEGER NOT NULL, origin TEXT NOT NULL,
                                   PRIMARY KEY (blob, line));
 CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, status TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS entries_by_status ON entries (status);
 """
 
 
@@ -174,8 +175,16 @@ class ScanStore:
             return None
         return StoredFile(path, row[0], row[1], _occurrences_from_json(row[2]))
 
-    def file_keys(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT path, key FROM files"))
+    def file_keys(self, paths: Iterable[str] | None = None) -> dict[str, str]:
+        """path -> key for the given paths (all stored files when None)."""
+        if paths is None:
+            return dict(self.db.execute("SELECT path, key FROM files"))
+        keys: dict[str, str] = {}
+        for path in paths:
+            row = self.db.execute("SELECT key FROM files WHERE path=?", (path,)).fetchone()
+            if row:
+                keys[path] = row[0]
+        return keys
 
     def file_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
@@ -217,9 +226,14 @@ class ScanStore:
     def clear_blame(self) -> None:
         self.db.execute("DELETE FROM blame")
 
-    def prune_blame(self) -> None:
-        """Forget blobs that are no longer at HEAD; the cache follows the tree."""
-        self.db.execute("DELETE FROM blame WHERE blob NOT IN (SELECT blob FROM tree)")
+    def prune_blame(self, blobs: Iterable[str] | None = None) -> None:
+        """Forget blobs no longer at HEAD (only `blobs`, when given); the cache follows the tree."""
+        if blobs is None:
+            self.db.execute("DELETE FROM blame WHERE blob NOT IN (SELECT blob FROM tree)")
+            return
+        for blob in set(blobs):
+            self.db.execute("DELETE FROM blame WHERE blob=? AND NOT EXISTS (SELECT 1 FROM tree WHERE blob=?)",
+                            (blob, blob))
 
     # -- entries ---------------------------------------------------------------
     def entries(self) -> list[Entry]:
@@ -236,8 +250,9 @@ class ScanStore:
     def open_entry_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM entries WHERE status='open'").fetchone()[0]
 
-    def open_entry_ids(self) -> set[str]:
-        return {i for (i,) in self.db.execute("SELECT id FROM entries WHERE status='open'")}
+    def is_open(self, entry_id: str) -> bool:
+        row = self.db.execute("SELECT status FROM entries WHERE id=?", (entry_id,)).fetchone()
+        return row is not None and row[0] == "open"
 
 
 def _origin_list(o: Origin) -> list:
