@@ -51,6 +51,9 @@ def test_linear_history_with_renames_and_moves(repo):
     assert _assert_same_as_git_blame(repo) == 7
 
 
+MERGER = {"GIT_AUTHOR_NAME": "M", "GIT_AUTHOR_EMAIL": "m@x", "GIT_COMMITTER_NAME": "M", "GIT_COMMITTER_EMAIL": "m@x"}
+
+
 def test_merges_follow_blame_rules(repo):
     rnd = random.Random(7)
     repo.write("f.txt", "".join(f"base {i}\n" for i in range(20)))
@@ -70,22 +73,18 @@ def test_merges_follow_blame_rules(repo):
     repo.write("f.txt", "\n".join(lines) + "\n")
     repo.write("g.txt", "g0\ng1 main\n")
     repo.commit("main work", "ken")
-    repo.git("merge", "-q", "--no-ff", "--no-edit", "side",
-             env={"GIT_AUTHOR_NAME": "M", "GIT_AUTHOR_EMAIL": "m@x", "GIT_COMMITTER_NAME": "M",
-                  "GIT_COMMITTER_EMAIL": "m@x"})
+    repo.git("merge", "-q", "--no-ff", "--no-edit", "side", env=MERGER)
     # a merge with a hand-made resolution line
     repo.git("checkout", "-q", "-b", "other", "HEAD~1")
     repo.write("g.txt", "g0\ng1 other\n")
     repo.commit("other", "grace")
     repo.git("checkout", "-q", "main")
-    proc_env = {"GIT_AUTHOR_NAME": "M", "GIT_AUTHOR_EMAIL": "m@x", "GIT_COMMITTER_NAME": "M",
-                "GIT_COMMITTER_EMAIL": "m@x"}
     try:
-        repo.git("merge", "-q", "--no-edit", "other", env=proc_env)
+        repo.git("merge", "-q", "--no-edit", "other", env=MERGER)
     except AssertionError:
         repo.write("g.txt", "g0\ng1 resolved by hand\n")
         repo.git("add", "g.txt")
-        repo.git("commit", "-q", "--no-edit", env=proc_env)
+        repo.git("commit", "-q", "--no-edit", env=MERGER)
     for n in range(5):  # some more random edits on top
         text = (repo.root / "f.txt").read_text().splitlines()
         text.insert(rnd.randrange(len(text)), f"later {n}")

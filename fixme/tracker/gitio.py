@@ -19,7 +19,7 @@ NULL_SHA = "0" * 40
 _STABLE = ("-c", "core.quotePath=false", "-c", "log.showSignature=false", "-c", "color.ui=never")
 
 
-from .quickcheck import STATUS_ARGS, find_work_tree, git_environment  # noqa: E402  (shared with the fast path)
+from .quickcheck import find_work_tree, git_environment  # noqa: E402  (shared with the fast path)
 
 
 class GitError(Exception):
@@ -88,9 +88,6 @@ class Git:
         sha = out.decode().strip()
         return sha or None
 
-    def status(self) -> Status:
-        return parse_status(self.run(*STATUS_ARGS))
-
     def tree(self, commit: str) -> dict[str, str]:
         """path -> blob id for every regular file (no symlinks, no submodules) at `commit`."""
         out = self.run("ls-tree", "-r", "-z", "--full-tree", commit)
@@ -109,12 +106,6 @@ class Git:
         out = self.run("diff-tree", "-r", "-z", "-M", "--no-commit-id", "--raw", old, new)
         return parse_raw_diff(out)
 
-    def is_ancestor(self, old: str, new: str) -> bool:
-        proc = subprocess.run(
-            ["git", "merge-base", "--is-ancestor", old, new],
-            cwd=self.root, env=self._env, capture_output=True,
-        )
-        return proc.returncode == 0
 
 
 def find_root(start: Path) -> Path:
