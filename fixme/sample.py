@@ -21,7 +21,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
 HISTORY_FILE = "history.toml"
 STEPS_DIR = "steps"
@@ -287,11 +287,14 @@ def _check_placeholders(content: bytes, number: int, where: str) -> None:
 # Replaying with git
 
 
-def replay_history(sample_dir: Path, dest: Path) -> list[str]:
+def replay_history(sample_dir: Path, dest: Path,
+                   after_commit: Callable[[str], None] | None = None) -> list[str]:
     """Build a git repository at `dest` from the sample data; return shas, oldest first.
 
     `dest` must not exist or be an empty directory, so a demo can never
     clobber a user's files. If git fails midway, what was created is removed.
+    `after_commit(sha)` runs after each commit (the demo scans there, so the
+    entries' lifecycle is seen as it happened).
     """
     commits = load_history(sample_dir)
     dest = Path(dest).absolute()  # git runs inside it; hooksPath must not be relative
@@ -301,6 +304,8 @@ def replay_history(sample_dir: Path, dest: Path) -> list[str]:
         shas: list[str] = []
         for commit in commits:
             shas.append(_replay_commit(dest, commit, shas))
+            if after_commit is not None:
+                after_commit(shas[-1])
         return shas
     except BaseException:
         _undo_dest(dest, created)

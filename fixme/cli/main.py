@@ -240,11 +240,18 @@ def cmd_demo(args, env: Environment) -> int:
 
     dest = Path(args.dir).expanduser() if args.dir else Path(tempfile.mkdtemp(prefix="fixme-demo-")) / "sample"
     dest = dest if dest.is_absolute() else Path(env.cwd) / dest
+    from ..tracker.tracker import Tracker
+
+    def scan_after(sha: str) -> None:
+        # Scanning after every commit records the lifecycle as it happened:
+        # entries removed by a commit become gone at that commit.
+        Tracker.open(dest).scan()
+
     try:
-        commits = sample.replay_history(source, dest)
+        commits = sample.replay_history(source, dest, after_commit=scan_after)
     except (ValueError, RuntimeError, OSError) as exc:
         raise FixmeError(f"demo: {exc}") from None
-    env.stderr.write(f"replayed {len(commits)} commits into {dest}\n")
+    env.stderr.write(f"replayed {len(commits)} commits into {dest}, scanning after each\n")
     list_args = build_parser().parse_args(["--color", args.color, "-C", str(dest), "list"])
     code = cmd_list(list_args, env)
     env.stderr.write(f"\ntry: fixme -C {dest} show <ID>   or   fixme -C {dest} list --all --format json\n")
