@@ -279,3 +279,20 @@ def test_incremental_blame_after_several_commits_matches_a_cold_scan(repo, cli, 
     cold = {e["id"]: (e["commit"], e["path"], e["line"])
             for e in json.loads(run_cli("list", "--format", "json", cwd=cold_root).out)}
     assert warm == cold and len(warm) == 4
+
+
+def test_rewritten_history_is_blamed_afresh(repo, cli, tmp_path):
+    repo.write("a.py", "# TODO: first\n")
+    repo.commit("start", "ada")
+    repo.write("a.py", "# TODO: first\n# FIXME: second\n")
+    repo.commit("add second", "grace")
+    entries(cli)
+    repo.write("a.py", "# TODO: first\n# FIXME: second, amended\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--amend", "-m", "amended", env={"GIT_AUTHOR_NAME": "Ken Thompson"})
+    warm = {e["title"]: (e["commit"], e["author"]) for e in entries(cli)}
+    clone = tmp_path / "clone"
+    repo.git("clone", "-q", str(repo.root), str(clone))
+    cold = {e["title"]: (e["commit"], e["author"])
+            for e in json.loads(run_cli("list", "--format", "json", cwd=clone).out)}
+    assert warm == cold and warm["second, amended"][1] == "Ken Thompson"

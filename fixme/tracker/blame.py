@@ -135,7 +135,8 @@ class _Commit:
 
 
 def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]], *,
-                 base: str | None = None, seed: dict[str, list] | None = None) -> dict[str, dict[int, Origin]]:
+                 base: str | None = None, seed: dict[str, list] | None = None,
+                 graph: list[list[str]] | None = None) -> dict[str, dict[int, Origin]]:
     """Blame the wanted lines of files at `head` by replaying its history once.
 
     With `base`, only the commits after it are replayed, starting from `seed`
@@ -144,7 +145,7 @@ def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]], *,
     binary in the past, a diff that does not apply) are left out of the
     answer; callers blame those one by one.
     """
-    remaining = _children_counts(git, head, base)
+    remaining = _children_counts(graph if graph is not None else commit_graph(git, head, base))
     replay = _Replay(remaining)
     if base is not None:
         replay.states[base] = dict(seed or {})
@@ -168,20 +169,22 @@ def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]], *,
     return replay.answer(head, wanted)
 
 
-def is_linear(git: Git, base: str, head: str) -> bool:
-    """True when base..head is a simple chain of single-parent commits from base."""
-    rows = [line.split() for line in git.run("rev-list", "--parents", f"{base}..{head}").decode().splitlines()]
-    if not rows:
-        return False
-    if any(len(row) != 2 for row in rows):
-        return False
-    return rows[-1][1] == base
+def commit_graph(git: Git, head: str, base: str | None = None) -> list[list[str]]:
+    """[commit, parent, ...] rows for the commits of head (after base), newest first."""
+    spec = head if base is None else f"{base}..{head}"
+    return [line.split() for line in git.run("rev-list", "--parents", spec).decode().splitlines()]
 
 
-def _children_counts(git: Git, head: str, base: str | None = None) -> dict[str, int]:
+def is_linear(graph: list[list[str]], base: str) -> bool:
+    """True when the graph of base..head is a simple chain of single-parent commits from base."""
+    if not graph or any(len(row) != 2 for row in graph):
+        return False
+    return graph[-1][1] == base
+
+
+def _children_counts(graph: list[list[str]]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for line in git.run("rev-list", "--parents", head if base is None else f"{base}..{head}").decode().splitlines():
-        shas = line.split()
+    for shas in graph:
         counts.setdefault(shas[0], 0)
         for parent in shas[1:]:
             counts[parent] = counts.get(parent, 0) + 1

@@ -259,12 +259,13 @@ class _Update:
         return origins
 
     def _ask_git(self, head, old_head, at_head: dict[str, set[int]], in_tree: dict[str, set[int]]) -> dict:
-        from .blame import replay_blame
+        from .blame import is_linear, replay_blame
 
         result: dict = {}
         if head is not None and at_head:
-            if old_head is not None and old_head != head and self._can_replay_from(old_head):
-                result.update(self._replay_since(old_head, at_head))
+            graph = self._graph_since(old_head) if old_head is not None and old_head != head else None
+            if graph is not None and is_linear(graph, old_head):
+                result.update(self._replay_since(old_head, at_head, graph))
             elif len(at_head) >= REPLAY_MIN_FILES:
                 self.scanner.progress("reading history", 0, 1)
                 result.update(replay_blame(self.git, head, at_head))
@@ -275,15 +276,15 @@ class _Update:
             result.update(self._blame_files(jobs))
         return result
 
-    def _can_replay_from(self, old_head: str) -> bool:
-        from .blame import is_linear
+    def _graph_since(self, old_head: str) -> list[list[str]] | None:
+        from .blame import commit_graph
 
         try:
-            return is_linear(self.git, old_head, self.status.head)
+            return commit_graph(self.git, self.status.head, old_head)
         except GitError:
-            return False
+            return None  # the old HEAD is gone (a rebase, then gc)
 
-    def _replay_since(self, old_head: str, wanted: dict[str, set[int]]) -> dict:
+    def _replay_since(self, old_head: str, wanted: dict[str, set[int]], graph: list[list[str]]) -> dict:
         """Replay only the new commits, seeded with what the store knew at the old HEAD."""
         from .blame import replay_blame
 
@@ -299,7 +300,7 @@ class _Update:
                 if origin.commit is not None and 0 < raw.line <= stored.lines:
                     line_origins[raw.line - 1] = origin
             seed[old_path] = line_origins
-        return replay_blame(self.git, self.status.head, wanted, base=old_head, seed=seed)
+        return replay_blame(self.git, self.status.head, wanted, base=old_head, seed=seed, graph=graph)
 
     def _blame_files(self, jobs) -> dict:
         from concurrent.futures import ThreadPoolExecutor
