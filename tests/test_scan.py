@@ -289,7 +289,7 @@ def test_rewritten_history_is_blamed_afresh(repo, cli, tmp_path):
     entries(cli)
     repo.write("a.py", "# TODO: first\n# FIXME: second, amended\n")
     repo.git("add", "-A")
-    repo.git("commit", "-q", "--amend", "-m", "amended", env={"GIT_AUTHOR_NAME": "Ken Thompson"})
+    repo.git("commit", "-q", "--amend", "--reset-author", "-m", "amended", env={"GIT_AUTHOR_NAME": "Ken Thompson"})
     warm = {e["title"]: (e["commit"], e["author"]) for e in entries(cli)}
     clone = tmp_path / "clone"
     repo.git("clone", "-q", str(repo.root), str(clone))
