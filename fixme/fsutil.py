@@ -47,12 +47,3 @@ def fsync_dir(directory: Path) -> None:
 
 def atomic_write_json(path: Path, value: object) -> None:
     atomic_write_bytes(path, json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-
-
-def read_json(path: Path) -> object | None:
-    """The parsed file, or None when it is missing or not valid JSON."""
-    try:
-        with open(path, "rb") as fh:
-            return json.loads(fh.read())
-    except (OSError, ValueError):
-        return None

@@ -14,7 +14,7 @@ from .prefetch import StatusPrefetch
 # Start `git status` before argparse and the rest load, when the command line
 # plainly asks for a scan: git's work then overlaps the imports (a warm scan
 # is little else). A wrong guess costs one idle git process.
-_PREFETCH = StatusPrefetch.for_argv(sys.argv[1:]) if __name__ != "__main__" else None
+_PREFETCH = StatusPrefetch.for_argv(sys.argv[1:])
 
 import argparse  # noqa: E402
 

@@ -17,7 +17,6 @@ Two ways to the same answer:
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from typing import Collection, Iterator
 
@@ -34,10 +33,6 @@ class Origin:
     time: int | None  # author time, seconds since the epoch
     tz: str | None  # author time zone, like +0100
     path: str  # the file's path in that commit (follows renames)
-
-    @property
-    def committed(self) -> bool:
-        return self.commit is not None
 
 
 def uncommitted(path: str) -> Origin:
@@ -164,8 +159,6 @@ def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]], *,
         code = proc.wait()
     if code != 0:
         raise GitError(stderr.decode("utf-8", "replace").strip().splitlines()[0] if stderr else "git log failed")
-    if base is not None and head == base:
-        return replay.answer(base, wanted)
     return replay.answer(head, wanted)
 
 
@@ -344,7 +337,7 @@ class _Replay:
     def _merge(self, commit: _Commit, index: int) -> dict:
         parents = [self.states.get(p, {}) for p in commit.parents]
         state = dict(parents[0])
-        first = {(_key(s)): s for s in commit.sections[0]}
+        per_parent = [{_key(s): s for s in sections} for sections in commit.sections]
         for section in commit.sections[0]:
             if section.deleted or section.binary:
                 _apply_section(state, section, lambda path: (index, path))
@@ -352,11 +345,11 @@ class _Replay:
             path = section.dst
             if section.src and section.src != path:
                 state.pop(section.src, None)
-            state[path] = self._merge_file(commit, index, parents, path, first)
+            state[path] = self._merge_file(index, parents, path, per_parent)
         return state
 
-    def _merge_file(self, commit: _Commit, index: int, parents: list[dict], path: str, first) -> LineOrigins | None:
-        per_parent = [{_key(s): s for s in sections} for sections in commit.sections]
+    def _merge_file(self, index: int, parents: list[dict], path: str,
+                    per_parent: list[dict[str, _Section]]) -> LineOrigins | None:
         # Blame hands a file that equals one of the parents wholly to that parent.
         for i in range(1, len(parents)):
             if i < len(per_parent) and path not in per_parent[i] and parents[i].get(path) is not None:
@@ -376,7 +369,7 @@ class _Replay:
                 lines = carried
             else:
                 lines = [a if a is not None else b for a, b in zip(lines, carried)]
-        section = first[path]
+        section = per_parent[0][path]
         if lines is None:
             if not section.new:
                 return None

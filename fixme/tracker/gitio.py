@@ -7,7 +7,6 @@ settings that make the output independent of the user's git config.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +15,9 @@ from typing import Iterable
 NULL_SHA = "0" * 40
 
 # Options that make output stable whatever the user's config says.
-_STABLE = ("-c", "core.quotePath=false", "-c", "log.showSignature=false", "-c", "color.ui=never")
 
 
-from .quickcheck import find_work_tree, git_environment  # noqa: E402  (shared with the fast path)
+from .quickcheck import STABLE_CONFIG, find_work_tree, git_environment, status_records  # noqa: E402  (shared with the fast path)
 
 
 class GitError(Exception):
@@ -32,7 +30,6 @@ class StatusEntry:
 
     path: str
     kind: str  # "changed" | "untracked" | "unmerged"
-    head_blob: str | None  # blob at HEAD, if the path exists there
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class Git:
     # -- running ---------------------------------------------------------
     def run(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
         proc = subprocess.run(
-            ["git", *_STABLE, *args],
+            ["git", *STABLE_CONFIG, *args],
             cwd=self.root,
             input=input,
             capture_output=True,
@@ -75,7 +72,7 @@ class Git:
 
     def popen(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(
-            ["git", *_STABLE, *args],
+            ["git", *STABLE_CONFIG, *args],
             cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -140,26 +137,13 @@ def find_root(start: Path) -> Path:
 def parse_status(raw: bytes) -> Status:
     """Parse `git status --porcelain=v2 -z --branch` output."""
     head: str | None = None
-    entries: list[StatusEntry] = []
-    for record in raw.split(b"\0"):
-        if not record:
-            continue
-        text = record.decode("utf-8", "surrogateescape")
-        if text.startswith("# branch.oid "):
-            oid = text[len("# branch.oid "):]
-            head = None if oid == "(initial)" else oid
-        elif text.startswith("1 "):
-            # 1 XY sub mH mI mW hH hI path
-            parts = text.split(" ", 8)
-            h_head = parts[6]
-            entries.append(StatusEntry(parts[8], "changed", None if h_head == NULL_SHA else h_head))
-        elif text.startswith("u "):
-            # u XY sub m1 m2 m3 mW h1 h2 h3 path
-            parts = text.split(" ", 10)
-            entries.append(StatusEntry(parts[10], "unmerged", None))
-        elif text.startswith("? "):
-            entries.append(StatusEntry(text[2:], "untracked", None))
-    return Status(head, tuple(entries), raw)
+    marker = b"# branch.oid "
+    at = raw.find(marker)
+    if at >= 0:
+        oid = raw[at + len(marker):raw.index(b"\0", at)].decode()
+        head = None if oid == "(initial)" else oid
+    entries = tuple(StatusEntry(path, kind) for kind, path in status_records(raw))
+    return Status(head, entries, raw)
 
 
 def parse_raw_diff(out: bytes) -> list[TreeChange]:

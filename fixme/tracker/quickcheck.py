@@ -21,7 +21,8 @@ import subprocess
 STATE_VERSION = 2
 STATUS_ARGS = ("status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
                "--no-renames", "--ignore-submodules=all")
-STABLE_CONFIG = ("-c", "core.quotePath=false", "-c", "color.ui=never")
+# Options that make git's output independent of the user's config.
+STABLE_CONFIG = ("-c", "core.quotePath=false", "-c", "log.showSignature=false", "-c", "color.ui=never")
 
 
 class ScanSummary:
@@ -95,18 +96,25 @@ def config_signature(root: str) -> list:
     return [st.st_size, st.st_mtime_ns]
 
 
-def status_paths(raw: bytes) -> list[str]:
-    """The paths named by `git status --porcelain=v2 -z` output."""
-    paths = []
+def status_records(raw: bytes):
+    """(kind, path) for each path in `git status --porcelain=v2 -z` output.
+
+    kind is "changed" (ordinary entry), "unmerged" or "untracked"; header
+    lines are skipped.
+    """
     for record in raw.split(b"\0"):
         kind = record[:2]
-        if kind == b"1 ":
-            paths.append(record.split(b" ", 8)[8])
-        elif kind == b"u ":
-            paths.append(record.split(b" ", 10)[10])
+        if kind == b"1 ":  # 1 XY sub mH mI mW hH hI path
+            yield "changed", record.split(b" ", 8)[8].decode("utf-8", "surrogateescape")
+        elif kind == b"u ":  # u XY sub m1 m2 m3 mW h1 h2 h3 path
+            yield "unmerged", record.split(b" ", 10)[10].decode("utf-8", "surrogateescape")
         elif kind == b"? ":
-            paths.append(record[2:])
-    return [p.decode("utf-8", "surrogateescape") for p in paths]
+            yield "untracked", record[2:].decode("utf-8", "surrogateescape")
+
+
+def status_paths(raw: bytes) -> list[str]:
+    """The paths named by `git status --porcelain=v2 -z` output."""
+    return [path for _, path in status_records(raw)]
 
 
 def dirty_stats(root: str, paths: list[str]) -> dict[str, list[int]]:

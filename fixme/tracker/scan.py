@@ -36,6 +36,9 @@ from .quickcheck import ScanSummary
 # repository a replay costs about as much as 60 single-file blames).
 REPLAY_MIN_FILES = 48
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 Progress = Callable[[str, int, int], None]  # phase, done, total
 
 
