@@ -1,0 +1,85 @@
+"""Canonical documents: one byte string per value, on every machine.
+
+Records and blob manifests are hashed and signed, so the same content must
+always encode to the same bytes. The encoding is a strict subset of JSON
+(docs/records.md specifies it byte by byte):
+
+- values are objects with string keys, arrays, strings, integers in
+  [-2**63, 2**63), true, false and null; no floats (their text is not unique);
+- no whitespace; object keys sorted by Unicode code point, never repeated;
+- strings are UTF-8; only `"`, `\\` and control characters are escaped, with
+  the short forms \\b \\f \\n \\r \\t and \\u00xx (lower-case hex) otherwise.
+
+`decode` accepts only bytes that `encode` would produce, so a document has
+exactly one valid spelling and a block id names exactly one document.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+
+
+class CanonicalError(ValueError):
+    """A value that cannot be encoded, or bytes that are not a canonical document."""
+
+
+def encode(value: Any) -> bytes:
+    """The canonical bytes of `value` (dicts, lists, str, int, bool, None)."""
+    _check(value)
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CanonicalError("strings must be valid Unicode (no lone surrogates)") from None
+
+
+def decode(data: bytes) -> Any:
+    """The value of canonical bytes; anything else raises CanonicalError."""
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float,
+                           parse_constant=_no_float)
+    except CanonicalError:
+        raise
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, absurd integers
+        raise CanonicalError(f"not a canonical document: {exc}") from None
+    if encode(value) != data:
+        raise CanonicalError("not a canonical document: not in canonical form")
+    return value
+
+
+def _check(value: Any, depth: int = 0) -> None:
+    if depth > 32:
+        raise CanonicalError("document nested too deeply")
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise CanonicalError(f"integer out of range: {value}")
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalError(f"object keys must be strings, not {type(key).__name__}")
+            _check(item, depth + 1)
+        return
+    raise CanonicalError(f"cannot encode {type(value).__name__} canonically")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise CanonicalError("not a canonical document: repeated object key")
+    return result
+
+
+def _no_float(text: str) -> Any:
+    raise CanonicalError(f"not a canonical document: non-integer number {text}")
