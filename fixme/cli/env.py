@@ -43,6 +43,17 @@ class Environment:
             prefetch=prefetch,
         )
 
+    def start_dir(self, directory: str | None = None) -> str:
+        """Where the command runs: the working directory, or `-C DIRECTORY` relative to it."""
+        start = os.fspath(self.cwd)
+        if directory:
+            start = os.path.realpath(os.path.join(start, os.path.expanduser(directory)))
+            if not os.path.isdir(start):
+                from ..errors import FixmeError
+
+                raise FixmeError(f"-C {directory}: no such directory")
+        return start
+
     def wants_color(self, choice: str = "auto") -> bool:
         """Colour only on a terminal, and never when NO_COLOR is set (unless forced)."""
         if choice == "always":

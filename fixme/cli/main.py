@@ -6,7 +6,6 @@ so the dashboard and the CLI give the same answers.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from .prefetch import StatusPrefetch
@@ -124,15 +123,6 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 # -- commands ----------------------------------------------------------------
 
 
-def _start(args, env: Environment) -> str:
-    start = os.fspath(env.cwd)
-    if args.directory:
-        start = os.path.realpath(os.path.join(start, os.path.expanduser(args.directory)))
-        if not os.path.isdir(start):
-            raise FixmeError(f"-C {args.directory}: no such directory")
-    return start
-
-
 def _open_tracker(args, env: Environment, will_scan: bool = False):
     from ..tracker.tracker import Tracker
     from .progress import ProgressBar
@@ -140,7 +130,7 @@ def _open_tracker(args, env: Environment, will_scan: bool = False):
     from pathlib import Path
 
     bar = ProgressBar(env.stderr, env.stderr_isatty)
-    tracker = Tracker.open(Path(_start(args, env)), bar)
+    tracker = Tracker.open(Path(env.start_dir(args.directory)), bar)
     if will_scan:
         tracker.start_scan()  # git works on its status while the rest of fixme loads
     return tracker, bar
@@ -177,8 +167,8 @@ def cmd_scan(args, env: Environment) -> int:
 
     started = time.perf_counter()
     # Nothing changed? Then answer without loading the scanner at all.
-    prefetched = _PREFETCH.take(_start(args, env)) if _PREFETCH is not None and env.prefetch else None
-    summary = None if args.full else unchanged_summary(_start(args, env), prefetched)
+    prefetched = _PREFETCH.take(env.start_dir(args.directory)) if _PREFETCH is not None and env.prefetch else None
+    summary = None if args.full else unchanged_summary(env.start_dir(args.directory), prefetched)
     if summary is not None:
         summary.seconds = time.perf_counter() - started
     else:
