@@ -30,6 +30,10 @@ class CanonicalError(ValueError):
 def encode(value: Any) -> bytes:
     """The canonical bytes of `value` (dicts, lists, str, int, bool, None)."""
     _check(value)
+    return _dumps(value)
+
+
+def _dumps(value: Any) -> bytes:
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                           allow_nan=False).encode("utf-8")
@@ -42,12 +46,14 @@ def decode(data: bytes) -> Any:
     try:
         text = data.decode("utf-8")
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float,
-                           parse_constant=_no_float)
+                           parse_int=_bounded_int, parse_constant=_no_float)
     except CanonicalError:
         raise
     except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, absurd integers
         raise CanonicalError(f"not a canonical document: {exc}") from None
-    if encode(value) != data:
+    # The hooks already refused what JSON has and documents must not (floats,
+    # big integers, repeated keys), so re-encoding needs no second type check.
+    if _dumps(value) != data:
         raise CanonicalError("not a canonical document: not in canonical form")
     return value
 
@@ -79,6 +85,15 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     if len(result) != len(pairs):
         raise CanonicalError("not a canonical document: repeated object key")
     return result
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > 20:  # refuse before converting absurdly long digit strings
+        raise CanonicalError("not a canonical document: integer out of range")
+    value = int(text)
+    if not INT_MIN <= value <= INT_MAX:
+        raise CanonicalError(f"not a canonical document: integer out of range: {value}")
+    return value
 
 
 def _no_float(text: str) -> Any:

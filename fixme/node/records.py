@@ -1,0 +1,172 @@
+"""Signed records: the unit of a record log.
+
+A record is a canonical document (see canonical.py) that names its author's
+ed25519 key, the heads of the log its author had seen (its parents), a
+Lamport clock, the author's wall time and an application payload, and carries
+an ed25519 signature over everything else. Its id is the block id of its
+bytes. docs/records.md specifies the format byte by byte.
+
+This module knows nothing about what payloads mean: the application (the
+tracker) decides that.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # PyNaCl loads when signing or verifying, not to read a log
+    from nacl.signing import SigningKey
+
+from . import canonical
+from .hashing import block_id, is_block_id
+from .keys import KEY_PREFIX, key_text
+
+RECORD_TYPE = "record"
+FORMAT_VERSION = 1
+# Signatures cover this prefix too, so a record signature can never be
+# replayed as a signature over anything else the key signs (a handshake).
+SIGNING_CONTEXT = b"fixme record v1\x00"
+MAX_RECORD_BYTES = 32 * 1024
+SIGNATURE_HEX = 128
+PUBLIC_KEY_HEX = 64
+MAX_PARENTS = 64
+MAX_REFS = 64
+LOG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_KEYS = frozenset({"author", "clock", "log", "parents", "payload", "refs", "sig", "time", "type", "v"})
+
+
+class RecordError(ValueError):
+    """Bytes that are not a valid, correctly signed record."""
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    log: str
+    author: bytes  # raw ed25519 public key
+    clock: int  # Lamport clock: greater than every parent's
+    time: int  # author's wall time, milliseconds since the Unix epoch (UTC)
+    parents: tuple[str, ...]
+    refs: tuple[str, ...]  # blocks this record needs (e.g. attached blobs)
+    payload: dict
+    # The canonical bytes (block_id(data) == id). Records read back from a
+    # log's index leave it out: folding needs the fields, not the bytes, and
+    # the bytes stay in the block store.
+    data: bytes | None = None
+    sig: str | None = None
+
+    @property
+    def author_text(self) -> str:
+        return key_text(self.author)
+
+
+def sign_record(key: SigningKey, log: str, parents: list[str], clock: int, time_ms: int,
+                payload: dict, refs: list[str] = ()) -> Record:
+    """A new record, signed by `key`. Parents and refs are stored sorted."""
+    body = {
+        "type": RECORD_TYPE,
+        "v": FORMAT_VERSION,
+        "log": log,
+        "author": key_text(bytes(key.verify_key)),
+        "parents": sorted(set(parents)),
+        "refs": sorted(set(refs)),
+        "clock": clock,
+        "time": time_ms,
+        "payload": payload,
+    }
+    _check_fields(body)
+    signature = key.sign(SIGNING_CONTEXT + canonical.encode(body)).signature
+    data = canonical.encode({**body, "sig": signature.hex()})
+    if len(data) > MAX_RECORD_BYTES:
+        raise RecordError(f"record is {len(data)} bytes; the limit is {MAX_RECORD_BYTES}")
+    return parse_record(data, verify=False)
+
+
+def parse_record(data: bytes, verify: bool = True, expected_id: str | None = None) -> Record:
+    """The record in `data`, checked strictly; with `verify`, its signature too.
+
+    Raises RecordError with a one-line reason for anything else.
+    """
+    if len(data) > MAX_RECORD_BYTES:
+        raise RecordError(f"record too large ({len(data)} bytes)")
+    record_id = block_id(data)
+    if expected_id is not None and record_id != expected_id:
+        raise RecordError(f"content does not match its id {expected_id}")
+    try:
+        doc = canonical.decode(data)
+    except canonical.CanonicalError as exc:
+        raise RecordError(str(exc)) from None
+    if not isinstance(doc, dict) or doc.get("type") != RECORD_TYPE:
+        raise RecordError("not a record")
+    if doc.get("v") != FORMAT_VERSION:
+        raise RecordError(f"unsupported record version {doc.get('v')!r}")
+    if set(doc) != _KEYS:
+        raise RecordError(f"record fields are {sorted(doc)}, expected {sorted(_KEYS)}")
+    _check_fields(doc)
+    author = bytes.fromhex(doc["author"][len(KEY_PREFIX):])
+    sig = doc["sig"]
+    if not isinstance(sig, str) or len(sig) != SIGNATURE_HEX or not _is_hex(sig):
+        raise RecordError("sig must be 128 hex digits")
+    record = Record(record_id, doc["log"], author, doc["clock"], doc["time"], tuple(doc["parents"]),
+                    tuple(doc["refs"]), doc["payload"], data, sig)
+    if verify and not verify_signature(record):
+        raise RecordError("bad signature")
+    return record
+
+
+def verify_signature(record: Record) -> bool:
+    """Whether the record's signature is its author's over its content (needs record.data)."""
+    if record.data is None or record.sig is None:
+        raise ValueError("a record read from an index has no bytes to verify")
+    from nacl.bindings import crypto_sign_open
+    from nacl.exceptions import CryptoError
+
+    message = SIGNING_CONTEXT + _unsigned_bytes(record.data, record.sig)
+    try:
+        crypto_sign_open(bytes.fromhex(record.sig) + message, record.author)
+    except CryptoError:  # a bad signature, or an author key that is not a curve point
+        return False
+    return True
+
+
+def _unsigned_bytes(data: bytes, sig: str) -> bytes:
+    """The canonical bytes of the record without its "sig" member.
+
+    Keys are sorted, so "sig" is the member after "refs" and before "time";
+    nothing after it holds a string, so its last spelling in `data` is the
+    top-level one. Cutting it out gives exactly encode(body without sig),
+    without decoding and re-encoding the document a second time.
+    """
+    member = b',"sig":"' + sig.encode("ascii") + b'"'
+    at = data.rfind(member)
+    return data[:at] + data[at + len(member):]
+
+
+def _check_fields(doc: dict[str, Any]) -> None:
+    log = doc["log"]
+    if not isinstance(log, str) or not LOG_NAME.match(log):
+        raise RecordError(f"bad log name {log!r}")
+    author = doc["author"]
+    if (not isinstance(author, str) or not author.startswith(KEY_PREFIX)
+            or len(author) != len(KEY_PREFIX) + PUBLIC_KEY_HEX or not _is_hex(author[len(KEY_PREFIX):])):
+        raise RecordError("author must be ed25519: and 64 hex digits")
+    for name, limit in (("parents", MAX_PARENTS), ("refs", MAX_REFS)):
+        ids = doc[name]
+        if not isinstance(ids, list) or len(ids) > limit:
+            raise RecordError(f"{name} must be a list of at most {limit} block ids")
+        if not all(is_block_id(i) for i in ids) or ids != sorted(set(ids)):
+            raise RecordError(f"{name} must be sorted, distinct block ids")
+    for name in ("clock", "time"):
+        value = doc[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise RecordError(f"{name} must be a non-negative integer")
+    if doc["clock"] < 1:
+        raise RecordError("clock must be at least 1")
+    if not isinstance(doc["payload"], dict):
+        raise RecordError("payload must be an object")
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
