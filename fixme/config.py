@@ -17,8 +17,22 @@ DEFAULT_TAGS = ("TODO", "FIXME", "XXX", "HACK", "BUG", "PR", "REVIEW", "NOTE")
 DEFAULT_STATES = ("new", "backlog", "wip", "test", "done", "dropped")
 
 
+DEFAULT_ATTRIBUTES = ("assigned", "priority")
+# Settings that do not change what a scan finds, left out of the fingerprint
+# so that trusting a key or adding a state does not force a rescan.
+_NOT_SCAN_SETTINGS = ("source_path", "trusted", "attributes", "attribute_values")
+
+
 class ConfigError(Exception):
     """The config file is unreadable or says something impossible."""
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A public key whose records apply, with the name shown for it."""
+
+    key: str  # "ed25519:" + 64 hex digits
+    name: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,9 @@ class Config:
     initial_state: str = "new"
     closed_states: tuple[str, ...] = ("done", "dropped")
     short_id_length: int = 7
+    trusted: tuple[TrustedKey, ...] = ()
+    attributes: tuple[str, ...] = DEFAULT_ATTRIBUTES
+    attribute_values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (attribute, allowed values)
     source_path: Path | None = field(default=None, compare=False)
 
     def fingerprint(self) -> str:
@@ -44,12 +61,25 @@ class Config:
         import json
 
         data = asdict(self)
-        data.pop("source_path")
+        for name in _NOT_SCAN_SETTINGS:
+            data.pop(name)
         blob = json.dumps(data, sort_keys=True, default=list).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def is_closed(self, state: str) -> bool:
         return state in self.closed_states
+
+    def allowed_values(self, attribute: str) -> tuple[str, ...] | None:
+        """The values an attribute may take (workflow: the states), or None for any."""
+        if attribute == "workflow":
+            return self.states
+        return dict(self.attribute_values).get(attribute)
+
+    def trusted_name(self, key: str) -> str | None:
+        for trusted in self.trusted:
+            if trusted.key == key:
+                return trusted.name
+        return None
 
 
 def config_path(root: Path) -> Path:
@@ -91,6 +121,9 @@ def _config_from_dict(data: dict, path: Path) -> Config:
         initial_state=_string(workflow, "initial", defaults.initial_state, path),
         closed_states=_strings(workflow, "closed", defaults.closed_states, path),
         short_id_length=_integer(display, "short_id_length", defaults.short_id_length, path),
+        trusted=_trusted(data.get("trust", []), path),
+        attributes=_strings(workflow, "attributes", defaults.attributes, path),
+        attribute_values=_attribute_values(_table(workflow, "values", path), path),
         source_path=path,
     )
     _check(cfg, path)
@@ -112,6 +145,35 @@ def _check(cfg: Config, path: Path) -> None:
         raise ConfigError(f"{path}: display.short_id_length must be between 4 and 40")
     if cfg.max_file_size <= 0:
         raise ConfigError(f"{path}: scan.max_file_size must be positive")
+    if "workflow" in cfg.attributes:
+        raise ConfigError(f"{path}: workflow.attributes: 'workflow' is always there; list the others")
+    for name, _ in cfg.attribute_values:
+        if name not in cfg.attributes:
+            raise ConfigError(f"{path}: workflow.values.{name}: {name!r} is not in workflow.attributes")
+
+
+def _trusted(value: object, path: Path) -> tuple[TrustedKey, ...]:
+    from .node.keys import parse_key_text
+
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: trust must be an array of tables ([[trust]])")
+    keys = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise ConfigError(f"{path}: every [[trust]] needs key = \"ed25519:...\"")
+        try:
+            parse_key_text(item["key"])
+        except ValueError as exc:
+            raise ConfigError(f"{path}: trust: {exc}") from None
+        name = item.get("name", "")
+        if not isinstance(name, str):
+            raise ConfigError(f"{path}: trust: name must be a string")
+        keys.append(TrustedKey(item["key"].lower(), name))
+    return tuple(keys)
+
+
+def _attribute_values(table: dict, path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((name, _strings(table, name, (), path)) for name in sorted(table))
 
 
 def _table(data: dict, name: str, path: Path) -> dict:
@@ -177,13 +239,85 @@ def default_config_document() -> str:
     workflow.add("states", _array(d.states))
     workflow.add("initial", d.initial_state)
     workflow.add("closed", _array(d.closed_states))
+    workflow.add(tomlkit.comment("Other attributes 'fixme set ID ATTR VALUE' may change. To limit an"))
+    workflow.add(tomlkit.comment("attribute to some values, add e.g. [workflow.values] priority = [\"low\", \"high\"]."))
+    workflow.add("attributes", _array(d.attributes))
     doc.add("workflow", workflow)
 
     display = tomlkit.table()
     display.add(tomlkit.comment("Shortest id shown; longer where needed to stay unique, as git does."))
     display.add("short_id_length", d.short_id_length)
     doc.add("display", display)
+    doc.add(tomlkit.nl())
+    doc.add(tomlkit.comment("Keys whose signed records apply ('fixme trust add KEY --name NAME')."))
+    doc.add(tomlkit.comment("Records by other keys are kept but not applied."))
     return tomlkit.dumps(doc)
+
+
+# -- edits that keep the file's comments and layout (tomlkit) ----------------
+
+
+def add_trusted_key(path: Path, key: str, name: str) -> bool:
+    """Add `key` to the trust list (or rename it); False when it was there with that name."""
+    import tomlkit
+
+    doc = _read_document(path)
+    entries = doc.get("trust")
+    if entries is None:
+        entries = tomlkit.aot()
+        doc.append("trust", entries)
+    for item in entries:
+        if str(item.get("key", "")).lower() == key:
+            if item.get("name") == name:
+                return False
+            item["name"] = name
+            break
+    else:
+        table = tomlkit.table()
+        table.add("key", key)
+        table.add("name", name)
+        entries.append(table)
+    _write_document(path, doc)
+    return True
+
+
+def remove_trusted_key(path: Path, key: str) -> bool:
+    """Remove `key` from the trust list; False when it was not there."""
+    doc = _read_document(path)
+    entries = doc.get("trust")
+    if entries is None:
+        return False
+    keep = [item for item in entries if str(item.get("key", "")).lower() != key]
+    if len(keep) == len(entries):
+        return False
+    for index in reversed(range(len(entries))):
+        if str(entries[index].get("key", "")).lower() == key:
+            del entries[index]
+    if not keep:
+        del doc["trust"]
+    _write_document(path, doc)
+    return True
+
+
+def _read_document(path: Path):
+    import tomlkit
+
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist; run 'fixme init' first") from None
+    except (OSError, UnicodeDecodeError, tomlkit.exceptions.TOMLKitError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _write_document(path: Path, doc) -> None:
+    import tomlkit
+
+    from .fsutil import atomic_write_bytes
+
+    text = tomlkit.dumps(doc)
+    _config_from_dict(tomlkit.parse(text).unwrap(), path)  # never write a config we could not read
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _array(values: tuple[str, ...]):

@@ -92,11 +92,15 @@ class Result:
     err: str
 
 
-def run_cli(*argv: str, cwd: Path, tty: bool = False, width: int = 100) -> Result:
-    """Run the CLI in-process with an injected environment."""
+def run_cli(*argv: str, cwd: Path, tty: bool = False, width: int = 100, home: Path | None = None) -> Result:
+    """Run the CLI in-process with an injected environment.
+
+    `home` is the FIXME_HOME holding the user's key (default: the test's own).
+    """
     out, err = io.StringIO(), io.StringIO()
+    environ = {"FIXME_HOME": str(home or os.environ["FIXME_HOME"])}
     env = Environment(stdout=out, stderr=err, cwd=cwd, stdout_isatty=tty, stderr_isatty=False,
-                      environ={}, width=width)
+                      environ=environ, width=width)
     code = main(list(argv), env)
     return Result(code, out.getvalue(), err.getvalue())
 

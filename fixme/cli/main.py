@@ -19,6 +19,7 @@ import argparse  # noqa: E402
 
 from .. import __version__  # noqa: E402
 from ..errors import EXIT_OK, EXIT_USAGE, Ambiguous, FixmeError  # noqa: E402
+from .common import open_tracker, scan, style  # noqa: E402
 from .env import Environment  # noqa: E402
 
 DESCRIPTION = """\
@@ -93,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "removed entries) into a new git repository, then run 'fixme list' on it.")
     p.add_argument("dir", nargs="?", metavar="DIR", help="where to create it (default: a new temporary directory)")
     p.set_defaults(run=cmd_demo)
+
+    from . import node_commands, record_commands
+
+    record_commands.register(sub)
+    node_commands.register(sub)
     return parser
 
 
@@ -123,38 +129,9 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
 # -- commands ----------------------------------------------------------------
 
 
-def _open_tracker(args, env: Environment, will_scan: bool = False):
-    from ..tracker.tracker import Tracker
-    from .progress import ProgressBar
-
-    from pathlib import Path
-
-    bar = ProgressBar(env.stderr, env.stderr_isatty)
-    tracker = Tracker.open(Path(env.start_dir(args.directory)), bar)
-    if will_scan:
-        tracker.start_scan()  # git works on its status while the rest of fixme loads
-    return tracker, bar
-
-
-def _scan(tracker, bar, env: Environment, force: bool = False):
-    try:
-        summary = tracker.scan(force=force)
-    finally:
-        bar.close()
-    for notice in summary.notices:
-        env.stderr.write(f"fixme: {notice}\n")
-    return summary
-
-
-def _style(args, env: Environment):
-    from .render import Style
-
-    return Style(env.wants_color(args.color))
-
-
 def cmd_init(args, env: Environment) -> int:
-    tracker, _ = _open_tracker(args, env)
-    for line in tracker.init():
+    tracker, _ = open_tracker(args, env)
+    for line in tracker.init(user_name=env.environ.get("USER")):
         env.stdout.write(line + "\n")
     return EXIT_OK
 
@@ -172,8 +149,8 @@ def cmd_scan(args, env: Environment) -> int:
     if summary is not None:
         summary.seconds = time.perf_counter() - started
     else:
-        tracker, bar = _open_tracker(args, env, will_scan=True)
-        summary = _scan(tracker, bar, env, force=args.full)
+        tracker, bar = open_tracker(args, env, will_scan=True)
+        summary = scan(tracker, bar, env, force=args.full)
     env.stdout.write(summary_json(summary) if args.format == "json" else render_summary(summary))
     return EXIT_OK
 
@@ -182,17 +159,17 @@ def cmd_list(args, env: Environment) -> int:
     from ..tracker.query import EntryQuery
     from .render import render_list
 
-    tracker, bar = _open_tracker(args, env, will_scan=not args.no_scan)
+    tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
     for state in args.state:
         if state not in tracker.config.states and state != "gone":
             raise FixmeError(f"unknown state {state!r}; valid: {', '.join(tracker.config.states)}, gone")
     if not args.no_scan:
-        _scan(tracker, bar, env)
+        scan(tracker, bar, env)
     query = EntryQuery(states=args.state, tags=args.tag, author=args.author, paths=args.path,
                        labels=[label.lstrip("#") for label in args.label],
                        include_gone=args.all or "gone" in args.state, sort=args.sort)
     entries = tracker.list(query)
-    env.stdout.write(render_list(entries, args.format, tracker.short_id_length(), env.width, _style(args, env)))
+    env.stdout.write(render_list(entries, args.format, tracker.short_id_length(), env.width, style(args, env)))
     if args.format == "table" and not entries and env.stdout_isatty:
         env.stderr.write("no entries\n")
     return EXIT_OK
@@ -201,19 +178,21 @@ def cmd_list(args, env: Environment) -> int:
 def cmd_show(args, env: Environment) -> int:
     import json
 
-    from .render import entry_json, render_show
+    from .render import entry_json, history_json, render_show
 
-    tracker, bar = _open_tracker(args, env, will_scan=not args.no_scan)
+    tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
     if not args.no_scan:
-        _scan(tracker, bar, env)
+        scan(tracker, bar, env)
     entry = tracker.get(args.id)
     short = tracker.short_id_length()
+    history = tracker.history(entry.id)
     if args.format == "json":
         data = entry_json(entry, short)
         data["source_lines"] = [{"line": s.number, "text": s.text} for s in tracker.source_lines(entry)]
+        data["history"] = [history_json(item) for item in history]
         env.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
-        env.stdout.write(render_show(entry, short, tracker.source_lines(entry), _style(args, env)))
+        env.stdout.write(render_show(entry, short, tracker.source_lines(entry), style(args, env), history))
     return EXIT_OK
 
 

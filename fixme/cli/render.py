@@ -140,7 +140,7 @@ def _markdown(entries: list[Entry], short: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_show(entry: Entry, short: int, source: list, style: Style) -> str:
+def render_show(entry: Entry, short: int, source: list, style: Style, history: list = ()) -> str:
     out: list[str] = []
     title = entry.title or "(no title)"
     out.append(f"{style(entry.tag, TAG_COLOURS.get(entry.tag))} {style(entry.id[:short], '33')}  "
@@ -179,7 +179,45 @@ def render_show(entry: Entry, short: int, source: list, style: Style) -> str:
             mark = ">" if line.is_tag_line else " "
             text = f"  {mark} {str(line.number).rjust(digits)} │ {line.text.expandtabs(8)}"
             out.append(style.bold(text) if line.is_tag_line else style.dim(text))
+    if history:
+        out.append("")
+        out.append("  history:")
+        out.extend("    " + line for item in history for line in history_lines(item, style))
     return "\n".join(out) + "\n"
+
+
+def history_lines(item, style: Style, entry_label: str | None = None) -> list[str]:
+    """One record (a tracker HistoryItem) as text: what, who, when, and whether it applies."""
+    when = format_ms(item.time_ms)
+    if item.kind == "comment":
+        what = "commented"
+    else:
+        what = f"set {item.attr} = {style(item.value, STATE_COLOURS.get(item.value) if item.attr == 'workflow' else None)}"
+    status = "verified" if item.verified else "unverified"
+    status += ", trusted" if item.trusted else ", NOT TRUSTED (not applied)"
+    head = f"{when}  {item.author_name}  {what}"
+    if entry_label:
+        head = f"{entry_label}  {head}"
+    lines = [f"{head}  {style.dim('(' + status + ', ' + item.record_id[7:19] + ')')}"]
+    text = item.value if item.kind == "comment" else item.message
+    if text:
+        lines.extend("    " + line for line in text.split("\n"))
+    if item.commit:
+        lines.append(f"    from commit {item.commit[:10]}")
+    return lines
+
+
+def history_json(item) -> dict:
+    from dataclasses import asdict
+
+    data = asdict(item)
+    data["time"] = format_ms(item.time_ms, iso=True)
+    return data
+
+
+def format_ms(ms: int, iso: bool = False) -> str:
+    stamp = datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return stamp.isoformat(timespec="seconds") if iso else stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _blame_line(commit, author, email, date) -> str:

@@ -13,8 +13,10 @@ from .gitio import GitError, find_root
 from .scan import Progress, Scanner, ScanSummary
 
 if TYPE_CHECKING:
+    from ..node.keys import Identity
     from .entry import Entry
     from .query import EntryQuery
+    from .workflow import Change
 
 INIT_GITIGNORE = """\
 # fixme's local state (cache, block store, search index) stays on this machine;
@@ -32,19 +34,50 @@ class SourceLine:
     is_tag_line: bool
 
 
+@dataclass
+class HistoryItem:
+    """One record about an entry, ready to show."""
+
+    record_id: str
+    entry_id: str
+    kind: str  # "set" or "comment"
+    attr: str | None
+    value: str
+    message: str | None
+    commit: str | None
+    author_key: str
+    author_name: str  # from the trust list, else the key's fingerprint
+    time_ms: int
+    clock: int
+    verified: bool  # every record in the log was verified when it came in
+    trusted: bool
+
+
+@dataclass
+class Written:
+    """What a write command did, for the CLI to report."""
+
+    entry: "Entry"
+    record_id: str
+    trusted: bool  # False: the writer's key is not in the trust list, so it does not apply yet
+
+
 class Tracker:
-    def __init__(self, root: Path, config: Config, progress: Progress | None = None):
+    def __init__(self, root: Path, config: Config, progress: Progress | None = None,
+                 home: Path | None = None):
         self.root = root
         self.config = config
+        self.home = home  # $FIXME_HOME: where the user's identity key lives
         self.scanner = Scanner(root, config, progress)
         self._entries: list[Entry] | None = None
+        self._changes: list[Change] | None = None
 
     @classmethod
-    def open(cls, start: Path, progress: Progress | None = None) -> "Tracker":
+    def open(cls, start: Path, progress: Progress | None = None, home: Path | None = None) -> "Tracker":
         """The tracker of the repository containing `start`."""
         try:
             root = find_root(start)
-            return cls(root, load_config(root), progress)
+            return cls(root, load_config(root), progress, home)
         except (GitError, ConfigError) as exc:
             raise FixmeError(str(exc)) from None
 
@@ -62,16 +95,27 @@ class Tracker:
         return summary
 
     def all_entries(self) -> list[Entry]:
-        """Every entry the last scan knows, open and gone."""
+        """Every entry the last scan knows, open and gone, with the records folded in."""
         if self._entries is None:
+            from .fold import apply_changes
             from .store import ScanStore
 
             store = ScanStore(self.root)
             try:
-                self._entries = store.entries()
+                entries = store.entries()
             finally:
                 store.close()
+            apply_changes(entries, self.changes(), self.config)
+            self._entries = entries
         return self._entries
+
+    def changes(self) -> list[Change]:
+        """Every record of the tracker's log, as changes, in arrival order."""
+        if self._changes is None:
+            from .changes import read_changes
+
+            self._changes = read_changes(self.root, self.config)
+        return self._changes
 
     def list(self, query: EntryQuery) -> list[Entry]:
         from .query import select
@@ -82,6 +126,18 @@ class Tracker:
         from .query import resolve
 
         return resolve(self.all_entries(), ref)
+
+    def _scanned_entries(self) -> list[Entry]:
+        """Entries as the scan left them, records not folded in (enough to resolve an id)."""
+        if self._entries is not None:
+            return self._entries
+        from .store import ScanStore
+
+        store = ScanStore(self.root)
+        try:
+            return store.entries()
+        finally:
+            store.close()
 
     def short_id_length(self) -> int:
         from .identity import short_length
@@ -103,9 +159,85 @@ class Tracker:
         last = min(len(lines), entry.line + radius + entry.body.count("\n") + (1 if entry.body else 0))
         return [SourceLine(n, lines[n - 1], n == entry.line) for n in range(first, last + 1)]
 
+    # -- records ---------------------------------------------------------
+    def set_attribute(self, ref: str, attr: str, value: str, message: str | None = None,
+                      commit: str | None = None) -> Written:
+        """Write a signed record that sets an attribute (workflow, assigned, …) of an entry."""
+        from .workflow import set_payload
+
+        from .query import resolve
+
+        self._check_attribute(attr, value)
+        entry = resolve(self._scanned_entries(), ref)
+        return self._write(entry, set_payload(entry.id, attr, value, message, commit))
+
+    def comment(self, ref: str, text: str) -> Written:
+        from .workflow import MAX_TEXT, comment_payload
+
+        text = text.strip()
+        if not text:
+            raise FixmeError("comment: the text is empty")
+        if len(text) > MAX_TEXT:
+            raise FixmeError(f"comment: the text is longer than {MAX_TEXT} characters")
+        from .query import resolve
+
+        entry = resolve(self._scanned_entries(), ref)
+        return self._write(entry, comment_payload(entry.id, text))
+
+    def history(self, entry_id: str | None = None) -> list[HistoryItem]:
+        """Records about one entry (or all), oldest first: causal order, ties by (clock, id)."""
+        from ..node.keys import fingerprint, parse_key_text
+
+        items = []
+        for change in self.changes():
+            if entry_id is not None and change.entry != entry_id:
+                continue
+            name = self.config.trusted_name(change.author) or fingerprint(parse_key_text(change.author))
+            items.append(HistoryItem(change.record_id, change.entry, change.op, change.attr, change.value,
+                                     change.message, change.commit, change.author, name, change.time_ms,
+                                     change.clock, True, change.trusted))
+        items.sort(key=lambda item: (item.clock, item.record_id))
+        return items
+
+    def identity(self, create: bool = True) -> Identity | None:
+        """The user's signing key, made on first need."""
+        from ..node.keys import IdentityError, create_identity, load_identity
+
+        if self.home is None:
+            raise FixmeError("no home for the identity key (set FIXME_HOME)")
+        try:
+            return create_identity(self.home)[0] if create else load_identity(self.home)
+        except (IdentityError, OSError) as exc:
+            raise FixmeError(str(exc)) from None
+
+    def _check_attribute(self, attr: str, value: str) -> None:
+        if attr != "workflow" and attr not in self.config.attributes:
+            valid = ", ".join(("workflow",) + self.config.attributes)
+            raise FixmeError(f"unknown attribute {attr!r}; valid: {valid}")
+        allowed = self.config.allowed_values(attr)
+        if allowed is not None and value not in allowed:
+            what = "state" if attr == "workflow" else f"value for {attr}"
+            raise FixmeError(f"unknown {what} {value!r}; valid: {', '.join(allowed)}")
+        if not value.strip() or len(value) > 200 or "\n" in value:
+            raise FixmeError(f"{attr}: a value is one line of at most 200 characters")
+
+    def _write(self, entry: Entry, payload: dict) -> Written:
+        from .changes import append_record
+
+        identity = self.identity()
+        try:
+            record = append_record(self.root, identity, payload)
+        except OSError as exc:
+            raise FixmeError(f"cannot write the record: {exc}") from None
+        self._entries = None
+        self._changes = None
+        trusted = self.config.trusted_name(identity.key_text) is not None
+        return Written(entry, record.id, trusted)
+
     # -- set-up ----------------------------------------------------------
-    def init(self) -> list[str]:
-        """Write the default config and the git-ignore for local state; report what was done."""
+    def init(self, user_name: str | None = None) -> list[str]:
+        """Write the default config and the git-ignore for local state, and trust the
+        initialising user's key; report what was done."""
         from ..config import default_config_document
         from ..fsutil import atomic_write_bytes
         from .store import ensure_state_dir
@@ -122,4 +254,49 @@ class Tracker:
         else:
             atomic_write_bytes(path, default_config_document().encode())
             done.append(f"wrote {CONFIG_DIR}/config.toml with every default")
+        identity = self.identity()
+        name = self._git_user_name() or user_name or identity.fingerprint
+        if self.trust_add(identity.key_text, name):
+            done.append(f"trusted your key {identity.fingerprint} as {name!r}")
         return done
+
+    # -- trust -----------------------------------------------------------
+    def trust_add(self, key: str, name: str) -> bool:
+        """Trust `key` (ed25519:hex) under `name`; False when nothing changed."""
+        from ..config import add_trusted_key
+
+        canonical_key = self._parse_key(key)
+        if not name.strip():
+            raise FixmeError("trust add: the name is empty")
+        return self._edit_config(add_trusted_key, canonical_key, name.strip())
+
+    def trust_remove(self, key: str) -> bool:
+        from ..config import remove_trusted_key
+
+        return self._edit_config(remove_trusted_key, self._parse_key(key))
+
+    def _parse_key(self, key: str) -> str:
+        from ..node.keys import key_text, parse_key_text
+
+        try:
+            return key_text(parse_key_text(key))
+        except ValueError as exc:
+            raise FixmeError(str(exc)) from None
+
+    def _edit_config(self, edit, *args) -> bool:
+        try:
+            changed = edit(config_path(self.root), *args)
+            self.config = load_config(self.root)
+        except ConfigError as exc:
+            raise FixmeError(str(exc)) from None
+        self._entries = None
+        self._changes = None
+        return changed
+
+    def _git_user_name(self) -> str | None:
+        try:
+            from .gitio import Git
+
+            return Git(self.root).run("config", "user.name").decode("utf-8", "replace").strip() or None
+        except GitError:
+            return None

@@ -1,0 +1,37 @@
+"""Helpers every command module shares: open the tracker, scan, pick a style."""
+
+from __future__ import annotations
+
+from .env import Environment
+
+
+def open_tracker(args, env: Environment, will_scan: bool = False):
+    """The tracker for the command's directory, with a progress bar on stderr."""
+    from pathlib import Path
+
+    from ..node.keys import fixme_home
+    from ..tracker.tracker import Tracker
+    from .progress import ProgressBar
+
+    bar = ProgressBar(env.stderr, env.stderr_isatty)
+    tracker = Tracker.open(Path(env.start_dir(args.directory)), bar, fixme_home(env.environ))
+    if will_scan:
+        tracker.start_scan()  # git works on its status while the rest of fixme loads
+    return tracker, bar
+
+
+def scan(tracker, bar, env: Environment, force: bool = False):
+    """Rescan (incrementally unless forced), then print the scan's notices."""
+    try:
+        summary = tracker.scan(force=force)
+    finally:
+        bar.close()
+    for notice in summary.notices:
+        env.stderr.write(f"fixme: {notice}\n")
+    return summary
+
+
+def style(args, env: Environment):
+    from .render import Style
+
+    return Style(env.wants_color(args.color))
