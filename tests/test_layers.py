@@ -1,0 +1,46 @@
+"""The layering rules of DESIGN.md, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "fixme"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Absolute names of every module a file imports (relative imports resolved)."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module.rsplit(".", 1)[0] if path.name != "__init__.py" else module
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            found.add(name)
+            found.update(f"{name}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_node_never_imports_the_tracker_cli_or_tui():
+    for path in (PACKAGE / "node").rglob("*.py"):
+        for name in imported_modules(path):
+            assert not name.startswith(("fixme.tracker", "fixme.cli", "fixme.tui", "fixme.config")), (path, name)
+
+
+def test_nothing_outside_tui_imports_textual():
+    for path in PACKAGE.rglob("*.py"):
+        if "tui" in path.relative_to(PACKAGE).parts:
+            continue
+        for name in imported_modules(path):
+            assert not name.startswith("textual"), (path, name)
+
+
+def test_the_checker_sees_relative_imports():
+    names = imported_modules(PACKAGE / "tracker" / "changes.py")
+    assert "fixme.config" in names and "fixme.tracker.workflow" in names
