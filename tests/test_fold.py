@@ -40,8 +40,13 @@ def fold_after_ingest(tmp_path, name: str, blocks: list[bytes], batch: int) -> d
     store, refs = open_node_storage(tmp_path / name)
     index = LogIndex(tmp_path / name / "records.db")
     log = RecordLog(store, refs, index, LOG_NAME)
+    waiting: list[bytes] = []
     for start in range(0, len(blocks), batch):
-        log.ingest(blocks[start:start + batch])
+        # As a peer would: what waited for its parents is offered again with the next batch.
+        report = log.ingest(waiting + blocks[start:start + batch])
+        assert not report.rejected
+        waiting = [r.data for r in report.waiting]
+    assert not waiting
     changes = [change_of(r.id, r.payload, r.clock, r.time, key_text(r.author), key_text(r.author) in TRUSTED)
                for _, r in log.records()]
     heads = log.heads()
@@ -126,3 +131,20 @@ def test_other_attributes_fold_into_attrs_and_values_outside_the_config_warn():
     apply_changes([e], [record_at(5, "ada", "assigned"), record_at(6, "urgent", "priority")], cfg)
     assert e.attrs == {"assigned": "ada"}
     assert any("no longer allows" in w for w in e.warnings)
+
+
+def test_a_record_waits_for_its_parents_and_a_clock_that_goes_back_is_refused(tmp_path):
+    store, refs = open_node_storage(tmp_path / "node")
+    index = LogIndex(tmp_path / "node" / "records.db")
+    log = RecordLog(store, refs, index, LOG_NAME)
+    parent = sign_record(KEYS[0], LOG_NAME, [], 5, 1, set_payload(ENTRIES[0], "workflow", "wip"))
+    child = sign_record(KEYS[1], LOG_NAME, [parent.id], 6, 2, set_payload(ENTRIES[0], "workflow", "done"))
+    liar = sign_record(KEYS[1], LOG_NAME, [parent.id], 5, 3, set_payload(ENTRIES[0], "workflow", "test"))
+    first = log.ingest([child.data])
+    assert [r.id for r in first.waiting] == [child.id] and not first.added and log.heads() == []
+    second = log.ingest([child.data, liar.data, parent.data])
+    assert {r.id for r in second.added} == {parent.id, child.id}
+    assert [r.id for r in second.rejected] == [liar.id] and "does not exceed" in second.rejected[0].reason
+    assert log.heads() == [child.id]
+    index.close()
+    store.close()

@@ -33,6 +33,11 @@ def encode(value: Any) -> bytes:
     return _dumps(value)
 
 
+def reencode(value: Any) -> bytes:
+    """The canonical bytes of a value that `decode` returned (skips the type walk)."""
+    return _dumps(value)
+
+
 def _dumps(value: Any) -> bytes:
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -45,14 +50,15 @@ def decode(data: bytes) -> Any:
     """The value of canonical bytes; anything else raises CanonicalError."""
     try:
         text = data.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float,
-                           parse_int=_bounded_int, parse_constant=_no_float)
+        # No hook for repeated keys: json keeps the last one, so the document
+        # re-encodes shorter than `data` and the comparison below refuses it.
+        value = json.loads(text, parse_float=_no_float, parse_int=_bounded_int, parse_constant=_no_float)
     except CanonicalError:
         raise
     except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, absurd integers
         raise CanonicalError(f"not a canonical document: {exc}") from None
     # The hooks already refused what JSON has and documents must not (floats,
-    # big integers, repeated keys), so re-encoding needs no second type check.
+    # big integers), so re-encoding needs no second type check.
     if _dumps(value) != data:
         raise CanonicalError("not a canonical document: not in canonical form")
     return value
@@ -78,13 +84,6 @@ def _check(value: Any, depth: int = 0) -> None:
             _check(item, depth + 1)
         return
     raise CanonicalError(f"cannot encode {type(value).__name__} canonically")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise CanonicalError("not a canonical document: repeated object key")
-    return result
 
 
 def _bounded_int(text: str) -> int:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 ALGORITHM = "sha256"
 PREFIX = ALGORITHM + ":"
 ID_LENGTH = len(PREFIX) + 64
+_ID = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
 
 def block_id(data: bytes) -> str:
@@ -15,8 +17,7 @@ def block_id(data: bytes) -> str:
 
 def is_block_id(text: object) -> bool:
     """True for a well-formed id (any other algorithm or spelling is refused)."""
-    return (isinstance(text, str) and len(text) == ID_LENGTH and text.startswith(PREFIX)
-            and all(c in "0123456789abcdef" for c in text[len(PREFIX):]))
+    return isinstance(text, str) and _ID.match(text) is not None
 
 
 def check_block_id(text: object) -> str:

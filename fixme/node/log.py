@@ -25,6 +25,7 @@ from nacl.signing import SigningKey
 from . import canonical
 from .blocks import BlockStore
 from .database import connect_wal
+from .hashing import PREFIX, block_id
 from .records import Record, RecordError, parse_record, sign_record, verify_signature
 from .refs import Refs
 
@@ -34,18 +35,15 @@ VERIFY_BATCH = 512
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
+    digest BLOB NOT NULL UNIQUE, -- the 32 bytes of the record's sha256 id: half the index of the text
     log TEXT NOT NULL,
     author BLOB NOT NULL,
     clock INTEGER NOT NULL,
     time INTEGER NOT NULL,
-    parents TEXT NOT NULL,
+    parents TEXT NOT NULL, -- block ids separated by spaces
     refs TEXT NOT NULL,
     payload TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS records_log ON records (log, seq);
-CREATE TABLE IF NOT EXISTS edges (child TEXT NOT NULL, parent TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS edges_parent ON edges (parent);
 """
 
 
@@ -60,6 +58,9 @@ class IngestReport:
     added: list[Record] = field(default_factory=list)
     known: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    # Valid records whose parents are not here yet: offer them again with (or
+    # after) their parents. Sync fetches parents first, so this stays empty there.
+    waiting: list[Record] = field(default_factory=list)
 
 
 class LogIndex:
@@ -79,7 +80,8 @@ class LogIndex:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.execute(f"SELECT id FROM records WHERE id IN ({marks})", chunk))
+            found.update(_id(r[0]) for r in self.db.execute(
+                f"SELECT digest FROM records WHERE digest IN ({marks})", [_digest(i) for i in chunk]))
         return found
 
     def clocks(self, ids: Iterable[str]) -> dict[str, int]:
@@ -88,48 +90,37 @@ class LogIndex:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(self.db.execute(f"SELECT id, clock FROM records WHERE id IN ({marks})", chunk))
-        return found
-
-    def with_children(self, ids: Iterable[str]) -> set[str]:
-        ids = list(ids)
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(r[0] for r in self.db.execute(
-                f"SELECT DISTINCT parent FROM edges WHERE parent IN ({marks})", chunk))
+            found.update((_id(d), clock) for d, clock in self.db.execute(
+                f"SELECT digest, clock FROM records WHERE digest IN ({marks})", [_digest(i) for i in chunk]))
         return found
 
     def add(self, records: list[Record]) -> None:
         """Index verified records, all or none."""
-        rows = [(r.id, r.log, r.author, r.clock, r.time, json.dumps(r.parents), json.dumps(r.refs),
-                 canonical.encode(r.payload).decode("utf-8")) for r in records]
-        edges = [(r.id, parent) for r in records for parent in r.parents]
+        rows = [(_digest(r.id), r.log, r.author, r.clock, r.time, " ".join(r.parents), " ".join(r.refs),
+                 _payload_text(r)) for r in records]
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.executemany(
-                "INSERT OR IGNORE INTO records (id, log, author, clock, time, parents, refs, payload)"
+                "INSERT OR IGNORE INTO records (digest, log, author, clock, time, parents, refs, payload)"
                 " VALUES (?,?,?,?,?,?,?,?)", rows)
-            self.db.executemany("INSERT INTO edges (child, parent) VALUES (?,?)", edges)
 
     def records(self, log: str, after_seq: int = 0) -> Iterator[tuple[int, Record]]:
         rows = self.db.execute(
-            "SELECT seq, id, log, author, clock, time, parents, refs, payload FROM records"
+            "SELECT seq, digest, log, author, clock, time, parents, refs, payload FROM records"
             " WHERE log = ? AND seq > ? ORDER BY seq", (log, after_seq))
         loads = json.loads
-        for seq, rid, name, author, clock, stamp, parents, refs, payload in rows:
-            yield seq, Record(rid, name, author, clock, stamp, tuple(loads(parents)), tuple(loads(refs)),
+        for seq, digest, name, author, clock, stamp, parents, refs, payload in rows:
+            yield seq, Record(PREFIX + digest.hex(), name, author, clock, stamp, tuple(parents.split()), tuple(refs.split()),
                               loads(payload))
 
     def get(self, record_id: str) -> Record | None:
         row = self.db.execute(
-            "SELECT id, log, author, clock, time, parents, refs, payload FROM records WHERE id = ?",
-            (record_id,)).fetchone()
+            "SELECT digest, log, author, clock, time, parents, refs, payload FROM records WHERE digest = ?",
+            (_digest(record_id),)).fetchone()
         if row is None:
             return None
-        rid, name, author, clock, stamp, parents, refs, payload = row
-        return Record(rid, name, author, clock, stamp, tuple(json.loads(parents)), tuple(json.loads(refs)),
+        digest, name, author, clock, stamp, parents, refs, payload = row
+        return Record(_id(digest), name, author, clock, stamp, tuple(parents.split()), tuple(refs.split()),
                       json.loads(payload))
 
 
@@ -176,79 +167,115 @@ class RecordLog:
 
         Already-known records are counted, not verified again. A record that
         is malformed, badly signed, of another log, or whose clock does not
-        exceed its parents' is rejected with a reason; the others go in.
+        exceed its parents' is rejected with a reason. A record goes in only
+        with all its parents (already here or in the same call, in any
+        order); one that misses a parent waits. So whether a record is
+        accepted never depends on the order records arrive in, and every peer
+        that holds the same records holds the same log.
         """
         report = IngestReport()
-        candidates: dict[str, Record] = {}
-        datas: list[bytes] = list(blocks)
-        from .hashing import block_id
-
+        datas = list(blocks)
         ids = [block_id(d) for d in datas]
         known = self.index.known(ids)
-        for rid, data in zip(ids, datas):
-            if rid in known or rid in candidates:
-                report.known += 1
-                continue
-            try:
-                record = parse_record(data, verify=False)
-            except RecordError as exc:
-                report.rejected.append(Rejected(rid, str(exc)))
-                continue
-            if record.log != self.name:
-                report.rejected.append(Rejected(rid, f"record of log {record.log!r}, not {self.name!r}"))
-                continue
-            candidates[rid] = record
-        good = self._verified(list(candidates.values()), report)
-        good = self._causally_sound(good, report)
-        if good:
-            self.store.put_many([r.data for r in good])
-            self.index.add(good)
-            self._move_heads(good)
-        report.added = good
+        seen: set[str] = set()
+        verified: list[Record] = []
+        with ThreadPoolExecutor(VERIFY_THREADS) as pool:
+            # The pool checks signatures (libsodium releases the GIL) while
+            # this thread parses the next batch.
+            pending = []
+            batch: list[Record] = []
+            for rid, data in zip(ids, datas):
+                if rid in known or rid in seen:
+                    report.known += 1
+                    continue
+                seen.add(rid)
+                record = self._parse(rid, data, report)
+                if record is not None:
+                    batch.append(record)
+                if len(batch) == VERIFY_BATCH:
+                    pending.append((batch, pool.submit(_check_signatures, batch)))
+                    batch = []
+            if batch:
+                pending.append((batch, pool.submit(_check_signatures, batch)))
+            for batch, verdicts in pending:
+                for record, ok in zip(batch, verdicts.result()):
+                    if ok:
+                        verified.append(record)
+                    else:
+                        report.rejected.append(Rejected(record.id, "bad signature"))
+        sound = self._causally_sound(verified, report)
+        if sound:
+            self.store.put_many([r.data for r in sound])
+            self.index.add(sound)
+            self._move_heads(sound)
+        report.added = sound
         return report
 
-    def _verified(self, records: list[Record], report: IngestReport) -> list[Record]:
-        batches = [records[i:i + VERIFY_BATCH] for i in range(0, len(records), VERIFY_BATCH)]
-        if len(batches) > 1:
-            with ThreadPoolExecutor(VERIFY_THREADS) as pool:
-                results = list(pool.map(_check_signatures, batches))
-        else:
-            results = [_check_signatures(b) for b in batches]
-        good = []
-        for batch, oks in zip(batches, results):
-            for record, ok in zip(batch, oks):
-                if ok:
-                    good.append(record)
-                else:
-                    report.rejected.append(Rejected(record.id, "bad signature"))
-        return good
+    def _parse(self, rid: str, data: bytes, report: IngestReport) -> Record | None:
+        try:
+            record = parse_record(data, verify=False)
+        except RecordError as exc:
+            report.rejected.append(Rejected(rid, str(exc)))
+            return None
+        if record.log != self.name:
+            report.rejected.append(Rejected(rid, f"record of log {record.log!r}, not {self.name!r}"))
+            return None
+        return record
 
     def _causally_sound(self, records: list[Record], report: IngestReport) -> list[Record]:
-        """Records whose Lamport clock exceeds every known parent's clock.
+        """The records whose parents are all present and older, parents first.
 
         The fold orders records by (clock, id) and relies on a child sorting
-        after its parents; a record that breaks this is refused.
+        after its parents, so a record whose clock does not exceed a parent's
+        is refused. Sorting by clock puts every sound parent before its children.
         """
-        clocks = {r.id: r.clock for r in records}
-        outside = {p for r in records for p in r.parents if p not in clocks}
-        clocks.update(self.index.clocks(outside))
+        records = sorted(records, key=lambda r: (r.clock, r.id))
+        outside = {p for r in records for p in r.parents}
+        clocks = self.index.clocks(outside)  # parents already in the log
         sound = []
         for record in records:
-            bad = [p for p in record.parents if p in clocks and clocks[p] >= record.clock]
-            if bad:
-                report.rejected.append(Rejected(record.id, f"clock {record.clock} does not exceed parent {bad[0]}'s"))
+            missing = [p for p in record.parents if p not in clocks]
+            late = [p for p in record.parents if p in clocks and clocks[p] >= record.clock]
+            if late:
+                report.rejected.append(Rejected(record.id, f"clock {record.clock} does not exceed parent {late[0]}'s"))
+            elif missing:
+                report.waiting.append(record)
             else:
+                clocks[record.id] = record.clock
                 sound.append(record)
         return sound
 
     def _move_heads(self, added: list[Record]) -> None:
         def change(current: bytes | None) -> bytes:
             heads = set(_decode_heads(current)) | {r.id for r in added}
+            # Parents always enter the log before their children, so a new
+            # record has no children yet and only its parents stop being heads.
             heads -= {p for r in added for p in r.parents}
-            heads -= self.index.with_children(heads)
             return canonical.encode(sorted(heads))
 
         self.refs.update(self.heads_ref, change)
+
+
+def _digest(record_id: str) -> bytes:
+    return bytes.fromhex(record_id[len(PREFIX):])
+
+
+def _id(digest: bytes) -> str:
+    return PREFIX + digest.hex()
+
+
+def _payload_text(record: Record) -> str:
+    """The canonical text of a record's payload, cut from its bytes when it has them.
+
+    Keys are sorted: "payload" follows "parents" (block ids) and precedes
+    "refs"; nothing before it can spell ',"payload":' and nothing after it
+    can spell ',"refs":[', so the slice is exactly encode(payload).
+    """
+    data = record.data
+    if data is None:
+        return canonical.reencode(record.payload).decode("utf-8")
+    start = data.index(b',"payload":') + len(b',"payload":')
+    return data[start:data.rindex(b',"refs":[')].decode("utf-8")
 
 
 def _check_signatures(batch: list[Record]) -> list[bool]:

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Records and blocks: signing, ingest, fold, the write commands, blobs.
+
+    python benchmarks/records.py [--records N] [--entries N] [--blob-mb N] [--repeat N]
+
+Everything is built in a temporary directory, in one run, and every figure
+stands next to a reference measured in the same run:
+  verify rate        raw ed25519 signature checks per second (one thread, libsodium)
+  ingest             N records into an empty store (parse, verify, store, index,
+                     heads), as records/s and as a ratio to the raw verify rate
+  fold               N records read from the index and folded onto the entries,
+                     no signature checks
+  set-workflow/list  `fixme set-workflow` and `fixme list` wall time on a
+                     repository with --entries entries and N records (medians)
+  blob put/get       `node put`/`node get` style throughput next to a plain
+                     file copy of the same file (and a copy that fsyncs)
+Targets: ingest >= 0.7x verify rate, fold of 100k <= 2 s, set-workflow <= 0.5 s,
+blob put >= 0.5x plain copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import ENV, compile_package, fmt, run  # noqa: E402
+
+FIXME = [str(Path(sys.executable).with_name("fixme"))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--blob-mb", type=int, default=512)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    compile_package()
+    with tempfile.TemporaryDirectory(prefix="fixme-bench-records-") as tmp:
+        work = Path(tmp)
+        os.environ["FIXME_HOME"] = ENV["FIXME_HOME"] = str(work / "home")
+        rate = verify_rate()
+        print(f"ed25519 verify (raw, 1 thread)  {rate:,.0f} /s")
+        repo = make_repo(work / "repo", args.entries)
+        entry_ids = scanned_ids(repo)
+        print(f"repository                      {len(entry_ids):,} entries")
+        blocks = make_records(entry_ids, args.records, repo)
+        seconds = ingest(repo, blocks)
+        print(f"ingest {len(blocks):,} records          {fmt(seconds)} = {len(blocks) / seconds:,.0f} /s"
+              f" = {len(blocks) / seconds / rate:.2f}x verify rate  [target >= 0.7x]")
+        fold_seconds = fold(repo)
+        print(f"fold {len(blocks):,} records            {fmt(fold_seconds)}  [target <= 2 s]")
+        timings = command_times(repo, entry_ids, args.repeat)
+        print(f"fixme set-workflow              {fmt(timings['set-workflow'])} (median)  [target <= 0.5 s]")
+        print(f"fixme list                      {fmt(timings['list'])} (median)")
+        blob_figures(work, args.blob_mb)
+
+
+def verify_rate(count: int = 20_000) -> float:
+    from nacl.bindings import crypto_sign_open
+    from nacl.signing import SigningKey
+
+    key = SigningKey.generate()
+    public = bytes(key.verify_key)
+    signed = [key.sign(os.urandom(400)) for _ in range(count)]
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        for message in signed:
+            crypto_sign_open(message, public)
+        runs.append(count / (time.perf_counter() - started))
+    return statistics.median(runs)
+
+
+def make_repo(root: Path, entries: int) -> Path:
+    """A repository with `entries` TODOs, ten to a file, in one commit, initialised."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    per_file = 10
+    for n in range(0, entries, per_file):
+        path = root / "src" / f"d{n // 1000}" / f"m{n}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"x{i} = {i}  # TODO: task {n + i} of the benchmark\n" for i in range(per_file)))
+    subprocess.run(FIXME + ["init"], cwd=root, env=ENV, check=True, capture_output=True)
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=Bench", "-c", "user.email=b@example.org", "commit", "-q", "-m", "entries")
+    return root
+
+
+def scanned_ids(repo: Path) -> list[str]:
+    import json
+
+    out = run(FIXME + ["list", "--format", "json"], repo).stdout
+    return [item["id"] for item in json.loads(out)]
+
+
+def make_records(entry_ids: list[str], count: int, repo: Path) -> list[bytes]:
+    """`count` records by three trusted authors, a DAG where each names the latest few."""
+    from nacl.signing import SigningKey
+
+    from fixme.node.keys import key_text
+    from fixme.node.records import sign_record
+    from fixme.tracker.workflow import LOG_NAME, set_payload
+
+    rng = random.Random(7)
+    keys = [SigningKey(bytes([n + 1]) * 32) for n in range(3)]
+    for n, key in enumerate(keys):
+        subprocess.run(FIXME + ["trust", "add", key_text(bytes(key.verify_key)), "--name", f"author{n}"],
+                       cwd=repo, env=ENV, check=True, capture_output=True)
+    states = ["backlog", "wip", "test", "done"]
+    records, recent = [], []
+    base = 1_700_000_000_000
+    for n in range(count):
+        parents = recent[-2:]
+        clock = 1 + max((r.clock for r in parents), default=0)
+        record = sign_record(keys[n % 3], LOG_NAME, [p.id for p in parents], clock, base + n,
+                             set_payload(rng.choice(entry_ids), "workflow", rng.choice(states)))
+        records.append(record)
+        recent = (recent + [record])[-4:]
+    return [r.data for r in records]
+
+
+def ingest(repo: Path, blocks: list[bytes]) -> float:
+    from fixme.node.log import LogIndex, RecordLog
+    from fixme.node.storage import open_node_storage
+    from fixme.tracker.changes import INDEX_FILE, node_dir
+    from fixme.tracker.workflow import LOG_NAME
+
+    directory = node_dir(repo)
+    store, refs = open_node_storage(directory)
+    index = LogIndex(directory / INDEX_FILE)
+    log = RecordLog(store, refs, index, LOG_NAME)
+    started = time.perf_counter()
+    for start in range(0, len(blocks), 5000):  # as sync delivers them: in batches
+        report = log.ingest(blocks[start:start + 5000])
+        if report.rejected:
+            sys.exit(f"ingest rejected {len(report.rejected)} records: {report.rejected[0].reason}")
+    seconds = time.perf_counter() - started
+    index.close()
+    store.close()
+    return seconds
+
+
+def fold(repo: Path) -> float:
+    from fixme.tracker.tracker import Tracker
+
+    runs = []
+    for _ in range(3):
+        tracker = Tracker.open(repo)
+        started = time.perf_counter()
+        tracker.all_entries()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)
+
+
+def command_times(repo: Path, entry_ids: list[str], repeat: int) -> dict[str, float]:
+    states = ["wip", "test", "done", "backlog"]
+    writes = [run(FIXME + ["set-workflow", entry_ids[n], states[n % 4]], repo).seconds for n in range(repeat)]
+    lists = [run(FIXME + ["list"], repo).seconds for _ in range(repeat)]
+    return {"set-workflow": statistics.median(writes), "list": statistics.median(lists)}
+
+
+def blob_figures(work: Path, megabytes: int) -> None:
+    from fixme.node.blobs import put_blob, write_blob
+    from fixme.node.blocks import BlockStore
+
+    source = work / "blob.bin"
+    with open(source, "wb") as fh:
+        chunk = os.urandom(1 << 20)
+        for n in range(megabytes):
+            fh.write(n.to_bytes(8, "big") + chunk[8:])  # distinct chunks: no dedup flattery
+    size_mb = source.stat().st_size / (1 << 20)
+
+    def timed(action) -> float:
+        started = time.perf_counter()
+        action()
+        return time.perf_counter() - started
+
+    copies, synced, puts, gets = [], [], [], []
+    for attempt in range(3):
+        copies.append(timed(lambda: shutil.copyfile(source, work / "copy.bin")))
+        synced.append(timed(lambda: copy_and_fsync(source, work / "copy.bin")))
+        store = BlockStore(work / f"store{attempt}")
+        with open(source, "rb") as fh:
+            holder = {}
+            puts.append(timed(lambda: holder.setdefault("id", put_blob(store, fh))))
+        gets.append(timed(lambda: write_blob(store, holder["id"], work / "back.bin")))
+        store.close()
+        shutil.rmtree(work / f"store{attempt}")
+    copy, sync_copy, put, get = (statistics.median(x) for x in (copies, synced, puts, gets))
+    print(f"plain copy {size_mb:.0f} MiB              {size_mb / copy:,.0f} MiB/s  (copy + fsync {size_mb / sync_copy:,.0f} MiB/s)")
+    print(f"blob put                        {size_mb / put:,.0f} MiB/s = {copy / put:.2f}x plain copy"
+          f" ({sync_copy / put:.2f}x copy + fsync)  [target >= 0.5x]")
+    print(f"blob get (verified)             {size_mb / get:,.0f} MiB/s = {copy / get:.2f}x plain copy")
+
+
+def copy_and_fsync(source: Path, dest: Path) -> None:
+    shutil.copyfile(source, dest)
+    fd = os.open(dest, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
