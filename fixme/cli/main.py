@@ -136,9 +136,9 @@ def _open_tracker(args, env: Environment, will_scan: bool = False):
     return tracker, bar
 
 
-def _scan(tracker, bar, env: Environment, force: bool = False):
+def _scan(tracker, bar, env: Environment, force: bool = False, known=None):
     try:
-        summary = tracker.scan(force=force)
+        summary = tracker.scan(force=force, known=known)
     finally:
         bar.close()
     for notice in summary.notices:
@@ -162,18 +162,21 @@ def cmd_init(args, env: Environment) -> int:
 def cmd_scan(args, env: Environment) -> int:
     import time
 
-    from ..tracker.quickcheck import unchanged_summary
+    from ..tracker.quickcheck import check_status
     from .render import render_summary, summary_json
 
     started = time.perf_counter()
+    start = env.start_dir(args.directory)
     # Nothing changed? Then answer without loading the scanner at all.
-    prefetched = _PREFETCH.take(env.start_dir(args.directory)) if _PREFETCH is not None and env.prefetch else None
-    summary = None if args.full else unchanged_summary(env.start_dir(args.directory), prefetched)
-    if summary is not None:
+    prefetched = _PREFETCH.take(start) if _PREFETCH is not None and env.prefetch else None
+    check = check_status(start, prefetched)
+    if check is not None and check.unchanged() and not args.full:
+        summary = check.summary()
         summary.seconds = time.perf_counter() - started
     else:
-        tracker, bar = _open_tracker(args, env, will_scan=True)
-        summary = _scan(tracker, bar, env, force=args.full)
+        # The scan reuses this `git status` rather than running another.
+        tracker, bar = _open_tracker(args, env, will_scan=check is None)
+        summary = _scan(tracker, bar, env, force=args.full, known=check)
     env.stdout.write(summary_json(summary) if args.format == "json" else render_summary(summary))
     return EXIT_OK
 

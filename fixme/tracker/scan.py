@@ -55,8 +55,15 @@ class Scanner:
         if self._status_proc is None:
             self._status_proc = quickcheck.start_status(str(self.root))
 
-    def quick_check(self) -> tuple[Status, dict, bool]:
-        """Run `git status` and compare with the last scan; True when nothing changed."""
+    def quick_check(self, known: quickcheck.StatusCheck | None = None) -> tuple[Status, dict, bool]:
+        """Run `git status` and compare with the last scan; True when nothing changed.
+
+        `known` is a check the caller already made (the CLI's fast path does):
+        running git status twice would cost as much as the rest of a small scan.
+        """
+        if known is not None and known.root == str(self.root):
+            self._discard_status()
+            return parse_status(known.raw), known.state, known.unchanged()
         self.start_status()
         proc, self._status_proc = self._status_proc, None
         state = quickcheck.read_state(str(self.root))  # while git works
@@ -65,10 +72,15 @@ class Scanner:
             raise GitError(first_line(err) or "git status failed")
         return parse_status(out), state, quickcheck.is_unchanged(str(self.root), state, out)
 
+    def _discard_status(self) -> None:
+        if self._status_proc is not None:
+            self._status_proc.kill()
+            self._status_proc = None
+
     # -- the scan --------------------------------------------------------
-    def scan(self, force: bool = False) -> ScanSummary:
+    def scan(self, force: bool = False, known: quickcheck.StatusCheck | None = None) -> ScanSummary:
         started = time.perf_counter()
-        status, state, unchanged = self.quick_check()
+        status, state, unchanged = self.quick_check(known)
         if unchanged and not force:
             summary = ScanSummary(**state.get("summary", {}), unchanged=True)
             summary.seconds = time.perf_counter() - started

@@ -15,6 +15,7 @@ from .scan import Progress, Scanner, ScanSummary
 if TYPE_CHECKING:
     from .entry import Entry
     from .query import EntryQuery
+    from .quickcheck import StatusCheck
 
 INIT_GITIGNORE = """\
 # fixme's local state (cache, block store, search index) stays on this machine;
@@ -53,9 +54,10 @@ class Tracker:
         """Let git start on the quick check now, while the caller gets ready."""
         self.scanner.start_status()
 
-    def scan(self, force: bool = False) -> ScanSummary:
+    def scan(self, force: bool = False, known: StatusCheck | None = None) -> ScanSummary:
+        """Bring the store up to date; `known` is a `git status` check already made."""
         try:
-            summary = self.scanner.scan(force=force)
+            summary = self.scanner.scan(force=force, known=known)
         except GitError as exc:
             raise FixmeError(f"git: {exc}") from None
         self._entries = None
