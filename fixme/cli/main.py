@@ -15,8 +15,6 @@ from .prefetch import StatusPrefetch
 # is little else). A wrong guess costs one idle git process.
 _PREFETCH = StatusPrefetch.for_argv(sys.argv[1:])
 
-import argparse  # noqa: E402
-
 from .. import __version__  # noqa: E402
 from ..errors import EXIT_OK, EXIT_USAGE, Ambiguous, FixmeError  # noqa: E402
 from .env import Environment  # noqa: E402
@@ -35,15 +33,16 @@ exit codes: 0 ok, 1 entry not found or ambiguous, 2 usage or environment error.
 Run 'fixme COMMAND --help' for the options of one command."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line and exit code 2."""
+def build_parser():
+    import argparse  # not needed for a plain `fixme scan` (see plain_scan_args)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        command = self.prog.removeprefix("fixme").strip()
-        raise FixmeError(f"{command}: {message}" if command else message)
+    class _Parser(argparse.ArgumentParser):
+        """argparse that reports usage errors as one line and exit code 2."""
 
+        def error(self, message: str) -> None:  # type: ignore[override]
+            command = self.prog.removeprefix("fixme").strip()
+            raise FixmeError(f"{command}: {message}" if command else message)
 
-def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fixme", description=DESCRIPTION, epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-C", dest="directory", metavar="PATH", help="run as if started in PATH (like git -C)")
@@ -96,14 +95,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def plain_scan_args(argv: list[str]):
+    """The arguments of `[-C DIR] scan [--format text|json]`, or None for anything else.
+
+    A warm scan takes about three `git status` times, and argparse (with the
+    gettext, locale and shutil imports it makes while building the parser)
+    would be a quarter of that. These few spellings mean exactly what
+    argparse would make of them; every other command line goes to argparse.
+    """
+    from types import SimpleNamespace  # already loaded at start-up (enum uses it)
+
+    rest = list(argv)
+    directory = None
+    if rest[:1] == ["-C"] and len(rest) >= 2 and not rest[1].startswith("-"):
+        directory, rest = rest[1], rest[2:]
+    if rest[:1] != ["scan"]:
+        return None
+    options = rest[1:]
+    if len(options) == 1 and options[0].startswith("--format="):
+        options = ["--format", options[0].removeprefix("--format=")]
+    if options and not (len(options) == 2 and options[0] == "--format" and options[1] in ("text", "json")):
+        return None
+    return SimpleNamespace(directory=directory, color="auto", command="scan", full=False,
+                           format=options[1] if options else "text", run=cmd_scan)
+
+
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     env = env or Environment.from_system(prefetch=argv is None)
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-        if not getattr(args, "command", None):
-            parser.print_help(env.stdout)
-            return EXIT_USAGE
+        args = plain_scan_args(argv)
+        if args is None:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            if not getattr(args, "command", None):
+                parser.print_help(env.stdout)
+                return EXIT_USAGE
         return args.run(args, env)
     except Ambiguous as exc:
         env.stderr.write(f"fixme: {exc}\n")
