@@ -20,7 +20,10 @@ import os
 from .spawn import Child
 
 STATE_VERSION = 2
-STATUS_ARGS = ("status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
+# --branch for HEAD's id; --no-ahead-behind because counting commits against
+# the upstream costs time that grows with the divergence, and the counts
+# would make a fetch look like a change to the work tree.
+STATUS_ARGS = ("status", "--porcelain=v2", "-z", "--branch", "--no-ahead-behind", "--untracked-files=all",
                "--no-renames", "--ignore-submodules=all")
 # Options that make git's output independent of the user's config.
 STABLE_CONFIG = ("-c", "core.quotePath=false", "-c", "log.showSignature=false", "-c", "color.ui=never")
