@@ -7,7 +7,7 @@ by `fixme init`, so comments and layout survive later edits.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections import namedtuple
 from pathlib import Path
 
 CONFIG_DIR = ".fixme"
@@ -21,32 +21,44 @@ class ConfigError(Exception):
     """The config file is unreadable or says something impossible."""
 
 
-@dataclass(frozen=True)
-class Config:
-    """Everything a project can configure, with the defaults written out."""
+_Settings = namedtuple("_Settings", "tags include exclude prose devlog fields max_file_size states initial_state "
+                                    "closed_states short_id_length", defaults=(
+    DEFAULT_TAGS,
+    ("**",),  # include
+    (".fixme/**",),  # exclude
+    ("*.md", "*.markdown", "*.txt", "*.rst", "*.org"),  # prose
+    ("devlog*", "DEVLOG*"),  # devlog
+    ("branch", "commit", "assigned", "priority", "due"),  # fields
+    5 * 1024 * 1024,  # max_file_size
+    DEFAULT_STATES,  # states
+    "new",  # initial_state
+    ("done", "dropped"),  # closed_states
+    7,  # short_id_length
+))
 
-    tags: tuple[str, ...] = DEFAULT_TAGS
-    include: tuple[str, ...] = ("**",)
-    exclude: tuple[str, ...] = (".fixme/**",)
-    prose: tuple[str, ...] = ("*.md", "*.markdown", "*.txt", "*.rst", "*.org")
-    devlog: tuple[str, ...] = ("devlog*", "DEVLOG*")
-    fields: tuple[str, ...] = ("branch", "commit", "assigned", "priority", "due")
-    max_file_size: int = 5 * 1024 * 1024
-    states: tuple[str, ...] = DEFAULT_STATES
-    initial_state: str = "new"
-    closed_states: tuple[str, ...] = ("done", "dropped")
-    short_id_length: int = 7
-    source_path: Path | None = field(default=None, compare=False)
+
+class Config(_Settings):
+    """Everything a project can configure, with the defaults written out.
+
+    An immutable value (a namedtuple rather than a frozen dataclass, which
+    costs milliseconds to create on every start). `source_path`, the file it
+    was read from, is not a setting: equal settings compare equal whatever
+    their file.
+    """
+
+    def __new__(cls, *args, source_path: Path | None = None, **kwargs):
+        self = super().__new__(cls, *args, **kwargs)
+        self.source_path = source_path
+        return self
 
     def fingerprint(self) -> str:
         """A hash of every setting that changes what a scan finds."""
-        import hashlib
         import json
 
-        data = asdict(self)
-        data.pop("source_path")
-        blob = json.dumps(data, sort_keys=True, default=list).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        from .sha import sha256
+
+        blob = json.dumps(self._asdict(), sort_keys=True, default=list).encode()
+        return sha256(blob).hexdigest()[:16]
 
     def is_closed(self, state: str) -> bool:
         return state in self.closed_states

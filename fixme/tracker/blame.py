@@ -17,22 +17,21 @@ Two ways to the same answer:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Collection, Iterator
+from collections import namedtuple
+from collections.abc import Collection, Iterator
 
 from .gitio import NULL_SHA, Git, GitError, line_ranges
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a line came from: the commit that introduced it, or none yet."""
+class Origin(namedtuple("Origin", "commit author email time tz path")):
+    """Where a line came from: the commit that introduced it, or none yet.
 
-    commit: str | None  # None: not committed yet
-    author: str | None
-    email: str | None
-    time: int | None  # author time, seconds since the epoch
-    tz: str | None  # author time zone, like +0100
-    path: str  # the file's path in that commit (follows renames)
+    commit, author, email: None when not committed yet; time: author time,
+    seconds since the epoch; tz: author time zone, like +0100; path: the
+    file's path in that commit (follows renames).
+    """
+
+    __slots__ = ()
 
 
 def uncommitted(path: str) -> Origin:
@@ -101,16 +100,18 @@ Hunk = tuple[int, int, int, int]  # old start, old count, new start, new count
 LineOrigins = list  # one origin key per line; None while unknown (merges)
 
 
-@dataclass
 class _Section:
     """One file's part of a commit's diff against one parent."""
 
-    src: str | None = None
-    dst: str | None = None
-    new: bool = False
-    deleted: bool = False
-    binary: bool = False
-    hunks: list[Hunk] | None = None
+    __slots__ = ("src", "dst", "new", "deleted", "binary", "hunks")
+
+    def __init__(self) -> None:
+        self.src: str | None = None
+        self.dst: str | None = None
+        self.new = False
+        self.deleted = False
+        self.binary = False
+        self.hunks: list[Hunk] | None = None
 
     def add_hunk(self, hunk: Hunk) -> None:
         if self.hunks is None:
@@ -118,15 +119,18 @@ class _Section:
         self.hunks.append(hunk)
 
 
-@dataclass
 class _Commit:
-    sha: str
-    parents: list[str]
-    author: str
-    email: str
-    time: int
-    tz: str
-    sections: list[list[_Section]]  # one list per parent (one list for a root)
+    __slots__ = ("sha", "parents", "author", "email", "time", "tz", "sections")
+
+    def __init__(self, sha: str, parents: list[str], author: str, email: str, time: int, tz: str,
+                 sections: list[list[_Section]]):
+        self.sha = sha
+        self.parents = parents
+        self.author = author
+        self.email = email
+        self.time = time
+        self.tz = tz
+        self.sections = sections  # one list per parent (one list for a root)
 
 
 def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]], *,

@@ -8,9 +8,9 @@ settings that make the output independent of the user's git config.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
+from collections import namedtuple
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 NULL_SHA = "0" * 40
 
@@ -24,30 +24,30 @@ class GitError(Exception):
     """A git command failed, or the directory is not a git repository."""
 
 
-@dataclass(frozen=True)
-class StatusEntry:
-    """One line of `git status --porcelain=v2`: a path that differs from HEAD."""
+class StatusEntry(namedtuple("StatusEntry", "path kind")):
+    """One line of `git status --porcelain=v2`: a path that differs from HEAD.
 
-    path: str
-    kind: str  # "changed" | "untracked" | "unmerged"
+    kind is "changed", "untracked" or "unmerged".
+    """
 
-
-@dataclass(frozen=True)
-class Status:
-    head: str | None  # None in a repository without commits
-    entries: tuple[StatusEntry, ...]
-    raw: bytes  # the exact output, to tell cheaply whether anything changed
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class TreeChange:
-    """A path that differs between two commits (from `git diff-tree --raw -M`)."""
+class Status(namedtuple("Status", "head entries raw")):
+    """head: None in a repository without commits; entries: StatusEntry tuple;
+    raw: the exact output, to tell cheaply whether anything changed."""
 
-    status: str  # A, M, D, R, T, ...
-    path: str
-    old_path: str | None
-    blob: str | None  # new blob, None when deleted
-    regular: bool = True  # a regular file (not a symlink or submodule) after the change
+    __slots__ = ()
+
+
+class TreeChange(namedtuple("TreeChange", "status path old_path blob regular", defaults=(True,))):
+    """A path that differs between two commits (from `git diff-tree --raw -M`).
+
+    status: A, M, D, R, T, ...; blob: the new blob, None when deleted;
+    regular: a regular file (not a symlink or submodule) after the change.
+    """
+
+    __slots__ = ()
 
 
 class Git:
