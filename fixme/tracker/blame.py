@@ -153,15 +153,12 @@ def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]], *,
         "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
         "--date=format:%z", f"--format={_LOG_FORMAT}", head if base is None else f"{base}..{head}",
     )
-    assert proc.stdout is not None
     try:
         for commit in _read_commits(proc.stdout):
             replay.apply(commit)
     finally:
-        proc.stdout.close()
-        stderr = proc.stderr.read() if proc.stderr else b""
-        code = proc.wait()
-    if code != 0:
+        stderr = proc.finish()
+    if proc.returncode != 0:
         raise GitError(stderr.decode("utf-8", "replace").strip().splitlines()[0] if stderr else "git log failed")
     return replay.answer(head, wanted)
 

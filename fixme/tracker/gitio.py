@@ -7,17 +7,15 @@ settings that make the output independent of the user's git config.
 
 from __future__ import annotations
 
-import subprocess
 from collections import namedtuple
 from collections.abc import Iterable
 from pathlib import Path
 
+# Options that make git's output stable, and the status parser: shared with the fast path.
+from .quickcheck import STABLE_CONFIG, find_work_tree, git_environment, status_records
+from .spawn import Child
+
 NULL_SHA = "0" * 40
-
-# Options that make output stable whatever the user's config says.
-
-
-from .quickcheck import STABLE_CONFIG, find_work_tree, git_environment, status_records  # noqa: E402  (shared with the fast path)
 
 
 class GitError(Exception):
@@ -58,26 +56,16 @@ class Git:
         self._env = git_environment()
 
     # -- running ---------------------------------------------------------
-    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-        proc = subprocess.run(
-            ["git", *STABLE_CONFIG, *args],
-            cwd=self.root,
-            input=input,
-            capture_output=True,
-            env=self._env,
-        )
+    def run(self, *args: str, check: bool = True) -> bytes:
+        proc = self.popen(*args)
+        out, err = proc.communicate()
         if check and proc.returncode != 0:
-            raise GitError(first_line(proc.stderr) or f"git {args[0]} failed ({proc.returncode})")
-        return proc.stdout
+            raise GitError(first_line(err) or f"git {args[0]} failed ({proc.returncode})")
+        return out
 
-    def popen(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            ["git", *STABLE_CONFIG, *args],
-            cwd=self.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self._env,
-        )
+    def popen(self, *args: str) -> Child:
+        """Start git; a Child rather than a Popen, so that subprocess is never imported (see spawn)."""
+        return Child(["git", "-C", str(self.root), *STABLE_CONFIG, *args], self._env)
 
     # -- repository facts -------------------------------------------------
     def head(self) -> str | None:
@@ -114,6 +102,8 @@ def find_root(start: Path) -> Path:
     found = find_work_tree(str(start))
     if found is not None:
         return Path(found)
+    import subprocess
+
     try:
         proc = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"],

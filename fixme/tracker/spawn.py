@@ -1,4 +1,4 @@
-"""Start a child process and collect its output, without importing subprocess.
+"""Run a child process with piped output, without importing subprocess.
 
 A warm `fixme scan` is little more than `git status`, and how early git
 starts decides how long the scan takes. Importing subprocess (with signal,
@@ -18,7 +18,11 @@ _CHUNK = 1 << 16
 
 
 class Child:
-    """A running command with stdout and stderr piped back, like a Popen with two PIPEs."""
+    """A running command with stdout and stderr piped back: the part of Popen fixme uses.
+
+    Read `stdout` as a stream and then call `finish()`, or call
+    `communicate()` for both outputs at once.
+    """
 
     def __init__(self, args: list[str], env: dict[str, str]):
         self.returncode: int | None = None
@@ -27,9 +31,9 @@ class Child:
             import subprocess
 
             self._popen = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            self.pid = self._popen.pid
+            self.pid, self.stdout, self.stderr = self._popen.pid, self._popen.stdout, self._popen.stderr
             return
-        out_r, out_w = os.pipe()
+        out_r, out_w = os.pipe()  # both ends close on exec; the child gets dup2'd copies
         err_r, err_w = os.pipe()
         try:
             self.pid = os.posix_spawnp(args[0], args, env, file_actions=[
@@ -41,51 +45,64 @@ class Child:
             os.close(err_r)
             raise
         finally:
-            os.close(out_w)  # the child has its own copies: EOF comes when it exits
+            os.close(out_w)  # EOF comes when the child exits
             os.close(err_w)
-        self._fds = {out_r: bytearray(), err_r: bytearray()}
-        self._out, self._err = out_r, err_r
+        self.stdout = os.fdopen(out_r, "rb")
+        self.stderr = os.fdopen(err_r, "rb")
 
     def communicate(self) -> tuple[bytes, bytes]:
-        """Read both pipes to the end, wait for the exit; (stdout, stderr)."""
+        """Read both pipes to the end and wait for the exit: (stdout, stderr)."""
         if self._popen is not None:
             out, err = self._popen.communicate()
             self.returncode = self._popen.returncode
             return out, err
         import select  # a small C module, unlike selectors
 
+        pipes = {self.stdout.fileno(): [], self.stderr.fileno(): []}
         poller = select.poll()
-        for fd in self._fds:
+        for fd in pipes:
             poller.register(fd, select.POLLIN)
-        open_fds = len(self._fds)
-        while open_fds:
+        left = len(pipes)
+        while left:
             for fd, _ in poller.poll():
                 chunk = os.read(fd, _CHUNK)
                 if chunk:
-                    self._fds[fd] += chunk
+                    pipes[fd].append(chunk)
                 else:
                     poller.unregister(fd)
-                    os.close(fd)
-                    open_fds -= 1
-        self._wait()
-        return bytes(self._fds[self._out]), bytes(self._fds[self._err])
+                    left -= 1
+        out, err = (b"".join(pipes[f.fileno()]) for f in (self.stdout, self.stderr))
+        self._close_pipes()
+        self.wait()
+        return out, err
+
+    def finish(self) -> bytes:
+        """After reading stdout as a stream: close it, and return stderr once the child exits."""
+        self.stdout.close()
+        err = self.stderr.read()
+        self._close_pipes()
+        self.wait()
+        return err
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            if self._popen is not None:
+                self.returncode = self._popen.wait()
+            else:
+                _, status = os.waitpid(self.pid, 0)
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
     def kill(self) -> None:
         """Stop the child and reap it; its output is dropped."""
-        if self._popen is not None:
-            self._popen.kill()
-            self._popen.wait()
-            return
-        import signal
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 9)  # SIGKILL (the signal module would be one more import)
+            except ProcessLookupError:
+                pass
+        self._close_pipes()
+        self.wait()
 
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        for fd in self._fds:
-            os.close(fd)
-        self._wait()
-
-    def _wait(self) -> None:
-        _, status = os.waitpid(self.pid, 0)
-        self.returncode = os.waitstatus_to_exitcode(status)
+    def _close_pipes(self) -> None:
+        self.stdout.close()
+        self.stderr.close()
