@@ -296,3 +296,23 @@ def test_rewritten_history_is_blamed_afresh(repo, cli, tmp_path):
     cold = {e["title"]: (e["commit"], e["author"])
             for e in json.loads(run_cli("list", "--format", "json", cwd=clone).out)}
     assert warm == cold and warm["second, amended"][1] == "Ken Thompson"
+
+
+def test_incremental_blame_across_a_merge_matches_a_cold_scan(repo, cli, tmp_path):
+    # base..HEAD is no chain here, so the seeded replay must step aside.
+    repo.write("a.py", "# TODO: one\nx = 1\n")
+    repo.commit("start", "ada")
+    entries(cli)
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write("b.py", "# FIXME: from the side\n")
+    repo.commit("side", "grace")
+    repo.git("checkout", "-q", "main")
+    repo.write("a.py", "# TODO: one\nx = 1\n# TODO: on main\n")
+    repo.commit("main", "ken")
+    repo.git("merge", "-q", "--no-edit", "side")
+    warm = {e["id"]: (e["commit"], e["author"], e["line"]) for e in entries(cli)}
+    clone = tmp_path / "clone"
+    repo.git("clone", "-q", str(repo.root), str(clone))
+    cold = {e["id"]: (e["commit"], e["author"], e["line"])
+            for e in json.loads(run_cli("list", "--format", "json", cwd=clone).out)}
+    assert warm == cold and len(warm) == 3

@@ -21,6 +21,7 @@ from collections import namedtuple
 from collections.abc import Collection, Iterator
 
 from .gitio import NULL_SHA, Git, GitError, line_ranges
+from .spawn import Child
 
 
 class Origin(namedtuple("Origin", "commit author email time tz path")):
@@ -133,47 +134,72 @@ class _Commit:
         self.sections = sections  # one list per parent (one list for a root)
 
 
-def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]], *,
-                 base: str | None = None, seed: dict[str, list] | None = None,
-                 graph: list[list[str]] | None = None) -> dict[str, dict[int, Origin]]:
-    """Blame the wanted lines of files at `head` by replaying its history once.
+def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]]) -> dict[str, dict[int, Origin]]:
+    """Blame the wanted lines of files at `head` by replaying its whole history once.
 
-    With `base`, only the commits after it are replayed, starting from `seed`
-    (path -> per-line Origin, or None where the origin is not known at base).
     Files the replay cannot vouch for (a line whose origin stays unknown,
     binary in the past, a diff that does not apply) are left out of the
     answer; callers blame those one by one.
     """
-    remaining = _children_counts(graph if graph is not None else commit_graph(git, head, base))
-    replay = _Replay(remaining)
-    if base is not None:
-        replay.states[base] = dict(seed or {})
-    proc = git.popen(
+    replay = _Replay(_children_counts(commit_graph(git, head)))
+    log = start_log(git, head)
+    try:
+        for commit in _read_commits(log.stdout):
+            replay.apply(commit)
+    finally:
+        stderr = log.finish()
+    _check_log(log, stderr)
+    return replay.answer(head, wanted)
+
+
+class NotLinear(Exception):
+    """base..head is not a chain of single-parent commits starting at base."""
+
+
+def replay_chain(log: Child, head: str, base: str, wanted: dict[str, Collection[int]],
+                 seed: dict[str, list]) -> dict[str, dict[int, Origin]]:
+    """Like replay_blame, for only the commits after `base`, read from `start_log(git, head, base)`.
+
+    The replay starts from `seed` (path -> per-line Origin, or None where
+    the origin is not known at base), so it needs base..head to be a simple
+    chain; NotLinear otherwise (a merge, or a base that is not an ancestor).
+    Checking that on the commits as they stream in saves asking git for the
+    commit graph first (`git rev-list`, a process of its own).
+    """
+    replay = _Replay({})  # in a chain every commit has one child: no state is shared
+    replay.states[base] = dict(seed)
+    tip = base
+    try:
+        for commit in _read_commits(log.stdout):
+            if commit.parents != [tip]:
+                raise NotLinear(commit.sha)
+            replay.apply(commit)
+            tip = commit.sha
+    finally:
+        stderr = log.finish()
+    _check_log(log, stderr)
+    if tip != head:
+        raise NotLinear(head)
+    return replay.answer(head, wanted)
+
+
+def start_log(git: Git, head: str, base: str | None = None) -> Child:
+    """Start `git log -p` over the commits of head (after base), oldest first, in replay format."""
+    return git.popen(
         "log", "--reverse", "--topo-order", "-p", "-U0", "-M", "--diff-merges=separate",
         "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
         "--date=format:%z", f"--format={_LOG_FORMAT}", head if base is None else f"{base}..{head}",
     )
-    try:
-        for commit in _read_commits(proc.stdout):
-            replay.apply(commit)
-    finally:
-        stderr = proc.finish()
-    if proc.returncode != 0:
+
+
+def _check_log(log: Child, stderr: bytes) -> None:
+    if log.returncode != 0:
         raise GitError(stderr.decode("utf-8", "replace").strip().splitlines()[0] if stderr else "git log failed")
-    return replay.answer(head, wanted)
 
 
-def commit_graph(git: Git, head: str, base: str | None = None) -> list[list[str]]:
-    """[commit, parent, ...] rows for the commits of head (after base), newest first."""
-    spec = head if base is None else f"{base}..{head}"
-    return [line.split() for line in git.run("rev-list", "--parents", spec).decode().splitlines()]
-
-
-def is_linear(graph: list[list[str]], base: str) -> bool:
-    """True when the graph of base..head is a simple chain of single-parent commits from base."""
-    if not graph or any(len(row) != 2 for row in graph):
-        return False
-    return graph[-1][1] == base
+def commit_graph(git: Git, head: str) -> list[list[str]]:
+    """[commit, parent, ...] rows for the commits of head, newest first."""
+    return [line.split() for line in git.run("rev-list", "--parents", head).decode().splitlines()]
 
 
 def _children_counts(graph: list[list[str]]) -> dict[str, int]:

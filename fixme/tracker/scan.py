@@ -125,8 +125,16 @@ class _Update:
         self.tags = TagSyntax(self.config.tags)
         self.summary = ScanSummary(head=status.head)
         self.renames: dict[str, str] = {}  # new path -> old path between the two HEADs
+        self.new_commits = None  # `git log` of old HEAD..HEAD, started early (see _start_new_commits)
 
     def run(self) -> ScanSummary:
+        try:
+            return self._run()
+        finally:
+            if self.new_commits is not None:  # nothing needed the new commits' diffs after all
+                self.new_commits.kill()
+
+    def _run(self) -> ScanSummary:
         store, status = self.store, self.status
         fingerprint = self.config.fingerprint()
         full = self.force or store.meta("config") != fingerprint
@@ -164,6 +172,7 @@ class _Update:
         if not full and old_head == head:
             return set()
         if not full and old_head is not None:
+            self._start_new_commits(old_head)
             try:
                 changes = self._tree_diff(old_head, head)
             except GitError:
@@ -173,6 +182,20 @@ class _Update:
                 return set(changes)
         self.store.replace_tree(self.git.tree(head))
         return None
+
+    def _start_new_commits(self, old_head: str) -> None:
+        """Start reading the diffs of the commits since the last scan, beside diff-tree.
+
+        Blame needs them whenever a changed file has tag lines not blamed
+        before; git reading them while this process works on the tree saves
+        most of a serial git call. Unused, the process is stopped.
+        """
+        from .blame import start_log
+
+        try:
+            self.new_commits = start_log(self.git, self.status.head, old_head)
+        except OSError:
+            self.new_commits = None
 
     def _tree_diff(self, old: str, new: str) -> dict[str, str | None]:
         """path -> new blob (None: gone) between two commits; renames remembered for blame."""
@@ -276,13 +299,13 @@ class _Update:
         return origins
 
     def _ask_git(self, head, old_head, at_head: dict[str, set[int]], in_tree: dict[str, set[int]]) -> dict:
-        from .blame import is_linear, replay_blame
+        from .blame import replay_blame
 
         result: dict = {}
         if head is not None and at_head:
-            graph = self._graph_since(old_head) if old_head is not None and old_head != head else None
-            if graph is not None and is_linear(graph, old_head):
-                result.update(self._replay_since(old_head, at_head, graph))
+            replayed = self._replay_since(old_head, at_head) if self.new_commits is not None else None
+            if replayed is not None:
+                result.update(replayed)
             elif len(at_head) >= REPLAY_MIN_FILES:
                 self.scanner.progress("reading history", 0, 1)
                 result.update(replay_blame(self.git, head, at_head))
@@ -293,17 +316,13 @@ class _Update:
             result.update(self._blame_files(jobs))
         return result
 
-    def _graph_since(self, old_head: str) -> list[list[str]] | None:
-        from .blame import commit_graph
+    def _replay_since(self, old_head: str, wanted: dict[str, set[int]]) -> dict | None:
+        """Replay only the new commits, seeded with what the store knew at the old HEAD.
 
-        try:
-            return commit_graph(self.git, self.status.head, old_head)
-        except GitError:
-            return None  # the old HEAD is gone (a rebase, then gc)
-
-    def _replay_since(self, old_head: str, wanted: dict[str, set[int]], graph: list[list[str]]) -> dict:
-        """Replay only the new commits, seeded with what the store knew at the old HEAD."""
-        from .blame import replay_blame
+        None when that cannot be done: the new commits are not a simple chain
+        on top of the old HEAD (a merge, a rebase), or the old HEAD is gone.
+        """
+        from .blame import NotLinear, replay_chain
 
         renames = self.renames
         seed: dict[str, list] = {}
@@ -317,7 +336,11 @@ class _Update:
                 if origin.commit is not None and 0 < raw.line <= stored.lines:
                     line_origins[raw.line - 1] = origin
             seed[old_path] = line_origins
-        return replay_blame(self.git, self.status.head, wanted, base=old_head, seed=seed, graph=graph)
+        log, self.new_commits = self.new_commits, None
+        try:
+            return replay_chain(log, self.status.head, old_head, wanted, seed)
+        except (NotLinear, GitError):
+            return None
 
     def _blame_files(self, jobs) -> dict:
         from concurrent.futures import ThreadPoolExecutor
