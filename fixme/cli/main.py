@@ -6,6 +6,7 @@ so the dashboard and the CLI give the same answers.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from .prefetch import StatusPrefetch
@@ -121,8 +122,31 @@ def plain_scan_args(argv: list[str]):
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
-    env = env or Environment.from_system(prefetch=argv is None)
-    argv = sys.argv[1:] if argv is None else argv
+    """Run one command line; without `argv` this is the program, and it ends the process."""
+    if argv is not None:
+        return run(argv, env or Environment.from_system())
+    code = run(sys.argv[1:], env or Environment.from_system(prefetch=True))
+    _exit_without_teardown(code)
+    return code
+
+
+def _exit_without_teardown(code: int) -> None:
+    """End the process once its output is out, skipping the interpreter's teardown.
+
+    Every command has closed its store and written its files atomically
+    by now, and leaves no threads; what remains is freeing a few hundred
+    modules, ~2-4 ms, which is a tenth of a small scan. Should flushing
+    fail (a closed pipe), the normal exit reports it as usual.
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
+
+
+def run(argv: list[str], env: Environment) -> int:
     try:
         args = plain_scan_args(argv)
         if args is None:
