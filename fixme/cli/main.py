@@ -225,6 +225,10 @@ def cmd_scan(args, env: Environment) -> int:
         summary = check.summary()
         summary.seconds = time.perf_counter() - started
     else:
+        if check is not None and not args.full:
+            from ..tracker.early import start_early_git
+
+            check.early = start_early_git(check)  # git works on the new commits while the scanner loads
         # The scan reuses this `git status` rather than running another.
         tracker, bar = _open_tracker(args, env, will_scan=check is None)
         summary = _scan(tracker, bar, env, force=args.full, known=check)

@@ -20,6 +20,7 @@ import re
 from collections import namedtuple
 from collections.abc import Collection, Iterator
 
+from .early import LOG_ARGS
 from .gitio import NULL_SHA, Git, GitError, line_ranges
 from .spawn import Child
 
@@ -95,7 +96,6 @@ def _is_hex(text: str) -> bool:
 # the whole history at once
 
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_LOG_FORMAT = "%x01%H %P%x02%aN%x02%aE%x02%at%x02%ad"
 
 Hunk = tuple[int, int, int, int]  # old start, old count, new start, new count
 LineOrigins = list  # one origin key per line; None while unknown (merges)
@@ -185,11 +185,7 @@ def replay_chain(log: Child, head: str, base: str, wanted: dict[str, Collection[
 
 def start_log(git: Git, head: str, base: str | None = None) -> Child:
     """Start `git log -p` over the commits of head (after base), oldest first, in replay format."""
-    return git.popen(
-        "log", "--reverse", "--topo-order", "-p", "-U0", "-M", "--diff-merges=separate",
-        "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
-        "--date=format:%z", f"--format={_LOG_FORMAT}", head if base is None else f"{base}..{head}",
-    )
+    return git.popen(*LOG_ARGS, head if base is None else f"{base}..{head}")
 
 
 def _check_log(log: Child, stderr: bytes) -> None:

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 # Options that make git's output stable, and the status parser: shared with the fast path.
-from .quickcheck import STABLE_CONFIG, find_work_tree, git_environment, status_records
+from .early import TREE_DIFF_ARGS
+from .quickcheck import find_work_tree, git_environment, start_git, status_head, status_records
 from .spawn import Child
 
 NULL_SHA = "0" * 40
@@ -53,7 +54,6 @@ class Git:
 
     def __init__(self, root: Path):
         self.root = root
-        self._env = git_environment()
 
     # -- running ---------------------------------------------------------
     def run(self, *args: str, check: bool = True) -> bytes:
@@ -65,7 +65,7 @@ class Git:
 
     def popen(self, *args: str) -> Child:
         """Start git; a Child rather than a Popen, so that subprocess is never imported (see spawn)."""
-        return Child(["git", "-C", str(self.root), *STABLE_CONFIG, *args], self._env)
+        return start_git(str(self.root), args)
 
     # -- repository facts -------------------------------------------------
     def head(self) -> str | None:
@@ -86,9 +86,15 @@ class Git:
                 files[path.decode("utf-8", "surrogateescape")] = blob.decode()
         return files
 
-    def tree_changes(self, old: str, new: str) -> list[TreeChange]:
-        """What changed between two commits, renames detected as `git log -M` does."""
-        out = self.run("diff-tree", "-r", "-z", "-M", "--no-commit-id", "--raw", old, new)
+    def tree_changes(self, old: str, new: str, started: Child | None = None) -> list[TreeChange]:
+        """What changed between two commits, renames detected as `git log -M` does.
+
+        `started` is that same diff-tree, already running (see early.py).
+        """
+        proc = started or self.popen(*TREE_DIFF_ARGS, old, new)
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise GitError(first_line(err) or f"git diff-tree failed ({proc.returncode})")
         return parse_raw_diff(out)
 
 
@@ -126,14 +132,8 @@ def find_root(start: Path) -> Path:
 
 def parse_status(raw: bytes) -> Status:
     """Parse `git status --porcelain=v2 -z --branch` output."""
-    head: str | None = None
-    marker = b"# branch.oid "
-    at = raw.find(marker)
-    if at >= 0:
-        oid = raw[at + len(marker):raw.index(b"\0", at)].decode()
-        head = None if oid == "(initial)" else oid
     entries = tuple(StatusEntry(path, kind) for kind, path in status_records(raw))
-    return Status(head, entries, raw)
+    return Status(status_head(raw), entries, raw)
 
 
 def parse_raw_diff(out: bytes) -> list[TreeChange]:

@@ -72,8 +72,23 @@ def git_environment() -> dict[str, str]:
     return env
 
 
+def start_git(root: str, args) -> Child:
+    """Start git in the work tree `root` (every git call of a scan goes through here)."""
+    return Child(["git", "-C", root, *STABLE_CONFIG, *args], git_environment())
+
+
 def start_status(root: str) -> Child:
-    return Child(["git", "-C", root, *STABLE_CONFIG, *STATUS_ARGS], git_environment())
+    return start_git(root, STATUS_ARGS)
+
+
+def status_head(raw: bytes) -> str | None:
+    """HEAD's id from `git status --porcelain=v2 -z --branch` output; None before the first commit."""
+    marker = b"# branch.oid "
+    at = raw.find(marker)
+    if at < 0:
+        return None
+    oid = raw[at + len(marker):raw.index(b"\0", at)].decode()
+    return None if oid == "(initial)" else oid
 
 
 def state_path(root: str) -> str:
@@ -155,12 +170,13 @@ def new_state(root: str, status_raw: bytes, summary: ScanSummary) -> dict:
 class StatusCheck:
     """`git status` as it is now, next to what the last scan saved."""
 
-    __slots__ = ("root", "raw", "state")
+    __slots__ = ("root", "raw", "state", "early")
 
     def __init__(self, root: str, raw: bytes, state: dict):
         self.root = root
         self.raw = raw  # the exact `git status` output
         self.state = state  # the last scan's state.json ({} if none)
+        self.early = None  # early.EarlyGit: git already at work for the scan that follows
 
     def unchanged(self) -> bool:
         return is_unchanged(self.root, self.state, self.raw)

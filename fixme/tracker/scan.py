@@ -82,6 +82,14 @@ class Scanner:
     # -- the scan --------------------------------------------------------
     def scan(self, force: bool = False, known: quickcheck.StatusCheck | None = None) -> ScanSummary:
         started = time.perf_counter()
+        early = known.early if known is not None and known.root == str(self.root) else None
+        try:
+            return self._scan(started, force, known, early)
+        finally:
+            if known is not None and known.early is not None:
+                known.early.close()  # whatever the scan did not take
+
+    def _scan(self, started: float, force: bool, known, early) -> ScanSummary:
         status, state, unchanged = self.quick_check(known)
         if unchanged and not force:
             summary = ScanSummary(**state.get("summary", {}), unchanged=True)
@@ -94,7 +102,7 @@ class Scanner:
         store = ScanStore(self.root)
         try:
             store.begin()
-            summary = _Update(self, store, status, force).run()
+            summary = _Update(self, store, status, force, early).run()
             store.commit()
         except BaseException:
             store.rollback()
@@ -110,7 +118,7 @@ class Scanner:
 class _Update:
     """One incremental update of the store to the work tree as it is now."""
 
-    def __init__(self, scanner: Scanner, store, status: Status, force: bool):
+    def __init__(self, scanner: Scanner, store, status: Status, force: bool, early=None):
         from .files import FileRules
         from .tags import TagSyntax
 
@@ -126,6 +134,7 @@ class _Update:
         self.summary = ScanSummary(head=status.head)
         self.renames: dict[str, str] = {}  # new path -> old path between the two HEADs
         self.new_commits = None  # `git log` of old HEAD..HEAD, started early (see _start_new_commits)
+        self.early = early  # early.EarlyGit: diff-tree and log perhaps started before the scanner loaded
 
     def run(self) -> ScanSummary:
         try:
@@ -192,16 +201,24 @@ class _Update:
         """
         from .blame import start_log
 
-        try:
-            self.new_commits = start_log(self.git, self.status.head, old_head)
-        except OSError:
-            self.new_commits = None
+        self.new_commits = self._early("log", old_head)
+        if self.new_commits is None:
+            try:
+                self.new_commits = start_log(self.git, self.status.head, old_head)
+            except OSError:
+                self.new_commits = None
+
+    def _early(self, kind: str, old_head: str):
+        """The early-started git process of this kind, if it is for old_head..HEAD here."""
+        if self.early is None:
+            return None
+        return self.early.take(kind, str(self.root), old_head, self.status.head)
 
     def _tree_diff(self, old: str, new: str) -> dict[str, str | None]:
         """path -> new blob (None: gone) between two commits; renames remembered for blame."""
         changes: dict[str, str | None] = {}
         self.renames = {}
-        for change in self.git.tree_changes(old, new):
+        for change in self.git.tree_changes(old, new, self._early("tree", old)):
             if change.old_path:
                 changes[change.old_path] = None
                 self.renames[change.path] = change.old_path
