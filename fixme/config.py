@@ -7,7 +7,7 @@ by `fixme init`, so comments and layout survive later edits.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections import namedtuple
 from pathlib import Path
 
 CONFIG_DIR = ".fixme"
@@ -27,44 +27,56 @@ class ConfigError(Exception):
     """The config file is unreadable or says something impossible."""
 
 
-@dataclass(frozen=True)
-class TrustedKey:
-    """A public key whose records apply, with the name shown for it."""
+class TrustedKey(namedtuple("_TrustedKey", "key name")):
+    """A public key ("ed25519:" + 64 hex digits) whose records apply, with the name shown for it."""
 
-    key: str  # "ed25519:" + 64 hex digits
-    name: str
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Config:
-    """Everything a project can configure, with the defaults written out."""
+_Settings = namedtuple("_Settings", "tags include exclude prose devlog fields max_file_size states initial_state "
+                                    "closed_states short_id_length trusted attributes attribute_values", defaults=(
+    DEFAULT_TAGS,
+    ("**",),  # include
+    (".fixme/**",),  # exclude
+    ("*.md", "*.markdown", "*.txt", "*.rst", "*.org"),  # prose
+    ("devlog*", "DEVLOG*"),  # devlog
+    ("branch", "commit", "assigned", "priority", "due"),  # fields
+    5 * 1024 * 1024,  # max_file_size
+    DEFAULT_STATES,  # states
+    "new",  # initial_state
+    ("done", "dropped"),  # closed_states
+    7,  # short_id_length
+    (),  # trusted: TrustedKey, ...
+    DEFAULT_ATTRIBUTES,  # attributes
+    (),  # attribute_values: (attribute, allowed values), ...
+))
 
-    tags: tuple[str, ...] = DEFAULT_TAGS
-    include: tuple[str, ...] = ("**",)
-    exclude: tuple[str, ...] = (".fixme/**",)
-    prose: tuple[str, ...] = ("*.md", "*.markdown", "*.txt", "*.rst", "*.org")
-    devlog: tuple[str, ...] = ("devlog*", "DEVLOG*")
-    fields: tuple[str, ...] = ("branch", "commit", "assigned", "priority", "due")
-    max_file_size: int = 5 * 1024 * 1024
-    states: tuple[str, ...] = DEFAULT_STATES
-    initial_state: str = "new"
-    closed_states: tuple[str, ...] = ("done", "dropped")
-    short_id_length: int = 7
-    trusted: tuple[TrustedKey, ...] = ()
-    attributes: tuple[str, ...] = DEFAULT_ATTRIBUTES
-    attribute_values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (attribute, allowed values)
-    source_path: Path | None = field(default=None, compare=False)
+
+class Config(_Settings):
+    """Everything a project can configure, with the defaults written out.
+
+    An immutable value (a namedtuple rather than a frozen dataclass, which
+    costs milliseconds to create on every start). `source_path`, the file it
+    was read from, is not a setting: equal settings compare equal whatever
+    their file.
+    """
+
+    def __new__(cls, *args, source_path: Path | None = None, **kwargs):
+        self = super().__new__(cls, *args, **kwargs)
+        self.source_path = source_path
+        return self
 
     def fingerprint(self) -> str:
         """A hash of every setting that changes what a scan finds."""
-        import hashlib
         import json
 
-        data = asdict(self)
+        from .sha import sha256
+
+        data = self._asdict()
         for name in _NOT_SCAN_SETTINGS:
-            data.pop(name)
+            data.pop(name, None)
         blob = json.dumps(data, sort_keys=True, default=list).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return sha256(blob).hexdigest()[:16]
 
     def is_closed(self, state: str) -> bool:
         return state in self.closed_states

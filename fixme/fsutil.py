@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -15,7 +14,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
     too so the rename survives a crash.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _new_temp_file(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -30,6 +29,20 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
             pass
         raise
     fsync_dir(path.parent)
+
+
+def _new_temp_file(path: Path) -> tuple[int, str]:
+    """A new, exclusively created file beside `path`: what tempfile.mkstemp does.
+
+    Written out because tempfile imports random, shutil and hashlib (~3 ms),
+    and every scan that changes anything writes its state file.
+    """
+    while True:
+        tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
+        except FileExistsError:
+            continue
 
 
 def fsync_dir(directory: Path) -> None:

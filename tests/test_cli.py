@@ -181,3 +181,17 @@ def test_demo_replays_the_sample_and_lists_it(tmp_path):
 def test_unknown_option_is_reported_once(repo, cli):
     result = cli("list", "--bogus")
     assert result.code == 2 and result.err == "fixme: unrecognized arguments: --bogus\n"
+
+
+def test_plain_scan_command_lines_parse_as_argparse_would():
+    from fixme.cli.main import build_parser, plain_scan_args
+
+    plain = [["scan"], ["-C", "sub", "scan"], ["scan", "--format", "json"], ["scan", "--format=text"],
+             ["-C", "scan", "scan", "--format", "text"]]
+    for argv in plain:
+        quick, full = plain_scan_args(argv), build_parser().parse_args(argv)
+        assert vars(quick) == vars(full), argv
+    others = [["scan", "--full"], ["scan", "--form", "json"], ["scan", "--format", "xml"], ["list"],
+              ["--color", "never", "scan"], ["-C", "-x", "scan"], ["scan", "-h"], ["-Csub", "scan"], []]
+    for argv in others:
+        assert plain_scan_args(argv) is None, argv

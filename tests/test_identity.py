@@ -53,3 +53,18 @@ def test_resolve_by_prefix_slug_and_pr_slug():
         resolve(entries, "abc")  # too short to be a prefix
     with pytest.raises(NotFound):
         resolve(entries, "nothing-like-it")
+
+
+def test_iso_date_says_what_datetime_says():
+    from datetime import datetime, timedelta, timezone
+
+    from fixme.tracker.entry import iso_date
+
+    for epoch in (0, -1, 1_700_000_000, 951_782_400, -2_000_000_000, 253_402_200_000):
+        for tz in ("+0000", "-0000", "+0530", "-1200", "+1400", "-2359", "bogus", None):
+            offset = timezone.utc
+            if tz and tz != "bogus":
+                minutes = int(tz[1:3]) * 60 + int(tz[3:5])
+                offset = timezone(timedelta(minutes=minutes if tz[0] == "+" else -minutes))
+            assert iso_date(epoch, tz) == datetime.fromtimestamp(epoch, offset).isoformat(), (epoch, tz)
+    assert iso_date(None, "+0100") is None

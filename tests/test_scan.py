@@ -296,3 +296,49 @@ def test_rewritten_history_is_blamed_afresh(repo, cli, tmp_path):
     cold = {e["title"]: (e["commit"], e["author"])
             for e in json.loads(run_cli("list", "--format", "json", cwd=clone).out)}
     assert warm == cold and warm["second, amended"][1] == "Ken Thompson"
+
+
+def test_incremental_blame_across_a_merge_matches_a_cold_scan(repo, cli, tmp_path):
+    # base..HEAD is no chain here, so the seeded replay must step aside.
+    repo.write("a.py", "# TODO: one\nx = 1\n")
+    repo.commit("start", "ada")
+    entries(cli)
+    repo.git("checkout", "-q", "-b", "side")
+    repo.write("b.py", "# FIXME: from the side\n")
+    repo.commit("side", "grace")
+    repo.git("checkout", "-q", "main")
+    repo.write("a.py", "# TODO: one\nx = 1\n# TODO: on main\n")
+    repo.commit("main", "ken")
+    repo.git("merge", "-q", "--no-edit", "side")
+    warm = {e["id"]: (e["commit"], e["author"], e["line"]) for e in entries(cli)}
+    clone = tmp_path / "clone"
+    repo.git("clone", "-q", str(repo.root), str(clone))
+    cold = {e["id"]: (e["commit"], e["author"], e["line"])
+            for e in json.loads(run_cli("list", "--format", "json", cwd=clone).out)}
+    assert warm == cold and len(warm) == 3
+
+
+def test_scan_command_after_commits_matches_a_cold_scan(repo, cli, tmp_path):
+    # `fixme scan` starts diff-tree and log before the scanner loads (tracker/early.py);
+    # a state file whose HEAD disagrees with the store's must not mislead it.
+    repo.write("a.py", "# TODO: one\nx = 1\n")
+    repo.commit("start", "ada")
+    assert cli("scan").code == 0
+    repo.write("a.py", "# TODO: one\nx = 1\n# FIXME: two\n")
+    repo.commit("grow", "grace")
+    assert cli("scan").code == 0
+    repo.write("a.py", "# HACK: zero\n# TODO: one\nx = 1\n# FIXME: two\n")
+    repo.commit("grow again", "ken")
+    state_file = repo.root / ".fixme" / "cache" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["summary"]["head"] = "0" * 40
+    state_file.write_text(json.dumps(state))
+    repo.write("b.py", "# BUG: three\n")
+    repo.commit("add b", "ada")
+    assert cli("scan").code == 0
+    warm = {e["id"]: (e["commit"], e["author"], e["line"]) for e in entries(cli)}
+    clone = tmp_path / "clone"
+    repo.git("clone", "-q", str(repo.root), str(clone))
+    cold = {e["id"]: (e["commit"], e["author"], e["line"])
+            for e in json.loads(run_cli("list", "--format", "json", cwd=clone).out)}
+    assert warm == cold and len(warm) == 4

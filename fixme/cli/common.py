@@ -20,10 +20,13 @@ def open_tracker(args, env: Environment, will_scan: bool = False):
     return tracker, bar
 
 
-def scan(tracker, bar, env: Environment, force: bool = False):
-    """Rescan (incrementally unless forced), then print the scan's notices."""
+def scan(tracker, bar, env: Environment, force: bool = False, known=None):
+    """Rescan (incrementally unless forced), then print the scan's notices.
+
+    `known` is a `git status` check the caller already made (the scan reuses it).
+    """
     try:
-        summary = tracker.scan(force=force)
+        summary = tracker.scan(force=force, known=known)
     finally:
         bar.close()
     for notice in summary.notices:

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping, TextIO
+
+# typing costs ~2 ms to import, a tenth of a warm scan; type checkers read this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping, TextIO
 
 
 class Environment:

@@ -1,19 +1,19 @@
 """Start the quick check's `git status` as early as possible.
 
-Imported before argparse: it must stay tiny (os, subprocess and the
-quickcheck module only) and must never fail — any doubt means no prefetch.
+Imported before argparse: it must stay tiny (os and the quickcheck module
+only) and must never fail — any doubt means no prefetch.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 
 from ..tracker.quickcheck import find_work_tree, start_status
+from ..tracker.spawn import Child
 
 
 class StatusPrefetch:
-    def __init__(self, root: str, proc: subprocess.Popen):
+    def __init__(self, root: str, proc: Child):
         self.root = root
         self.proc = proc
 
@@ -34,7 +34,7 @@ class StatusPrefetch:
         except OSError:
             return None
 
-    def take(self, start: str) -> subprocess.Popen | None:
+    def take(self, start: str) -> Child | None:
         """The running `git status` if it is for the work tree of `start`; else stop it."""
         proc, self.proc = self.proc, None
         if proc is None:
@@ -42,5 +42,4 @@ class StatusPrefetch:
         if find_work_tree(start) == self.root:
             return proc
         proc.kill()
-        proc.wait()
         return None

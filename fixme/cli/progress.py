@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import TextIO
+
+# typing costs ~2 ms to import; type checkers read this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 SHOW_AFTER = 0.4  # seconds; quick scans never flash a bar
 

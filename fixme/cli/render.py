@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
+# typing costs ~2 ms to import, a tenth of a warm scan; type checkers read this name as True.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ..tracker.entry import Entry
     from ..tracker.scan import ScanSummary
 
@@ -67,6 +69,8 @@ def location_of(entry: Entry) -> str:
 
 
 def age_of(entry: Entry, now: datetime | None = None) -> str:
+    from datetime import datetime, timezone  # only tables show ages; a scan summary does not
+
     if entry.date is None:
         return "uncommitted"
     try:
@@ -216,8 +220,11 @@ def history_json(item) -> dict:
 
 
 def format_ms(ms: int, iso: bool = False) -> str:
-    stamp = datetime.fromtimestamp(ms / 1000, timezone.utc)
-    return stamp.isoformat(timespec="seconds") if iso else stamp.strftime("%Y-%m-%d %H:%M UTC")
+    """A record's time (ms since the epoch) in UTC, as ISO 8601 or for people."""
+    import time
+
+    stamp = time.gmtime(ms // 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00" if iso else "%Y-%m-%d %H:%M UTC", stamp)
 
 
 def _blame_line(commit, author, email, date) -> str:

@@ -8,9 +8,9 @@ TODO/FIXME entry of the same slug, and the link shows on both.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from ..config import Config
+from ..record import Record
 from .blame import Origin
 from .body import parse_body
 from .entry import Entry, Location, iso_date
@@ -18,13 +18,15 @@ from .identity import content_id, normalise_title, slug_id, slug_of
 from .model import TASKLIST, RawEntry
 
 
-@dataclass
-class Occurrence:
+class Occurrence(Record):
     """A tag occurrence with the blame of its tag line."""
 
-    path: str
-    raw: RawEntry
-    origin: Origin
+    __slots__ = ("path", "raw", "origin")
+
+    def __init__(self, path: str, raw: RawEntry, origin: Origin):
+        self.path = path
+        self.raw = raw
+        self.origin = origin
 
     def sort_date(self, now: float) -> str:
         """What "latest-dated" compares: the devlog heading, else the commit date."""

@@ -17,22 +17,23 @@ Two ways to the same answer:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Collection, Iterator
+from collections import namedtuple
+from collections.abc import Collection, Iterator
 
+from .early import LOG_ARGS
 from .gitio import NULL_SHA, Git, GitError, line_ranges
+from .spawn import Child
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a line came from: the commit that introduced it, or none yet."""
+class Origin(namedtuple("Origin", "commit author email time tz path")):
+    """Where a line came from: the commit that introduced it, or none yet.
 
-    commit: str | None  # None: not committed yet
-    author: str | None
-    email: str | None
-    time: int | None  # author time, seconds since the epoch
-    tz: str | None  # author time zone, like +0100
-    path: str  # the file's path in that commit (follows renames)
+    commit, author, email: None when not committed yet; time: author time,
+    seconds since the epoch; tz: author time zone, like +0100; path: the
+    file's path in that commit (follows renames).
+    """
+
+    __slots__ = ()
 
 
 def uncommitted(path: str) -> Origin:
@@ -95,22 +96,23 @@ def _is_hex(text: str) -> bool:
 # the whole history at once
 
 _HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_LOG_FORMAT = "%x01%H %P%x02%aN%x02%aE%x02%at%x02%ad"
 
 Hunk = tuple[int, int, int, int]  # old start, old count, new start, new count
 LineOrigins = list  # one origin key per line; None while unknown (merges)
 
 
-@dataclass
 class _Section:
     """One file's part of a commit's diff against one parent."""
 
-    src: str | None = None
-    dst: str | None = None
-    new: bool = False
-    deleted: bool = False
-    binary: bool = False
-    hunks: list[Hunk] | None = None
+    __slots__ = ("src", "dst", "new", "deleted", "binary", "hunks")
+
+    def __init__(self) -> None:
+        self.src: str | None = None
+        self.dst: str | None = None
+        self.new = False
+        self.deleted = False
+        self.binary = False
+        self.hunks: list[Hunk] | None = None
 
     def add_hunk(self, hunk: Hunk) -> None:
         if self.hunks is None:
@@ -118,61 +120,82 @@ class _Section:
         self.hunks.append(hunk)
 
 
-@dataclass
 class _Commit:
-    sha: str
-    parents: list[str]
-    author: str
-    email: str
-    time: int
-    tz: str
-    sections: list[list[_Section]]  # one list per parent (one list for a root)
+    __slots__ = ("sha", "parents", "author", "email", "time", "tz", "sections")
+
+    def __init__(self, sha: str, parents: list[str], author: str, email: str, time: int, tz: str,
+                 sections: list[list[_Section]]):
+        self.sha = sha
+        self.parents = parents
+        self.author = author
+        self.email = email
+        self.time = time
+        self.tz = tz
+        self.sections = sections  # one list per parent (one list for a root)
 
 
-def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]], *,
-                 base: str | None = None, seed: dict[str, list] | None = None,
-                 graph: list[list[str]] | None = None) -> dict[str, dict[int, Origin]]:
-    """Blame the wanted lines of files at `head` by replaying its history once.
+def replay_blame(git: Git, head: str, wanted: dict[str, Collection[int]]) -> dict[str, dict[int, Origin]]:
+    """Blame the wanted lines of files at `head` by replaying its whole history once.
 
-    With `base`, only the commits after it are replayed, starting from `seed`
-    (path -> per-line Origin, or None where the origin is not known at base).
     Files the replay cannot vouch for (a line whose origin stays unknown,
     binary in the past, a diff that does not apply) are left out of the
     answer; callers blame those one by one.
     """
-    remaining = _children_counts(graph if graph is not None else commit_graph(git, head, base))
-    replay = _Replay(remaining)
-    if base is not None:
-        replay.states[base] = dict(seed or {})
-    proc = git.popen(
-        "log", "--reverse", "--topo-order", "-p", "-U0", "-M", "--diff-merges=separate",
-        "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
-        "--date=format:%z", f"--format={_LOG_FORMAT}", head if base is None else f"{base}..{head}",
-    )
-    assert proc.stdout is not None
+    replay = _Replay(_children_counts(commit_graph(git, head)))
+    log = start_log(git, head)
     try:
-        for commit in _read_commits(proc.stdout):
+        for commit in _read_commits(log.stdout):
             replay.apply(commit)
     finally:
-        proc.stdout.close()
-        stderr = proc.stderr.read() if proc.stderr else b""
-        code = proc.wait()
-    if code != 0:
-        raise GitError(stderr.decode("utf-8", "replace").strip().splitlines()[0] if stderr else "git log failed")
+        stderr = log.finish()
+    _check_log(log, stderr)
     return replay.answer(head, wanted)
 
 
-def commit_graph(git: Git, head: str, base: str | None = None) -> list[list[str]]:
-    """[commit, parent, ...] rows for the commits of head (after base), newest first."""
-    spec = head if base is None else f"{base}..{head}"
-    return [line.split() for line in git.run("rev-list", "--parents", spec).decode().splitlines()]
+class NotLinear(Exception):
+    """base..head is not a chain of single-parent commits starting at base."""
 
 
-def is_linear(graph: list[list[str]], base: str) -> bool:
-    """True when the graph of base..head is a simple chain of single-parent commits from base."""
-    if not graph or any(len(row) != 2 for row in graph):
-        return False
-    return graph[-1][1] == base
+def replay_chain(log: Child, head: str, base: str, wanted: dict[str, Collection[int]],
+                 seed: dict[str, list]) -> dict[str, dict[int, Origin]]:
+    """Like replay_blame, for only the commits after `base`, read from `start_log(git, head, base)`.
+
+    The replay starts from `seed` (path -> per-line Origin, or None where
+    the origin is not known at base), so it needs base..head to be a simple
+    chain; NotLinear otherwise (a merge, or a base that is not an ancestor).
+    Checking that on the commits as they stream in saves asking git for the
+    commit graph first (`git rev-list`, a process of its own).
+    """
+    replay = _Replay({})  # in a chain every commit has one child: no state is shared
+    replay.states[base] = dict(seed)
+    tip = base
+    try:
+        for commit in _read_commits(log.stdout):
+            if commit.parents != [tip]:
+                raise NotLinear(commit.sha)
+            replay.apply(commit)
+            tip = commit.sha
+    finally:
+        stderr = log.finish()
+    _check_log(log, stderr)
+    if tip != head:
+        raise NotLinear(head)
+    return replay.answer(head, wanted)
+
+
+def start_log(git: Git, head: str, base: str | None = None) -> Child:
+    """Start `git log -p` over the commits of head (after base), oldest first, in replay format."""
+    return git.popen(*LOG_ARGS, head if base is None else f"{base}..{head}")
+
+
+def _check_log(log: Child, stderr: bytes) -> None:
+    if log.returncode != 0:
+        raise GitError(stderr.decode("utf-8", "replace").strip().splitlines()[0] if stderr else "git log failed")
+
+
+def commit_graph(git: Git, head: str) -> list[list[str]]:
+    """[commit, parent, ...] rows for the commits of head, newest first."""
+    return [line.split() for line in git.run("rev-list", "--parents", head).decode().splitlines()]
 
 
 def _children_counts(graph: list[list[str]]) -> dict[str, int]:

@@ -13,8 +13,9 @@ just text, and nothing in a body can make parsing fail.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Collection
+from collections.abc import Collection
+
+from ..record import Record
 
 # `key: value` at the start of a line (after indentation). Which keys count
 # is decided by the configured field names, not by this pattern.
@@ -43,14 +44,17 @@ _UNESCAPE = re.compile(r"\\(.)")
 _LINE_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 
 
-@dataclass
-class BodyInfo:
+class BodyInfo(Record):
     """The structured parts of an entry's title and body."""
 
-    fields: dict[str, str] = field(default_factory=dict)
-    attrs: dict[str, str] = field(default_factory=dict)
-    labels: list[str] = field(default_factory=list)
-    context: list[dict] = field(default_factory=list)
+    __slots__ = ("fields", "attrs", "labels", "context")
+
+    def __init__(self, fields: dict[str, str] | None = None, attrs: dict[str, str] | None = None,
+                 labels: list[str] | None = None, context: list[dict] | None = None):
+        self.fields = {} if fields is None else fields
+        self.attrs = {} if attrs is None else attrs
+        self.labels = [] if labels is None else labels
+        self.context = [] if context is None else context
 
 
 def parse_body(title: str, body: str, field_names: Collection[str]) -> BodyInfo:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from itertools import groupby
 from operator import attrgetter
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from .comments import CommentLine, iter_comments
 from .languages import Language

@@ -17,9 +17,9 @@ instead of trying each alternative at every position; that keeps lexing a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import namedtuple
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Iterator, Mapping
 
 from .languages import Language, StringRule
 
@@ -37,39 +37,40 @@ _MARKER_DECORATION = "!|<"
 _BLANKS = re.compile(r"[ \t]*")
 
 
-@dataclass(frozen=True, slots=True)
-class CommentLine:
-    """The part of one source line that is comment text."""
+class CommentLine(namedtuple("CommentLine", "line column text block trailing comment_id")):
+    """The part of one source line that is comment text.
 
-    line: int  # 1-based line number
-    column: int  # 0-based column where `text` starts, tabs expanded to 8
-    text: str  # without marker, decoration, closing marker, surrounding blanks
-    block: bool  # inside a block comment (/* */, {- -}, <!-- -->, ...)
-    trailing: bool  # the comment starts after code on this line
-    comment_id: int  # same for all lines of one block comment or one run of line comments
+    line: 1-based line number; column: 0-based column where `text` starts,
+    tabs expanded to 8; text: without marker, decoration, closing marker,
+    surrounding blanks; block: inside a block comment (/* */, {- -},
+    <!-- -->, ...); trailing: the comment starts after code on this line;
+    comment_id: same for all lines of one block comment or one run of line
+    comments.
+    """
 
-
-@dataclass(frozen=True)
-class _Kind:
-    """What one alternative of the master regex stands for."""
-
-    role: str
-    opener: str = ""  # the comment marker / block opener as written in the table
-    closer: str = ""  # block closer
-    line_start: bool = False  # the match begins with the line's indentation
-    decoration: re.Pattern[str] | None = None  # marker repetitions + blanks after the opener
-    continuation: re.Pattern[str] | None = None  # indentation (+ ' * ') of a block's later lines
-    finder: re.Pattern[str] | None = None  # nested blocks: next opener ('o') or closer
-    lead: re.Pattern[str] | None = None  # blocks: a comment marker starting a line inside the block
-    inner: re.Pattern[str] | None = None  # blocks: a line-comment marker after code inside the block
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Lexer:
-    """A language's compiled master regex and what each of its groups means."""
+class _Kind(namedtuple("_Kind", "role opener closer line_start decoration continuation finder lead inner",
+                       defaults=("", "", False, None, None, None, None, None))):
+    """What one alternative of the master regex stands for.
 
-    master: re.Pattern[str]
-    kinds: Mapping[str, _Kind]
+    opener: the comment marker / block opener as written in the table;
+    closer: block closer; line_start: the match begins with the line's
+    indentation; decoration: marker repetitions + blanks after the opener;
+    continuation: indentation (+ ' * ') of a block's later lines; finder:
+    nested blocks, next opener ('o') or closer; lead: blocks, a comment
+    marker starting a line inside the block; inner: blocks, a line-comment
+    marker after code inside the block.
+    """
+
+    __slots__ = ()
+
+
+class Lexer(namedtuple("Lexer", "master kinds")):
+    """A language's compiled master regex and what each of its groups (kinds) means."""
+
+    __slots__ = ()
 
 
 def iter_comments(text: str, language: Language) -> Iterator[CommentLine]:

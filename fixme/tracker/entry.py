@@ -2,55 +2,72 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+import time
+
+from ..record import Record
 
 OPEN = "open"
 GONE = "gone"
 
 
-@dataclass
-class Location:
+class Location(Record):
     """One place an entry is written, with the blame of its tag line."""
 
-    path: str
-    line: int
-    source: str
-    commit: str | None = None  # None: not committed yet
-    author: str | None = None
-    author_email: str | None = None
-    date: str | None = None  # ISO 8601 author date of the tag line
-    devlog_date: str | None = None
-    origin_path: str | None = None  # the path in the commit that wrote the line
+    __slots__ = ("path", "line", "source", "commit", "author", "author_email", "date", "devlog_date",
+                 "origin_path")
+
+    def __init__(self, path: str, line: int, source: str, commit: str | None = None, author: str | None = None,
+                 author_email: str | None = None, date: str | None = None, devlog_date: str | None = None,
+                 origin_path: str | None = None):
+        self.path = path
+        self.line = line
+        self.source = source
+        self.commit = commit  # None: not committed yet
+        self.author = author
+        self.author_email = author_email
+        self.date = date  # ISO 8601 author date of the tag line
+        self.devlog_date = devlog_date
+        self.origin_path = origin_path  # the path in the commit that wrote the line
 
 
-@dataclass
-class Entry:
-    id: str
-    tag: str
-    slug: str | None
-    title: str
-    body: str
-    path: str
-    line: int
-    source: str
-    locations: list[Location]
-    commit: str | None = None
-    author: str | None = None
-    author_email: str | None = None
-    date: str | None = None
-    devlog_date: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
-    attrs: dict[str, str] = field(default_factory=dict)
-    labels: list[str] = field(default_factory=list)
-    context: list[dict] = field(default_factory=list)
-    links: list[dict] = field(default_factory=list)
-    workflow: str = "new"
-    status: str = OPEN
-    first_seen: str | None = None  # HEAD when this clone first saw it
-    seen_at: str | None = None  # HEAD when last seen in the work tree
-    gone_commit: str | None = None  # HEAD when first seen missing
-    warnings: list[str] = field(default_factory=list)
+class Entry(Record):
+    __slots__ = ("id", "tag", "slug", "title", "body", "path", "line", "source", "locations", "commit", "author",
+                 "author_email", "date", "devlog_date", "fields", "attrs", "labels", "context", "links",
+                 "workflow", "status", "first_seen", "seen_at", "gone_commit", "warnings")
+
+    def __init__(self, id: str, tag: str, slug: str | None, title: str, body: str, path: str, line: int,
+                 source: str, locations: list[Location], commit: str | None = None, author: str | None = None,
+                 author_email: str | None = None, date: str | None = None, devlog_date: str | None = None,
+                 fields: dict[str, str] | None = None, attrs: dict[str, str] | None = None,
+                 labels: list[str] | None = None, context: list[dict] | None = None,
+                 links: list[dict] | None = None, workflow: str = "new", status: str = OPEN,
+                 first_seen: str | None = None, seen_at: str | None = None, gone_commit: str | None = None,
+                 warnings: list[str] | None = None):
+        self.id = id
+        self.tag = tag
+        self.slug = slug
+        self.title = title
+        self.body = body
+        self.path = path
+        self.line = line
+        self.source = source
+        self.locations = locations
+        self.commit = commit
+        self.author = author
+        self.author_email = author_email
+        self.date = date
+        self.devlog_date = devlog_date
+        self.fields = {} if fields is None else fields
+        self.attrs = {} if attrs is None else attrs
+        self.labels = [] if labels is None else labels
+        self.context = [] if context is None else context
+        self.links = [] if links is None else links
+        self.workflow = workflow
+        self.status = status
+        self.first_seen = first_seen  # HEAD when this clone first saw it
+        self.seen_at = seen_at  # HEAD when last seen in the work tree
+        self.gone_commit = gone_commit  # HEAD when first seen missing
+        self.warnings = [] if warnings is None else warnings
 
     @property
     def uncommitted(self) -> bool:
@@ -59,11 +76,11 @@ class Entry:
     def to_dict(self) -> dict:
         """A plain-data copy (what JSON output and the cache hold).
 
-        Written out by hand: dataclasses.asdict deep-copies every value and
+        Written out by hand: a deep copy of every value (dataclasses.asdict)
         costs seconds on tens of thousands of entries.
         """
-        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
-        data["locations"] = [dict(vars(loc)) for loc in self.locations]
+        data = self.as_dict()
+        data["locations"] = [loc.as_dict() for loc in self.locations]
         data["fields"] = dict(self.fields)
         data["attrs"] = dict(self.attrs)
         data["labels"] = list(self.labels)
@@ -80,15 +97,31 @@ class Entry:
         return cls(**values)
 
 
-_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+_ENTRY_FIELDS = frozenset(Entry.__slots__)
 
 
 def iso_date(epoch: int | None, tz: str | None) -> str | None:
-    """git's author time and zone as ISO 8601 with the author's offset."""
+    """git's author time and zone as ISO 8601 with the author's offset.
+
+    What datetime.fromtimestamp(epoch, offset).isoformat() says, computed
+    with time.gmtime: importing datetime costs ~1 ms of a small scan.
+    """
     if epoch is None:
         return None
-    offset = timezone.utc
+    minutes = 0  # an unreadable zone counts as UTC
     if tz and len(tz) == 5 and tz[0] in "+-" and tz[1:].isdigit():
         minutes = int(tz[1:3]) * 60 + int(tz[3:5])
-        offset = timezone(timedelta(minutes=minutes if tz[0] == "+" else -minutes))
-    return datetime.fromtimestamp(epoch, offset).isoformat()
+        minutes = minutes if tz[0] == "+" else -minutes
+    t = time.gmtime(epoch + minutes * 60) if abs(minutes) < 24 * 60 else None
+    if t is None or not 1 <= t.tm_year <= 9999:
+        return _iso_date_via_datetime(epoch, minutes)  # out of datetime's range: its own error
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+            f"{sign}{hours:02d}:{mins:02d}")
+
+
+def _iso_date_via_datetime(epoch: int, minutes: int) -> str:
+    from datetime import datetime, timedelta, timezone
+
+    return datetime.fromtimestamp(epoch, timezone(timedelta(minutes=minutes))).isoformat()

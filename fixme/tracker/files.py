@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import os
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 from ..config import Config
@@ -13,11 +13,10 @@ from .globs import GlobSet
 BINARY_SNIFF = 8192
 
 
-@dataclass(frozen=True)
-class FileKind:
-    grammar: str  # "code" | "prose"
-    language: object | None = None  # languages.Language for code
-    markdown: bool = False
+class FileKind(namedtuple("FileKind", "grammar language markdown", defaults=(None, False))):
+    """grammar: "code" | "prose"; language: languages.Language for code."""
+
+    __slots__ = ()
 
 
 class FileRules:
@@ -50,10 +49,11 @@ class FileRules:
         return None
 
 
-@dataclass(frozen=True)
-class Skipped:
-    reason: str  # shown to the user, e.g. "binary", "larger than 5 MiB"
-    notice: bool = False  # worth telling the user about
+class Skipped(namedtuple("Skipped", "reason notice", defaults=(False,))):
+    """reason: shown to the user, e.g. "binary", "larger than 5 MiB";
+    notice: worth telling the user about."""
+
+    __slots__ = ()
 
 
 def read_text(path: Path, max_size: int) -> str | Skipped:

@@ -7,47 +7,46 @@ settings that make the output independent of the user's git config.
 
 from __future__ import annotations
 
-import subprocess
-from dataclasses import dataclass
+from collections import namedtuple
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
+
+# Options that make git's output stable, and the status parser: shared with the fast path.
+from .early import TREE_DIFF_ARGS
+from .quickcheck import find_work_tree, git_environment, start_git, status_head, status_records
+from .spawn import Child
 
 NULL_SHA = "0" * 40
-
-# Options that make output stable whatever the user's config says.
-
-
-from .quickcheck import STABLE_CONFIG, find_work_tree, git_environment, status_records  # noqa: E402  (shared with the fast path)
 
 
 class GitError(Exception):
     """A git command failed, or the directory is not a git repository."""
 
 
-@dataclass(frozen=True)
-class StatusEntry:
-    """One line of `git status --porcelain=v2`: a path that differs from HEAD."""
+class StatusEntry(namedtuple("StatusEntry", "path kind")):
+    """One line of `git status --porcelain=v2`: a path that differs from HEAD.
 
-    path: str
-    kind: str  # "changed" | "untracked" | "unmerged"
+    kind is "changed", "untracked" or "unmerged".
+    """
 
-
-@dataclass(frozen=True)
-class Status:
-    head: str | None  # None in a repository without commits
-    entries: tuple[StatusEntry, ...]
-    raw: bytes  # the exact output, to tell cheaply whether anything changed
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class TreeChange:
-    """A path that differs between two commits (from `git diff-tree --raw -M`)."""
+class Status(namedtuple("Status", "head entries raw")):
+    """head: None in a repository without commits; entries: StatusEntry tuple;
+    raw: the exact output, to tell cheaply whether anything changed."""
 
-    status: str  # A, M, D, R, T, ...
-    path: str
-    old_path: str | None
-    blob: str | None  # new blob, None when deleted
-    regular: bool = True  # a regular file (not a symlink or submodule) after the change
+    __slots__ = ()
+
+
+class TreeChange(namedtuple("TreeChange", "status path old_path blob regular", defaults=(True,))):
+    """A path that differs between two commits (from `git diff-tree --raw -M`).
+
+    status: A, M, D, R, T, ...; blob: the new blob, None when deleted;
+    regular: a regular file (not a symlink or submodule) after the change.
+    """
+
+    __slots__ = ()
 
 
 class Git:
@@ -55,29 +54,18 @@ class Git:
 
     def __init__(self, root: Path):
         self.root = root
-        self._env = git_environment()
 
     # -- running ---------------------------------------------------------
-    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-        proc = subprocess.run(
-            ["git", *STABLE_CONFIG, *args],
-            cwd=self.root,
-            input=input,
-            capture_output=True,
-            env=self._env,
-        )
+    def run(self, *args: str, check: bool = True) -> bytes:
+        proc = self.popen(*args)
+        out, err = proc.communicate()
         if check and proc.returncode != 0:
-            raise GitError(first_line(proc.stderr) or f"git {args[0]} failed ({proc.returncode})")
-        return proc.stdout
+            raise GitError(first_line(err) or f"git {args[0]} failed ({proc.returncode})")
+        return out
 
-    def popen(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            ["git", *STABLE_CONFIG, *args],
-            cwd=self.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self._env,
-        )
+    def popen(self, *args: str) -> Child:
+        """Start git; a Child rather than a Popen, so that subprocess is never imported (see spawn)."""
+        return start_git(str(self.root), args)
 
     # -- repository facts -------------------------------------------------
     def head(self) -> str | None:
@@ -98,9 +86,15 @@ class Git:
                 files[path.decode("utf-8", "surrogateescape")] = blob.decode()
         return files
 
-    def tree_changes(self, old: str, new: str) -> list[TreeChange]:
-        """What changed between two commits, renames detected as `git log -M` does."""
-        out = self.run("diff-tree", "-r", "-z", "-M", "--no-commit-id", "--raw", old, new)
+    def tree_changes(self, old: str, new: str, started: Child | None = None) -> list[TreeChange]:
+        """What changed between two commits, renames detected as `git log -M` does.
+
+        `started` is that same diff-tree, already running (see early.py).
+        """
+        proc = started or self.popen(*TREE_DIFF_ARGS, old, new)
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise GitError(first_line(err) or f"git diff-tree failed ({proc.returncode})")
         return parse_raw_diff(out)
 
 
@@ -114,6 +108,8 @@ def find_root(start: Path) -> Path:
     found = find_work_tree(str(start))
     if found is not None:
         return Path(found)
+    import subprocess
+
     try:
         proc = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"],
@@ -136,14 +132,8 @@ def find_root(start: Path) -> Path:
 
 def parse_status(raw: bytes) -> Status:
     """Parse `git status --porcelain=v2 -z --branch` output."""
-    head: str | None = None
-    marker = b"# branch.oid "
-    at = raw.find(marker)
-    if at >= 0:
-        oid = raw[at + len(marker):raw.index(b"\0", at)].decode()
-        head = None if oid == "(initial)" else oid
     entries = tuple(StatusEntry(path, kind) for kind, path in status_records(raw))
-    return Status(head, entries, raw)
+    return Status(status_head(raw), entries, raw)
 
 
 def parse_raw_diff(out: bytes) -> list[TreeChange]:

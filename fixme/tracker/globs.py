@@ -7,7 +7,7 @@ without `/` is matched against the file name alone (as in .gitignore).
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def glob_regex(glob: str) -> str:

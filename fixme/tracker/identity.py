@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
+
+from ..sha import sha256
 
 ID_HEX = 40
 _SLUG = re.compile(r"[^\s]+\Z")
@@ -42,7 +43,7 @@ def content_id(path: str, title: str, occurrence: int) -> str:
 
 def _hash(*parts: str) -> str:
     data = "\0".join(("fixme-id-v1", *parts)).encode("utf-8", "surrogateescape")
-    return hashlib.sha256(data).hexdigest()[:ID_HEX]
+    return sha256(data).hexdigest()[:ID_HEX]
 
 
 def short_length(ids: list[str], minimum: int) -> int:

@@ -13,57 +13,56 @@ string delimiters are plain text.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from collections import namedtuple
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 
-@dataclass(frozen=True)
-class StringRule:
+class StringRule(namedtuple("StringRule", "open close escape doubled multiline not_after single_char regex",
+                            defaults=('"', "", "\\", False, False, "", False, ""))):
     """One kind of string (or character) literal.
 
     `open`/`close` are plain text. A literal that does not fit these fields
     (heredocs, raw strings with a custom delimiter) gives a whole `regex`
     instead; it should start with a literal character so the lexer's search
     stays fast, and may use one named group `D` with back-reference `(?P=D)`.
+
+    open: the opening quote; close: "" means the same as `open`; escape:
+    escape character, "" when the literal has none; doubled: the closing
+    quote written twice stands for itself ('it''s'); not_after: regex class,
+    a quote right after one of these is not a string (x', 'a lifetimes);
+    single_char: a character literal, one (maybe escaped) character, else
+    not a literal.
     """
 
-    open: str = '"'
-    close: str = ""  # "" means the same as `open`
-    escape: str = "\\"  # escape character, "" when the literal has none
-    doubled: bool = False  # the closing quote written twice stands for itself ('it''s')
-    multiline: bool = False
-    not_after: str = ""  # regex class: a quote right after one of these is not a string (x', 'a lifetimes)
-    single_char: bool = False  # a character literal: one (maybe escaped) character, else not a literal
-    regex: str = ""
+    __slots__ = ()
 
     @property
     def closer(self) -> str:
         return self.close or self.open
 
 
-@dataclass(frozen=True)
-class Language:
-    """How comments and strings are written in one language."""
+class Language(namedtuple("Language", "name line_comments block_comments nested_blocks strings "
+                                      "line_start_comments blocks_at_line_start not_after not_before skips",
+                          defaults=((), (), False, (), (), False, "", "", ()))):
+    """How comments and strings are written in one language.
 
-    name: str
-    line_comments: tuple[str, ...] = ()  # markers valid anywhere outside strings
-    block_comments: tuple[tuple[str, str], ...] = ()  # (open, close)
-    nested_blocks: bool = False  # block comments nest ({- {- -} -})
-    strings: tuple[StringRule, ...] = ()
-    # Markers that only start a comment as the first thing on a line (INI ';', batch REM).
-    line_start_comments: tuple[str, ...] = ()
-    # Block comments whose opener must start a line (Ruby =begin, Perl POD).
-    blocks_at_line_start: bool = False
-    # Regex class: a line-comment marker right after one of these is not a comment
-    # (shell `a#b`, Perl `$#x`, Haskell `<--`).
-    not_after: str = ""
-    # Regex class: a line-comment marker (and its repetitions) followed by one of
-    # these is an operator, not a comment (Haskell `-->`).
-    not_before: str = ""
-    # Regexes for code that looks like a comment or string start but is neither
-    # (PHP `#[attr]`, Erlang `$"`, OCaml `(*)`); consumed as plain code.
-    skips: tuple[str, ...] = ()
+    line_comments: markers valid anywhere outside strings.
+    block_comments: (open, close) pairs; nested_blocks: they nest ({- {- -} -}).
+    strings: StringRule tuple.
+    line_start_comments: markers that only start a comment as the first thing
+      on a line (INI ';', batch REM).
+    blocks_at_line_start: block comments whose opener must start a line
+      (Ruby =begin, Perl POD).
+    not_after: regex class; a line-comment marker right after one of these is
+      not a comment (shell `a#b`, Perl `$#x`, Haskell `<--`).
+    not_before: regex class; a line-comment marker (and its repetitions)
+      followed by one of these is an operator, not a comment (Haskell `-->`).
+    skips: regexes for code that looks like a comment or string start but is
+      neither (PHP `#[attr]`, Erlang `$"`, OCaml `(*)`); consumed as plain code.
+    """
+
+    __slots__ = ()
 
 
 # -- string rules shared by many languages --------------------------------

@@ -1,9 +1,10 @@
 """Has anything changed since the last scan? Answered with as little as possible.
 
 A scan with nothing to do should cost little more than `git status`, which
-is what it runs. So this module imports only os, subprocess and json (no
-dataclasses, no pathlib: at this scale their import time is the budget),
-and both the scanner and the CLI's `scan` fast path use it.
+is what it runs. So this module imports only os before git is started (json
+comes after, while git works; no subprocess, dataclasses or pathlib: at this
+scale their import time is the budget), and both the scanner and the CLI's
+`scan` fast path use it.
 
 The answer is "unchanged" when, compared with what the last scan saved in
 `.fixme/cache/state.json`: the `git status --porcelain=v2` output is the
@@ -14,12 +15,15 @@ file has the same stat.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
+
+from .spawn import Child
 
 STATE_VERSION = 2
-STATUS_ARGS = ("status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
+# --branch for HEAD's id; --no-ahead-behind because counting commits against
+# the upstream costs time that grows with the divergence, and the counts
+# would make a fetch look like a change to the work tree.
+STATUS_ARGS = ("status", "--porcelain=v2", "-z", "--branch", "--no-ahead-behind", "--untracked-files=all",
                "--no-renames", "--ignore-submodules=all")
 # Options that make git's output independent of the user's config.
 STABLE_CONFIG = ("-c", "core.quotePath=false", "-c", "log.showSignature=false", "-c", "color.ui=never")
@@ -68,9 +72,23 @@ def git_environment() -> dict[str, str]:
     return env
 
 
-def start_status(root: str) -> subprocess.Popen:
-    return subprocess.Popen(["git", *STABLE_CONFIG, *STATUS_ARGS], cwd=root, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=git_environment())
+def start_git(root: str, args) -> Child:
+    """Start git in the work tree `root` (every git call of a scan goes through here)."""
+    return Child(["git", "-C", root, *STABLE_CONFIG, *args], git_environment())
+
+
+def start_status(root: str) -> Child:
+    return start_git(root, STATUS_ARGS)
+
+
+def status_head(raw: bytes) -> str | None:
+    """HEAD's id from `git status --porcelain=v2 -z --branch` output; None before the first commit."""
+    marker = b"# branch.oid "
+    at = raw.find(marker)
+    if at < 0:
+        return None
+    oid = raw[at + len(marker):raw.index(b"\0", at)].decode()
+    return None if oid == "(initial)" else oid
 
 
 def state_path(root: str) -> str:
@@ -78,6 +96,8 @@ def state_path(root: str) -> str:
 
 
 def read_state(root: str) -> dict:
+    import json  # after git status has started: its import overlaps git's work
+
     try:
         with open(state_path(root), "rb") as fh:
             state = json.loads(fh.read())
@@ -147,8 +167,27 @@ def new_state(root: str, status_raw: bytes, summary: ScanSummary) -> dict:
     }
 
 
-def unchanged_summary(start: str, proc: subprocess.Popen | None = None) -> ScanSummary | None:
-    """The last scan's summary if nothing changed since; None when a real scan is needed.
+class StatusCheck:
+    """`git status` as it is now, next to what the last scan saved."""
+
+    __slots__ = ("root", "raw", "state", "early")
+
+    def __init__(self, root: str, raw: bytes, state: dict):
+        self.root = root
+        self.raw = raw  # the exact `git status` output
+        self.state = state  # the last scan's state.json ({} if none)
+        self.early = None  # early.EarlyGit: git already at work for the scan that follows
+
+    def unchanged(self) -> bool:
+        return is_unchanged(self.root, self.state, self.raw)
+
+    def summary(self) -> ScanSummary:
+        """The last scan's summary, standing for this one (when unchanged)."""
+        return ScanSummary(**self.state.get("summary", {}), unchanged=True)
+
+
+def check_status(start: str, proc: Child | None = None) -> StatusCheck | None:
+    """Run (or collect) `git status` for the work tree of `start`; None when git cannot say.
 
     `proc` is a `git status` already started in the work tree of `start`.
     """
@@ -161,6 +200,6 @@ def unchanged_summary(start: str, proc: subprocess.Popen | None = None) -> ScanS
         return None
     state = read_state(root)  # while git works
     out, _ = proc.communicate()
-    if proc.returncode != 0 or not is_unchanged(root, state, out):
+    if proc.returncode != 0:
         return None
-    return ScanSummary(**state.get("summary", {}), unchanged=True)
+    return StatusCheck(root, out, state)

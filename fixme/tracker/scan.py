@@ -25,7 +25,7 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
 
 from . import quickcheck
 from .gitio import Git, GitError, Status, first_line, parse_status
@@ -36,6 +36,8 @@ from .quickcheck import ScanSummary
 # repository a replay costs about as much as 60 single-file blames).
 REPLAY_MIN_FILES = 48
 
+# typing costs ~2 ms to import; type checkers read this name as True.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..config import Config
 
@@ -55,8 +57,15 @@ class Scanner:
         if self._status_proc is None:
             self._status_proc = quickcheck.start_status(str(self.root))
 
-    def quick_check(self) -> tuple[Status, dict, bool]:
-        """Run `git status` and compare with the last scan; True when nothing changed."""
+    def quick_check(self, known: quickcheck.StatusCheck | None = None) -> tuple[Status, dict, bool]:
+        """Run `git status` and compare with the last scan; True when nothing changed.
+
+        `known` is a check the caller already made (the CLI's fast path does):
+        running git status twice would cost as much as the rest of a small scan.
+        """
+        if known is not None and known.root == str(self.root):
+            self._discard_status()
+            return parse_status(known.raw), known.state, known.unchanged()
         self.start_status()
         proc, self._status_proc = self._status_proc, None
         state = quickcheck.read_state(str(self.root))  # while git works
@@ -65,10 +74,23 @@ class Scanner:
             raise GitError(first_line(err) or "git status failed")
         return parse_status(out), state, quickcheck.is_unchanged(str(self.root), state, out)
 
+    def _discard_status(self) -> None:
+        if self._status_proc is not None:
+            self._status_proc.kill()
+            self._status_proc = None
+
     # -- the scan --------------------------------------------------------
-    def scan(self, force: bool = False) -> ScanSummary:
+    def scan(self, force: bool = False, known: quickcheck.StatusCheck | None = None) -> ScanSummary:
         started = time.perf_counter()
-        status, state, unchanged = self.quick_check()
+        early = known.early if known is not None and known.root == str(self.root) else None
+        try:
+            return self._scan(started, force, known, early)
+        finally:
+            if known is not None and known.early is not None:
+                known.early.close()  # whatever the scan did not take
+
+    def _scan(self, started: float, force: bool, known, early) -> ScanSummary:
+        status, state, unchanged = self.quick_check(known)
         if unchanged and not force:
             summary = ScanSummary(**state.get("summary", {}), unchanged=True)
             summary.seconds = time.perf_counter() - started
@@ -80,7 +102,7 @@ class Scanner:
         store = ScanStore(self.root)
         try:
             store.begin()
-            summary = _Update(self, store, status, force).run()
+            summary = _Update(self, store, status, force, early).run()
             store.commit()
         except BaseException:
             store.rollback()
@@ -96,7 +118,7 @@ class Scanner:
 class _Update:
     """One incremental update of the store to the work tree as it is now."""
 
-    def __init__(self, scanner: Scanner, store, status: Status, force: bool):
+    def __init__(self, scanner: Scanner, store, status: Status, force: bool, early=None):
         from .files import FileRules
         from .tags import TagSyntax
 
@@ -111,8 +133,17 @@ class _Update:
         self.tags = TagSyntax(self.config.tags)
         self.summary = ScanSummary(head=status.head)
         self.renames: dict[str, str] = {}  # new path -> old path between the two HEADs
+        self.new_commits = None  # `git log` of old HEAD..HEAD, started early (see _start_new_commits)
+        self.early = early  # early.EarlyGit: diff-tree and log perhaps started before the scanner loaded
 
     def run(self) -> ScanSummary:
+        try:
+            return self._run()
+        finally:
+            if self.new_commits is not None:  # nothing needed the new commits' diffs after all
+                self.new_commits.kill()
+
+    def _run(self) -> ScanSummary:
         store, status = self.store, self.status
         fingerprint = self.config.fingerprint()
         full = self.force or store.meta("config") != fingerprint
@@ -150,6 +181,7 @@ class _Update:
         if not full and old_head == head:
             return set()
         if not full and old_head is not None:
+            self._start_new_commits(old_head)
             try:
                 changes = self._tree_diff(old_head, head)
             except GitError:
@@ -160,11 +192,33 @@ class _Update:
         self.store.replace_tree(self.git.tree(head))
         return None
 
+    def _start_new_commits(self, old_head: str) -> None:
+        """Start reading the diffs of the commits since the last scan, beside diff-tree.
+
+        Blame needs them whenever a changed file has tag lines not blamed
+        before; git reading them while this process works on the tree saves
+        most of a serial git call. Unused, the process is stopped.
+        """
+        from .blame import start_log
+
+        self.new_commits = self._early("log", old_head)
+        if self.new_commits is None:
+            try:
+                self.new_commits = start_log(self.git, self.status.head, old_head)
+            except OSError:
+                self.new_commits = None
+
+    def _early(self, kind: str, old_head: str):
+        """The early-started git process of this kind, if it is for old_head..HEAD here."""
+        if self.early is None:
+            return None
+        return self.early.take(kind, str(self.root), old_head, self.status.head)
+
     def _tree_diff(self, old: str, new: str) -> dict[str, str | None]:
         """path -> new blob (None: gone) between two commits; renames remembered for blame."""
         changes: dict[str, str | None] = {}
         self.renames = {}
-        for change in self.git.tree_changes(old, new):
+        for change in self.git.tree_changes(old, new, self._early("tree", old)):
             if change.old_path:
                 changes[change.old_path] = None
                 self.renames[change.path] = change.old_path
@@ -262,13 +316,13 @@ class _Update:
         return origins
 
     def _ask_git(self, head, old_head, at_head: dict[str, set[int]], in_tree: dict[str, set[int]]) -> dict:
-        from .blame import is_linear, replay_blame
+        from .blame import replay_blame
 
         result: dict = {}
         if head is not None and at_head:
-            graph = self._graph_since(old_head) if old_head is not None and old_head != head else None
-            if graph is not None and is_linear(graph, old_head):
-                result.update(self._replay_since(old_head, at_head, graph))
+            replayed = self._replay_since(old_head, at_head) if self.new_commits is not None else None
+            if replayed is not None:
+                result.update(replayed)
             elif len(at_head) >= REPLAY_MIN_FILES:
                 self.scanner.progress("reading history", 0, 1)
                 result.update(replay_blame(self.git, head, at_head))
@@ -279,17 +333,13 @@ class _Update:
             result.update(self._blame_files(jobs))
         return result
 
-    def _graph_since(self, old_head: str) -> list[list[str]] | None:
-        from .blame import commit_graph
+    def _replay_since(self, old_head: str, wanted: dict[str, set[int]]) -> dict | None:
+        """Replay only the new commits, seeded with what the store knew at the old HEAD.
 
-        try:
-            return commit_graph(self.git, self.status.head, old_head)
-        except GitError:
-            return None  # the old HEAD is gone (a rebase, then gc)
-
-    def _replay_since(self, old_head: str, wanted: dict[str, set[int]], graph: list[list[str]]) -> dict:
-        """Replay only the new commits, seeded with what the store knew at the old HEAD."""
-        from .blame import replay_blame
+        None when that cannot be done: the new commits are not a simple chain
+        on top of the old HEAD (a merge, a rebase), or the old HEAD is gone.
+        """
+        from .blame import NotLinear, replay_chain
 
         renames = self.renames
         seed: dict[str, list] = {}
@@ -303,7 +353,11 @@ class _Update:
                 if origin.commit is not None and 0 < raw.line <= stored.lines:
                     line_origins[raw.line - 1] = origin
             seed[old_path] = line_origins
-        return replay_blame(self.git, self.status.head, wanted, base=old_head, seed=seed, graph=graph)
+        log, self.new_commits = self.new_commits, None
+        try:
+            return replay_chain(log, self.status.head, old_head, wanted, seed)
+        except (NotLinear, GitError):
+            return None
 
     def _blame_files(self, jobs) -> dict:
         from concurrent.futures import ThreadPoolExecutor

@@ -22,7 +22,7 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from .blame import Origin
 from .entry import Entry

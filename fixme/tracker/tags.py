@@ -13,19 +13,17 @@ The tag must be a whole word followed by ':' (possibly after the (who) or
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterable
+from collections import namedtuple
+from collections.abc import Iterable
 
 
-@dataclass(frozen=True)
-class TagHead:
-    """What a tag line says before its body: the parts of `TAG(who): title`."""
+class TagHead(namedtuple("TagHead", "tag title who slug end")):
+    """What a tag line says before its body: the parts of `TAG(who): title`.
 
-    tag: str
-    title: str
-    who: str | None
-    slug: str | None
-    end: int  # offset just past the matched text
+    `end` is the offset just past the matched text.
+    """
+
+    __slots__ = ()
 
 
 class TagSyntax:

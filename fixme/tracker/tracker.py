@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
-
-from typing import TYPE_CHECKING
 
 from ..config import CONFIG_DIR, Config, ConfigError, config_path, load_config
 from ..errors import FixmeError
 from .gitio import GitError, find_root
 from .scan import Progress, Scanner, ScanSummary
 
+# typing costs ~2 ms to import; type checkers read this name as True.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..node.keys import Identity
     from .entry import Entry
     from .query import EntryQuery
-    from .workflow import Change
+    from .quickcheck import StatusCheck
+    from .workflow import Change, HistoryItem, Written
 
 INIT_GITIGNORE = """\
 # fixme's local state (cache, block store, search index) stays on this machine;
@@ -27,39 +28,8 @@ INIT_GITIGNORE = """\
 """
 
 
-@dataclass
-class SourceLine:
-    number: int
-    text: str
-    is_tag_line: bool
-
-
-@dataclass
-class HistoryItem:
-    """One record about an entry, ready to show."""
-
-    record_id: str
-    entry_id: str
-    kind: str  # "set" or "comment"
-    attr: str | None
-    value: str
-    message: str | None
-    commit: str | None
-    author_key: str
-    author_name: str  # from the trust list, else the key's fingerprint
-    time_ms: int
-    clock: int
-    verified: bool  # every record in the log was verified when it came in
-    trusted: bool
-
-
-@dataclass
-class Written:
-    """What a write command did, for the CLI to report."""
-
-    entry: "Entry"
-    record_id: str
-    trusted: bool  # False: the writer's key is not in the trust list, so it does not apply yet
+class SourceLine(namedtuple("SourceLine", "number text is_tag_line")):
+    __slots__ = ()
 
 
 class Tracker:
@@ -86,9 +56,10 @@ class Tracker:
         """Let git start on the quick check now, while the caller gets ready."""
         self.scanner.start_status()
 
-    def scan(self, force: bool = False) -> ScanSummary:
+    def scan(self, force: bool = False, known: StatusCheck | None = None) -> ScanSummary:
+        """Bring the store up to date; `known` is a `git status` check already made."""
         try:
-            summary = self.scanner.scan(force=force)
+            summary = self.scanner.scan(force=force, known=known)
         except GitError as exc:
             raise FixmeError(f"git: {exc}") from None
         self._entries = None
@@ -97,7 +68,6 @@ class Tracker:
     def all_entries(self) -> list[Entry]:
         """Every entry the last scan knows, open and gone, with the records folded in."""
         if self._entries is None:
-            from .fold import apply_changes
             from .store import ScanStore
 
             store = ScanStore(self.root)
@@ -105,7 +75,11 @@ class Tracker:
                 entries = store.entries()
             finally:
                 store.close()
-            apply_changes(entries, self.changes(), self.config)
+            changes = self.changes()
+            if changes:  # a repository without records does not load the fold at all
+                from .fold import apply_changes
+
+                apply_changes(entries, changes, self.config)
             self._entries = entries
         return self._entries
 
@@ -187,6 +161,7 @@ class Tracker:
     def history(self, entry_id: str | None = None) -> list[HistoryItem]:
         """Records about one entry (or all), oldest first: causal order, ties by (clock, id)."""
         from ..node.keys import fingerprint, parse_key_text
+        from .workflow import HistoryItem
 
         items = []
         for change in self.changes():
@@ -223,6 +198,7 @@ class Tracker:
 
     def _write(self, entry: Entry, payload: dict) -> Written:
         from .changes import append_record
+        from .workflow import Written
 
         identity = self.identity()
         try:

@@ -20,7 +20,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from .entry import Entry
 
 LOG_NAME = "tracker"
 OP_SET = "set"
@@ -51,6 +54,34 @@ class Folded:
 
     value: str
     change: Change | None  # None: the source directive won
+
+
+@dataclass
+class HistoryItem:
+    """One record about an entry, ready to show."""
+
+    record_id: str
+    entry_id: str
+    kind: str  # "set" or "comment"
+    attr: str | None
+    value: str
+    message: str | None
+    commit: str | None
+    author_key: str
+    author_name: str  # from the trust list, else the key's fingerprint
+    time_ms: int
+    clock: int
+    verified: bool  # every record in the log was verified when it came in
+    trusted: bool
+
+
+@dataclass
+class Written:
+    """What a write command did, for the CLI to report."""
+
+    entry: Entry
+    record_id: str
+    trusted: bool  # False: the writer's key is not in the trust list, so it does not apply yet
 
 
 def set_payload(entry_id: str, attr: str, value: str, message: str | None = None,
