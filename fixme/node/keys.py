@@ -8,14 +8,17 @@ name their hash, so a key in a config file says what it is.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
 
-if TYPE_CHECKING:  # PyNaCl loads only when a key is used: reading a config must stay cheap
+# Every command finds $FIXME_HOME through this module, so it stays light:
+# no dataclasses or typing (several ms to import), hashlib and PyNaCl only
+# when a key is actually used.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping
+
     from nacl.signing import SigningKey
 
 KEY_PREFIX = "ed25519:"
@@ -28,10 +31,14 @@ class IdentityError(Exception):
     """The identity file is missing, unreadable, malformed or too open."""
 
 
-@dataclass(frozen=True)
 class Identity:
-    signing_key: SigningKey
-    path: Path
+    """A signing key and the file it came from."""
+
+    __slots__ = ("signing_key", "path")
+
+    def __init__(self, signing_key: SigningKey, path: Path):
+        self.signing_key = signing_key
+        self.path = path
 
     @property
     def public_key(self) -> bytes:
@@ -69,6 +76,8 @@ def parse_key_text(text: str) -> bytes:
 
 def fingerprint(public_key: bytes) -> str:
     """A short, stable name for a key: 16 hex digits of its SHA-256, in groups of four."""
+    import hashlib
+
     digest = hashlib.sha256(public_key).hexdigest()[:16]
     return "-".join(digest[i:i + 4] for i in range(0, 16, 4))
 
