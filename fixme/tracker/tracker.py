@@ -39,7 +39,8 @@ class Tracker:
         self.config = config
         self.home = home  # $FIXME_HOME: where the user's identity key lives
         self.scanner = Scanner(root, config, progress)
-        self._entries: list[Entry] | None = None
+        self._scanned: list[Entry] | None = None  # as the scan left them
+        self._entries: list[Entry] | None = None  # the same, records folded in
         self._changes: list[Change] | None = None
 
     @classmethod
@@ -62,19 +63,13 @@ class Tracker:
             summary = self.scanner.scan(force=force, known=known)
         except GitError as exc:
             raise FixmeError(f"git: {exc}") from None
-        self._entries = None
+        self._forget()
         return summary
 
     def all_entries(self) -> list[Entry]:
         """Every entry the last scan knows, open and gone, with the records folded in."""
         if self._entries is None:
-            from .store import ScanStore
-
-            store = ScanStore(self.root)
-            try:
-                entries = store.entries()
-            finally:
-                store.close()
+            entries = self._scanned_entries()
             changes = self.changes()
             if changes:  # a repository without records does not load the fold at all
                 from .fold import apply_changes
@@ -102,21 +97,22 @@ class Tracker:
         return resolve(self.all_entries(), ref)
 
     def _scanned_entries(self) -> list[Entry]:
-        """Entries as the scan left them, records not folded in (enough to resolve an id)."""
-        if self._entries is not None:
-            return self._entries
-        from .store import ScanStore
+        """Entries as the scan left them (enough to resolve an id); the fold works on these."""
+        if self._scanned is None:
+            from .store import ScanStore
 
-        store = ScanStore(self.root)
-        try:
-            return store.entries()
-        finally:
-            store.close()
+            store = ScanStore(self.root)
+            try:
+                self._scanned = store.entries()
+            finally:
+                store.close()
+        return self._scanned
 
     def short_id_length(self) -> int:
         from .identity import short_length
 
-        return short_length([e.id for e in self.all_entries()], self.config.short_id_length)
+        # Ids do not depend on records: no need to fold them in for this.
+        return short_length([e.id for e in self._scanned_entries()], self.config.short_id_length)
 
     def source_lines(self, entry: Entry, radius: int = 3) -> list[SourceLine]:
         """The lines around an entry's tag line, as they are in the work tree."""
@@ -205,10 +201,15 @@ class Tracker:
             record = append_record(self.root, identity, payload)
         except OSError as exc:
             raise FixmeError(f"cannot write the record: {exc}") from None
-        self._entries = None
-        self._changes = None
+        self._forget()
         trusted = self.config.trusted_name(identity.key_text) is not None
         return Written(entry, record.id, trusted)
+
+    def _forget(self) -> None:
+        """Drop what was read: a scan or a record changed it."""
+        self._scanned = None
+        self._entries = None
+        self._changes = None
 
     # -- set-up ----------------------------------------------------------
     def init(self, user_name: str | None = None) -> list[str]:
@@ -265,8 +266,7 @@ class Tracker:
             self.config = load_config(self.root)
         except ConfigError as exc:
             raise FixmeError(str(exc)) from None
-        self._entries = None
-        self._changes = None
+        self._forget()
         return changed
 
     def _git_user_name(self) -> str | None:
