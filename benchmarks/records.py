@@ -181,6 +181,9 @@ def blob_figures(work: Path, megabytes: int) -> None:
     size_mb = source.stat().st_size / (1 << 20)
 
     def timed(action) -> float:
+        # Each measurement starts with no dirty pages from the one before:
+        # otherwise whichever runs second pays for the first one's writeback.
+        os.sync()
         started = time.perf_counter()
         action()
         return time.perf_counter() - started
