@@ -56,13 +56,14 @@ def register(sub: "argparse._SubParsersAction") -> None:
 def node_storage(args: argparse.Namespace, env: Environment) -> "tuple[BlockStore, Refs]":
     """The block store and refs of the repository the command runs in."""
     from ..node.storage import open_node_storage
+    from ..tracker.changes import node_dir
     from ..tracker.gitio import GitError, find_root
 
     try:
         root = find_root(Path(env.start_dir(args.directory)))
     except GitError as exc:
         raise FixmeError(str(exc)) from None
-    return open_node_storage(root / ".fixme" / "node")
+    return open_node_storage(node_dir(root))
 
 
 def cmd_node_put(args: argparse.Namespace, env: Environment) -> int:

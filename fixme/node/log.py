@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
-
-from nacl.signing import SigningKey
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from . import canonical
-from .blocks import BlockStore
 from .database import connect_wal
 from .hashing import PREFIX, block_id
 from .records import Record, RecordError, parse_record, sign_record, verify_signature
-from .refs import Refs
+
+if TYPE_CHECKING:  # reading the index (what `fixme list` does) needs none of these
+    from nacl.signing import SigningKey
+
+    from .blocks import BlockStore
+    from .refs import Refs
 
 VERIFY_THREADS = 2
 VERIFY_BATCH = 512
@@ -75,24 +76,20 @@ class LogIndex:
         self.db.close()
 
     def known(self, ids: Iterable[str]) -> set[str]:
-        ids = list(ids)
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(_id(r[0]) for r in self.db.execute(
-                f"SELECT digest FROM records WHERE digest IN ({marks})", [_digest(i) for i in chunk]))
-        return found
+        return {record_id for record_id, _ in self._clock_rows(ids)}
 
     def clocks(self, ids: Iterable[str]) -> dict[str, int]:
+        return dict(self._clock_rows(ids))
+
+    def _clock_rows(self, ids: Iterable[str]) -> Iterator[tuple[str, int]]:
+        """(id, clock) of those of `ids` in the index, asked in chunks sqlite accepts."""
         ids = list(ids)
-        found: dict[str, int] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
-            found.update((_id(d), clock) for d, clock in self.db.execute(
-                f"SELECT digest, clock FROM records WHERE digest IN ({marks})", [_digest(i) for i in chunk]))
-        return found
+            for digest, clock in self.db.execute(f"SELECT digest, clock FROM records WHERE digest IN ({marks})",
+                                                 [_digest(i) for i in chunk]):
+                yield _id(digest), clock
 
     def add(self, records: list[Record]) -> None:
         """Index verified records, all or none."""
@@ -108,20 +105,14 @@ class LogIndex:
         rows = self.db.execute(
             "SELECT seq, digest, log, author, clock, time, parents, refs, payload FROM records"
             " WHERE log = ? AND seq > ? ORDER BY seq", (log, after_seq))
-        loads = json.loads
-        for seq, digest, name, author, clock, stamp, parents, refs, payload in rows:
-            yield seq, Record(PREFIX + digest.hex(), name, author, clock, stamp, tuple(parents.split()), tuple(refs.split()),
-                              loads(payload))
+        for seq, *row in rows:
+            yield seq, _record_of(row)
 
     def get(self, record_id: str) -> Record | None:
         row = self.db.execute(
             "SELECT digest, log, author, clock, time, parents, refs, payload FROM records WHERE digest = ?",
             (_digest(record_id),)).fetchone()
-        if row is None:
-            return None
-        digest, name, author, clock, stamp, parents, refs, payload = row
-        return Record(_id(digest), name, author, clock, stamp, tuple(parents.split()), tuple(refs.split()),
-                      json.loads(payload))
+        return None if row is None else _record_of(row)
 
 
 class RecordLog:
@@ -173,6 +164,8 @@ class RecordLog:
         accepted never depends on the order records arrive in, and every peer
         that holds the same records holds the same log.
         """
+        from concurrent.futures import ThreadPoolExecutor
+
         report = IngestReport()
         datas = list(blocks)
         ids = [block_id(d) for d in datas]
@@ -262,6 +255,13 @@ def _digest(record_id: str) -> bytes:
 
 def _id(digest: bytes) -> str:
     return PREFIX + digest.hex()
+
+
+def _record_of(row) -> Record:
+    """A Record from an index row (digest, log, author, clock, time, parents, refs, payload)."""
+    digest, name, author, clock, stamp, parents, refs, payload = row
+    return Record(_id(digest), name, author, clock, stamp, tuple(parents.split()), tuple(refs.split()),
+                  json.loads(payload))
 
 
 def _payload_text(record: Record) -> str:

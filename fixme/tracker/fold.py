@@ -33,7 +33,7 @@ def _apply(entry: Entry, sets: dict[str, Change], config: Config) -> None:
                                   " which the config no longer allows")
             continue
         source_value = _source_value(entry, attr, config)
-        folded = resolve(attr, source_value, source_time, change)
+        folded = resolve(source_value, source_time, change)
         if folded is None:
             continue
         if attr == "workflow":

@@ -138,7 +138,7 @@ def latest_sets(changes: Iterable[Change]) -> dict[str, dict[str, Change]]:
     return latest
 
 
-def resolve(attr: str, source_value: str | None, source_time_ms: int | None,
+def resolve(source_value: str | None, source_time_ms: int | None,
             change: Change | None) -> Folded | None:
     """A record against a directive in the source: the later one wins.
 
