@@ -44,9 +44,11 @@ from fixme.node.messages import (
     HaveBlob,
     HelloLogs,
     LogHeads,
+    NotFound,
     ProtocolError,
     Records,
     WantChunk,
+    WantBlock,
     WantRecords,
     decode_message,
     encode_message,
@@ -528,6 +530,7 @@ SAMPLES = [
               more=True),
     HelloLogs(()),
     WantRecords((ID1, ID2)),
+    WantRecords((ID1,), have=(ID2,)),
     Records(2, missing=(ID2,)),
     Records(0),
     HaveBlob(ID1),
@@ -538,6 +541,8 @@ SAMPLES = [
     make_block(b""),
     Error("no such log"),
     Bye(),
+    WantBlock(ID1),
+    NotFound(ID2),
 ]
 
 
@@ -550,8 +555,9 @@ def test_every_message_round_trips(msg):
 
 def test_type_table_covers_every_message():
     assert {decode_message(encode_message(m)).__class__ for m in SAMPLES} == {
-        HelloLogs, WantRecords, Records, HaveBlob, BlobStatus, WantChunk, Block, Error, Bye}
-    assert len(set(TYPE_CODES.values())) == len(TYPE_CODES) == 9
+        HelloLogs, WantRecords, Records, HaveBlob, BlobStatus, WantChunk, Block, Error, Bye,
+        WantBlock, NotFound}
+    assert len(set(TYPE_CODES.values())) == len(TYPE_CODES) == 11
 
 
 def doc(code: str, body) -> bytes:
@@ -568,13 +574,17 @@ def doc(code: str, body) -> bytes:
     bytes([TYPE_CODES["records"]]) + b'{"missing":[],"count":1}',  # keys out of order
     bytes([TYPE_CODES["records"]]) + b'{"count":1.0,"missing":[]}',  # a float
     bytes([TYPE_CODES["error"]]) + b'{"reason":"\\u0041"}',  # needless escape
-    doc("want_records", {"ids": [ID1] * (MAX_IDS_PER_MESSAGE + 1)}),
-    doc("want_records", {"ids": []}),
-    doc("want_records", {"ids": [ID1.upper()]}),
-    doc("want_records", {"ids": ["md5:" + "0" * 32]}),
-    doc("want_records", {"ids": [ID1[:-1]]}),
-    doc("want_records", {"ids": ID1}),
-    doc("want_records", {"ids": [ID1], "extra": 1}),
+    doc("want_records", {"ids": [ID1] * (MAX_IDS_PER_MESSAGE + 1), "have": []}),
+    doc("want_records", {"ids": [], "have": []}),
+    doc("want_records", {"ids": [ID1.upper()], "have": []}),
+    doc("want_records", {"ids": ["md5:" + "0" * 32], "have": []}),
+    doc("want_records", {"ids": [ID1[:-1]], "have": []}),
+    doc("want_records", {"ids": ID1, "have": []}),
+    doc("want_records", {"ids": [ID1], "have": [], "extra": 1}),
+    doc("want_records", {"ids": [ID1]}),
+    doc("want_records", {"ids": [ID1], "have": [ID2] * 65}),
+    doc("want_block", {"id": "x"}),
+    doc("not_found", {}),
     doc("want_records", {}),
     doc("want_records", [ID1]),
     doc("records", {"count": True, "missing": []}),

@@ -91,6 +91,34 @@ class LogIndex:
                                                  [_digest(i) for i in chunk]):
                 yield _id(digest), clock
 
+    def links(self, ids: Iterable[str]) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """(clock, parents) of those of `ids` in the index: what a walk through the DAG needs."""
+        ids = list(ids)
+        found: dict[str, tuple[int, tuple[str, ...]]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT digest, clock, parents FROM records WHERE digest IN ({marks})",
+                                   [_digest(i) for i in chunk])
+            for digest, clock, parents in rows:
+                found[_id(digest)] = (clock, tuple(parents.split()))
+        return found
+
+    def sample(self, log: str, limit: int) -> list[str]:
+        """Up to `limit` records of `log`: the latest to arrive, then ever further back
+        (1st, 2nd, 4th, 8th, ... from the end), like a git or bitcoin "locator".
+        A peer that knows one of them knows it need not send its ancestors."""
+        picked: list[str] = []
+        back = 0
+        while len(picked) < limit:
+            row = self.db.execute("SELECT digest FROM records WHERE log = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                                  (log, back)).fetchone()
+            if row is None:
+                break
+            picked.append(_id(row[0]))
+            back = back * 2 + 1
+        return picked
+
     def add(self, records: list[Record]) -> None:
         """Index verified records, all or none."""
         rows = [(_digest(r.id), r.log, r.author, r.clock, r.time, " ".join(r.parents), " ".join(r.refs),

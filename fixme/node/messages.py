@@ -33,6 +33,7 @@ from fixme.node.channel import MAX_PAYLOAD, TransportError
 
 MAX_IDS_PER_MESSAGE = 1024       # ids in want_records / records.missing; logs in hello_logs
 MAX_HEADS_PER_LOG = 64           # heads of one log in hello_logs
+MAX_HAVE = 64                    # ids in want_records.have
 MAX_RANGES = 1024                # chunk ranges in blob_status
 MAX_NAME_LENGTH = 256            # characters of a log name
 MAX_REASON_LENGTH = 1024         # characters of an error reason
@@ -63,7 +64,9 @@ class HelloLogs:
 
 @dataclass(frozen=True)
 class WantRecords:
+    """Send these records and their ancestors, except ancestors of `have` (records we hold)."""
     ids: tuple[str, ...]
+    have: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,18 @@ class WantChunk:
 
 
 @dataclass(frozen=True)
+class WantBlock:
+    """Send the block with this id (a blob's manifest); answered by block or not_found."""
+    id: str
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """Answer to want_block / want_chunk: the sender does not hold that block."""
+    id: str
+
+
+@dataclass(frozen=True)
 class Block:
     """Raw block bytes (a record, a manifest or a chunk) under their id."""
     id: str
@@ -110,7 +125,8 @@ class Bye:
     pass
 
 
-Message = Union[HelloLogs, WantRecords, Records, HaveBlob, BlobStatus, WantChunk, Block, Error, Bye]
+Message = Union[HelloLogs, WantRecords, Records, HaveBlob, BlobStatus, WantChunk, Block, Error, Bye,
+                WantBlock, NotFound]
 
 
 # -- the schema language ------------------------------------------------------
@@ -239,7 +255,8 @@ SCHEMAS: tuple[_Type, ...] = (
                                     "heads": List(Id(), MAX_HEADS_PER_LOG)}),
                      MAX_IDS_PER_MESSAGE),
         "more": Bool()}), _check_hello_logs),
-    _Type(0x02, "want_records", Obj(WantRecords, {"ids": List(Id(), MAX_IDS_PER_MESSAGE, min=1)})),
+    _Type(0x02, "want_records", Obj(WantRecords, {"ids": List(Id(), MAX_IDS_PER_MESSAGE, min=1),
+                                                  "have": List(Id(), MAX_HAVE)})),
     _Type(0x03, "records", Obj(Records, {"count": Int(0, MAX_IDS_PER_MESSAGE),
                                          "missing": List(Id(), MAX_IDS_PER_MESSAGE)})),
     _Type(0x04, "have_blob", Obj(HaveBlob, {"manifest": Id()})),
@@ -250,6 +267,8 @@ SCHEMAS: tuple[_Type, ...] = (
     _Type(0x07, "block", None),
     _Type(0x08, "error", Obj(Error, {"reason": Str(MAX_REASON_LENGTH, min=0)})),
     _Type(0x09, "bye", Obj(Bye, {})),
+    _Type(0x0A, "want_block", Obj(WantBlock, {"id": Id()})),
+    _Type(0x0B, "not_found", Obj(NotFound, {"id": Id()})),
 )
 
 _BY_CODE = {entry.code: entry for entry in SCHEMAS}
@@ -278,6 +297,18 @@ def encode_message(msg: Message) -> bytes:
             raise ProtocolError(f"{entry.name}: {exc}") from None
     decode_message(payload)  # the very checks the peer will make
     return payload
+
+
+def encode_checked_block(block_id: str, data: bytes) -> bytes:
+    """The payload of a block message for data the caller has just checked
+    against `block_id` (e.g. read with BlockStore.get(verify=True)).
+
+    Hashing a 1 MiB chunk costs about half a millisecond; the sender of a
+    blob should not pay it twice for every chunk. The receiver checks anyway.
+    """
+    if len(data) > MAX_BLOCK_DATA:
+        raise ProtocolError(f"block of {len(data)} bytes exceeds MAX_BLOCK_DATA")
+    return bytes([BLOCK]) + _block_id_bytes(block_id) + data
 
 
 def decode_message(payload: bytes) -> Message:
@@ -330,8 +361,9 @@ def make_block(data: bytes) -> Block:
 
 __all__ = [
     "BLOCK", "MAX_BLOCK_DATA", "MAX_CHUNK_INDEX", "MAX_HEADS_PER_LOG", "MAX_IDS_PER_MESSAGE",
-    "MAX_NAME_LENGTH", "MAX_RANGES", "MAX_REASON_LENGTH", "SCHEMAS", "TYPE_CODES", "BlobStatus",
-    "Block", "Bye", "Error", "HaveBlob", "HelloLogs", "LogHeads", "Message", "ProtocolError",
-    "Records", "WantChunk", "WantRecords", "decode_message", "encode_message", "make_block",
+    "MAX_HAVE", "MAX_NAME_LENGTH", "MAX_RANGES", "MAX_REASON_LENGTH", "SCHEMAS", "TYPE_CODES",
+    "BlobStatus", "Block", "Bye", "Error", "HaveBlob", "HelloLogs", "LogHeads", "Message",
+    "NotFound", "ProtocolError", "Records", "WantBlock", "WantChunk", "WantRecords", "decode_message",
+    "encode_checked_block", "encode_message", "make_block",
     "message_name",
 ]

@@ -1,0 +1,270 @@
+"""Fetching a blob from every peer that has it, at once.
+
+1. The manifest: ours if we hold it, else `want_block` from the peers in
+   turn (its id is its hash, so any peer's copy is as good as another's).
+2. `have_blob` to every peer: which chunks each one holds.
+3. Each peer gets its own worker with a window of WINDOW requests in flight.
+   A worker takes the lowest chunk nobody has been asked for that its peer
+   holds, so no chunk is asked of two peers, until the very end: a worker
+   with nothing left to take asks for a chunk still in flight elsewhere
+   (the "endgame"), so one slow peer cannot hold up the last chunks. The
+   copy that arrives second is dropped and counted as duplicate bytes.
+4. Every chunk is checked (its id and length against the manifest; the
+   codec already checked the hash) and stored; the manifest is stored last,
+   so holding a manifest means holding the whole blob.
+
+A peer that sends a bad chunk is dropped from this fetch and its fault is
+counted; after MAX_FAULTS faults it is banned for BAN_SECONDS (the caller
+keeps the book). An interrupted fetch resumes: chunks are committed in
+small groups, and the next fetch asks only for those still missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .blobs import Manifest, ManifestError, parse_manifest
+from .channel import TransportError
+from .local import LocalStore
+from .messages import BlobStatus, Block, HaveBlob, NotFound, WantBlock, WantChunk
+from .peer import PeerLink
+
+log = logging.getLogger(__name__)
+
+WINDOW = 8               # chunk requests in flight per peer (8 MiB with 1 MiB chunks)
+MAX_FAULTS = 3
+BAN_SECONDS = 600.0
+
+
+class FetchError(Exception):
+    """The blob could not be fetched (no peer has it, or not all of it)."""
+
+
+@dataclass
+class FaultBook:
+    """Bad chunks per peer key, and bans: shared by every fetch of a node."""
+
+    faults: dict[bytes, int] = field(default_factory=dict)
+    banned_until: dict[bytes, float] = field(default_factory=dict)
+
+    def is_banned(self, key: bytes) -> bool:
+        return self.banned_until.get(key, 0.0) > time.time()
+
+    def fault(self, key: bytes) -> bool:
+        """Count a fault; True if the peer is now banned."""
+        self.faults[key] = self.faults.get(key, 0) + 1
+        if self.faults[key] >= MAX_FAULTS:
+            self.banned_until[key] = time.time() + BAN_SECONDS
+            self.faults[key] = 0
+            return True
+        return False
+
+
+@dataclass
+class FetchReport:
+    blob: str
+    size: int = 0
+    chunks: int = 0
+    already: int = 0                  # distinct chunks we held before
+    fetched: int = 0                  # distinct chunks that came in
+    duplicate_bytes: int = 0          # bytes of chunks that came twice (endgame)
+    by_peer: dict[str, int] = field(default_factory=dict)   # peer label -> chunks
+    dropped: dict[str, str] = field(default_factory=dict)   # peer label -> why
+    complete: bool = False
+
+
+Progress = Callable[[int, int], None]   # (distinct chunks held, distinct chunks in the blob)
+
+
+async def fetch_blob(blob_id: str, links: list[PeerLink], local: LocalStore, faults: FaultBook,
+                     progress: Progress | None = None) -> FetchReport:
+    """Fetch `blob_id` from `links`; FetchError if it cannot be completed."""
+    report = FetchReport(blob_id)
+    links = [link for link in links if not faults.is_banned(link.peer_key)]
+    manifest = await local.manifest(blob_id)
+    stored_manifest = manifest is not None
+    if manifest is None:
+        manifest = await _fetch_manifest(blob_id, links)
+    report.size, report.chunks = manifest.size, len(set(manifest.chunks))
+    need = await local.missing_chunks(manifest)
+    report.already = report.chunks - len(need)
+    if need:
+        sources = await _sources(blob_id, links, report)
+        await _Fetch(blob_id, manifest, need, sources, local, faults, report, progress).run()
+    if not stored_manifest:
+        await local.put(_manifest_bytes(manifest))
+    report.complete = True
+    return report
+
+
+def _manifest_bytes(manifest: Manifest) -> bytes:
+    from . import canonical
+
+    return canonical.encode({"type": "blob", "size": manifest.size, "chunk_size": manifest.chunk_size,
+                             "chunks": list(manifest.chunks)})
+
+
+async def _fetch_manifest(blob_id: str, links: list[PeerLink]) -> Manifest:
+    for link in links:
+        try:
+            answer = await link.request(WantBlock(blob_id))
+        except TransportError as exc:
+            log.info("%s: no manifest: %s", link.label, exc)
+            continue
+        if isinstance(answer, Block):
+            try:
+                manifest = parse_manifest(answer.data)
+            except ManifestError as exc:
+                raise FetchError(f"{blob_id} is not a blob: {exc}") from None
+            if _manifest_bytes(manifest) != answer.data:  # cannot differ for a canonical manifest
+                raise FetchError(f"{blob_id}: manifest is not canonical")
+            return manifest
+    raise FetchError(f"no peer has blob {blob_id}" if links else f"no peer to fetch blob {blob_id} from")
+
+
+async def _sources(blob_id: str, links: list[PeerLink], report: FetchReport) -> dict[PeerLink, set[int]]:
+    """Each peer that has some of the blob, and the chunk indexes it has."""
+    async def status(link: PeerLink) -> tuple[PeerLink, set[int] | None]:
+        try:
+            answer = await link.request(HaveBlob(blob_id))
+        except TransportError as exc:
+            report.dropped[link.label] = str(exc)
+            return link, None
+        assert isinstance(answer, BlobStatus)
+        return link, {i for start, end in answer.ranges for i in range(start, end)}
+
+    found = await asyncio.gather(*(status(link) for link in links))
+    return {link: held for link, held in found if held}
+
+
+class _Fetch:
+    """The shared state of one multi-peer fetch: what is left, in flight, done."""
+
+    def __init__(self, blob_id: str, manifest: Manifest, need: list[int], sources: dict[PeerLink, set[int]],
+                 local: LocalStore, faults: FaultBook, report: FetchReport, progress: Progress | None):
+        self.blob_id = blob_id
+        self.manifest = manifest
+        self.todo = list(need)               # not asked of anyone, ascending
+        self.in_flight: dict[int, set[PeerLink]] = {}
+        self.done: set[int] = set()
+        self.need = set(need)
+        self.sources = sources
+        self.writer = local.chunk_writer()
+        self.faults = faults
+        self.report = report
+        self.progress = progress
+        self.changed = asyncio.Event()   # a chunk arrived or was given back
+
+    async def run(self) -> None:
+        try:
+            await asyncio.gather(*(self._worker(link) for link in list(self.sources)))
+            await self.writer.commit()
+        except BaseException:
+            try:
+                await asyncio.shield(self.writer.commit())  # keep what came, for the next attempt
+            finally:
+                raise
+        left = self.need - self.done
+        if left:
+            raise FetchError(f"{len(left)} of {len(self.need)} chunks of {self.blob_id} could not be had"
+                             + (f" ({'; '.join(f'{k}: {v}' for k, v in self.report.dropped.items())})"
+                                if self.report.dropped else ""))
+
+    def _take(self, link: PeerLink, idle: bool) -> int | None:
+        """The next chunk for this peer: nobody's yet, else (endgame, only when
+        the peer has nothing in flight) the oldest one in flight with a single other peer."""
+        held = self.sources[link]
+        for position, index in enumerate(self.todo):
+            if index in held:
+                del self.todo[position]
+                return index
+        if not idle:
+            return None
+        for index, askers in self.in_flight.items():
+            if index in held and link not in askers and len(askers) == 1:
+                return index
+        return None
+
+    def _could_help(self, link: PeerLink) -> bool:
+        """Is a chunk this peer holds still to come (so it may be given back)?"""
+        held = self.sources.get(link, set())
+        return any(index in held for index in self.in_flight) or any(index in held for index in self.todo)
+
+    async def _worker(self, link: PeerLink) -> None:
+        waiting: dict[asyncio.Future, int] = {}
+        try:
+            while link in self.sources:
+                while len(waiting) < WINDOW:
+                    index = self._take(link, idle=not waiting)
+                    if index is None:
+                        break
+                    self.in_flight.setdefault(index, set()).add(link)
+                    waiting[await link.ask(WantChunk(self.blob_id, index))] = index
+                if not waiting:
+                    if not self._could_help(link):
+                        return
+                    self.changed.clear()
+                    await self.changed.wait()
+                    continue
+                finished, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                for future in finished:
+                    await self._arrived(link, waiting.pop(future), future)
+        except TransportError as exc:
+            self._drop(link, f"session failed: {exc}")
+        finally:
+            for future, index in waiting.items():
+                future.cancel()
+                self._give_back(link, index)
+
+    async def _arrived(self, link: PeerLink, index: int, future: asyncio.Future) -> None:
+        answer = future.result()  # a TransportError ends this worker
+        askers = self.in_flight.get(index, set())
+        askers.discard(link)
+        if isinstance(answer, NotFound):
+            self.sources[link].discard(index)
+            self._give_back(link, index)
+            return
+        assert isinstance(answer, Block)
+        expected = self.manifest.chunks[index]
+        if answer.id != expected or len(answer.data) != self.manifest.chunk_length(index):
+            self._bad_chunk(link, index)
+            return
+        if index in self.done:
+            self.report.duplicate_bytes += len(answer.data)
+            return
+        self.done.add(index)
+        self.in_flight.pop(index, None)
+        self.changed.set()
+        await self.writer.add(answer)
+        self.report.fetched += 1
+        self.report.by_peer[link.label] = self.report.by_peer.get(link.label, 0) + 1
+        if self.progress is not None:
+            self.progress(self.report.already + len(self.done), self.report.chunks)
+
+    def _bad_chunk(self, link: PeerLink, index: int) -> None:
+        banned = self.faults.fault(link.peer_key)
+        log.warning("%s sent a bad chunk %d of %s: dropped for this blob%s", link.label, index,
+                    self.blob_id, ", and banned for a while" if banned else "")
+        self._give_back(link, index)
+        self._drop(link, "sent a bad chunk")
+
+    def _drop(self, link: PeerLink, reason: str) -> None:
+        self.report.dropped[link.label] = reason
+        self.sources.pop(link, None)
+
+    def _give_back(self, link: PeerLink, index: int) -> None:
+        """A chunk this peer will not deliver goes back to the pool (unless done or asked elsewhere)."""
+        askers = self.in_flight.get(index)
+        if askers is not None:
+            askers.discard(link)
+            if askers:
+                return
+            del self.in_flight[index]
+        if index not in self.done and index not in self.todo:
+            self.todo.append(index)
+            self.todo.sort()
+        self.changed.set()

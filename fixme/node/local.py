@@ -1,0 +1,226 @@
+"""The node's own storage as the sync code sees it: one thread, async calls.
+
+sqlite and file writes block; a node serving several peers must not stall
+its event loop on them. Every storage call goes through one worker thread,
+which also serialises them (one sqlite connection, used by one thread at a
+time). Each peer's requests are answered one at a time, so a peer flooding
+requests queues behind its own earlier ones, not in front of other peers'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .blobs import Manifest, ManifestError, parse_manifest
+from .blocks import BlockCorrupt, BlockNotFound, LooseBatch, SMALL_BLOCK_MAX
+from .log import IngestReport, LogIndex, RecordLog
+from .messages import (
+    MAX_BLOCK_DATA,
+    MAX_HEADS_PER_LOG,
+    BlobStatus,
+    Block,
+    HaveBlob,
+    LogHeads,
+    Message,
+    NotFound,
+    Records,
+    WantBlock,
+    WantChunk,
+    WantRecords,
+    encode_checked_block,
+)
+from .reconcile import locator, records_to_send
+from .storage import open_node_storage
+
+INDEX_FILE = "records.db"
+CHUNKS_PER_COMMIT = 16   # chunks made durable together while fetching a blob
+
+
+class LocalStore:
+    """Blocks, refs and record logs of one node directory, for asyncio code."""
+
+    def __init__(self, node_dir: Path, logs: Iterable[str]):
+        self.node_dir = Path(node_dir)
+        self.store, self.refs = open_node_storage(self.node_dir)
+        self.index = LogIndex(self.node_dir / INDEX_FILE)
+        self.logs = {name: RecordLog(self.store, self.refs, self.index, name) for name in logs}
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="node-storage")
+        self._manifests: dict[str, Manifest] = {}
+
+    def close(self) -> None:
+        self._io.shutdown(wait=True)
+        self.index.close()
+        self.store.close()
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
+    # -- record logs ---------------------------------------------------------
+    async def hello(self) -> list[LogHeads]:
+        return await self.call(self._hello)
+
+    def _hello(self) -> list[LogHeads]:
+        # A log rarely has more than a few heads (the next write merges them).
+        # With more than the cap we announce the newest; the rest follow
+        # once a write has merged them.
+        hellos = []
+        for name, log in self.logs.items():
+            heads = log.heads()
+            if len(heads) > MAX_HEADS_PER_LOG:
+                clocks = self.index.clocks(heads)
+                heads = sorted(heads, key=lambda h: (clocks.get(h, 0), h))[-MAX_HEADS_PER_LOG:]
+            hellos.append(LogHeads(name, tuple(heads)))
+        return hellos
+
+    async def heads(self, name: str) -> list[str]:
+        return await self.call(self.logs[name].heads)
+
+    async def known(self, ids: list[str]) -> set[str]:
+        return await self.call(self.index.known, ids) if ids else set()
+
+    async def locator(self, name: str) -> list[str]:
+        return await self.call(locator, self.logs[name])
+
+    async def ingest(self, name: str, blocks: list[bytes]) -> IngestReport:
+        return await self.call(self.logs[name].ingest, blocks)
+
+    async def referenced_blocks_missing(self) -> list[str]:
+        """Blocks that records of our logs name in `refs` (attachments) and we lack."""
+        return await self.call(self._referenced_missing)
+
+    def _referenced_missing(self) -> list[str]:
+        names = list(self.logs)
+        marks = ",".join("?" * len(names))
+        refs: dict[str, None] = {}
+        for (text,) in self.index.db.execute(
+                f"SELECT refs FROM records WHERE refs != '' AND log IN ({marks}) ORDER BY seq", names):
+            refs.update(dict.fromkeys(text.split()))
+        absent = self.store.missing(refs)
+        return [r for r in refs if r in absent]
+
+    # -- blobs ---------------------------------------------------------------
+    async def manifest(self, blob_id: str) -> Manifest | None:
+        """The blob's manifest if we hold it (and it is one), else None."""
+        return await self.call(self._manifest, blob_id)
+
+    def _manifest(self, blob_id: str) -> Manifest | None:
+        if blob_id in self._manifests:
+            return self._manifests[blob_id]
+        try:
+            manifest = parse_manifest(self.store.get(blob_id, verify=True))
+        except (BlockNotFound, BlockCorrupt, ManifestError):
+            return None
+        if len(self._manifests) > 64:
+            self._manifests.clear()
+        self._manifests[blob_id] = manifest
+        return manifest
+
+    async def missing_chunks(self, manifest: Manifest) -> list[int]:
+        """Indexes of the chunks we lack (the first index of each distinct chunk)."""
+        return await self.call(self._missing_chunks, manifest)
+
+    def _missing_chunks(self, manifest: Manifest) -> list[int]:
+        absent = self.store.missing(manifest.chunks)
+        first: dict[str, int] = {}
+        for index, chunk in enumerate(manifest.chunks):
+            if chunk in absent and chunk not in first:
+                first[chunk] = index
+        return sorted(first.values())
+
+    def chunk_writer(self) -> ChunkWriter:
+        return ChunkWriter(self)
+
+    async def put(self, data: bytes) -> str:
+        return await self.call(self.store.put, data)
+
+    # -- answering a peer ----------------------------------------------------
+    async def answer(self, request: Message) -> list[Message | bytes]:
+        return await self.call(self._answer, request)
+
+    def _answer(self, request: Message) -> list[Message | bytes]:
+        if isinstance(request, WantRecords):
+            chosen, missing = records_to_send(self.index, request.ids, request.have)
+            blocks: list[Message | bytes] = []
+            for record_id in chosen:
+                try:
+                    blocks.append(Block(record_id, self.store.get(record_id, verify=True)))
+                except (BlockNotFound, BlockCorrupt):
+                    # Indexed but damaged or moved aside by fsck: do not pass it on.
+                    if record_id in request.ids:
+                        missing.append(record_id)
+            return [Records(len(blocks), tuple(missing)), *blocks]
+        if isinstance(request, HaveBlob):
+            manifest = self._manifest(request.manifest)
+            return [BlobStatus(request.manifest, self._ranges(manifest))]
+        if isinstance(request, WantChunk):
+            manifest = self._manifest(request.manifest)
+            if manifest is None or request.index >= len(manifest.chunks):
+                return [NotFound(request.manifest)]
+            return [self._block_or_not_found(manifest.chunks[request.index])]
+        if isinstance(request, WantBlock):
+            return [self._block_or_not_found(request.id)]
+        raise ValueError(f"not a request: {type(request).__name__}")
+
+    def _ranges(self, manifest: Manifest | None) -> tuple[tuple[int, int], ...]:
+        """The chunk indexes we hold, as sorted half-open ranges (at most 1024 of them)."""
+        if manifest is None:
+            return ()
+        absent = self.store.missing(manifest.chunks)
+        ranges: list[tuple[int, int]] = []
+        for index, chunk in enumerate(manifest.chunks):
+            if chunk in absent:
+                continue
+            if ranges and ranges[-1][1] == index:
+                ranges[-1] = (ranges[-1][0], index + 1)
+            else:
+                ranges.append((index, index + 1))
+        return tuple(ranges[:1024])
+
+    def _block_or_not_found(self, block_id: str) -> Message | bytes:
+        try:
+            data = self.store.get(block_id, verify=True)
+        except (BlockNotFound, BlockCorrupt):
+            return NotFound(block_id)
+        if len(data) > MAX_BLOCK_DATA:
+            return NotFound(block_id)
+        return encode_checked_block(block_id, data)
+
+
+class ChunkWriter:
+    """Stores the chunks of a blob being fetched, durable in small groups.
+
+    A fetch that is interrupted keeps every group already committed, so the
+    next attempt asks only for the rest. Small chunks (the last one of most
+    blobs) go to sqlite, large ones to loose files.
+    """
+
+    def __init__(self, local: LocalStore):
+        self.local = local
+        self._batch: LooseBatch = local.store.loose_batch()
+        self._small: list[bytes] = []
+
+    async def add(self, block: Block) -> None:
+        await self.local.call(self._add, block)
+
+    def _add(self, block: Block) -> None:
+        if len(block.data) <= SMALL_BLOCK_MAX:
+            self._small.append(block.data)
+        else:
+            self._batch.add(block.id, block.data)
+        if len(self._batch) + len(self._small) >= CHUNKS_PER_COMMIT:
+            self._commit()
+
+    async def commit(self) -> None:
+        await self.local.call(self._commit)
+
+    def _commit(self) -> None:
+        if self._small:
+            self.local.store.put_many(self._small)
+            self._small = []
+        self._batch.commit()
+
+    async def abort(self) -> None:
+        await self.local.call(self._batch.abort)

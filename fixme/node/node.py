@@ -1,0 +1,335 @@
+"""The sync node: sessions with peers, one-off rounds, and the long-running service.
+
+A session (either side may have dialled) goes:
+
+    both:  hello_logs (our heads)                  -> peer
+    both:  for each log both carry whose heads we lack: pull (reconcile.py)
+    both:  fetch the blocks our records reference and we lack (fetch.py),
+           from every peer of this round that has them
+    both:  bye; answer the peer until it says bye too; close
+
+The node is general: it carries the record logs it is told to (`logs`) and
+asks `accept_author(log, author)` before storing a record. The application
+(the tracker) decides both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from .book import NodeBook, now_ms
+from .channel import TransportError
+from .fetch import FaultBook, FetchError, FetchReport, Progress, fetch_blob
+from .handshake import DEFAULT_MAX_CONNECTIONS, Allowed, HandshakeError, Session, connect, serve
+from .keys import fingerprint, key_text
+from .local import LocalStore
+from .peer import PeerLink, host_port
+from .reconcile import AcceptAuthor, pull_log
+
+log = logging.getLogger("fixme.node")
+
+DEFAULT_PORT = 47250
+SYNC_INTERVAL = 30.0        # seconds between rounds with every known peer
+WATCH_INTERVAL = 0.5        # how often the running node looks for local changes
+RETRY_DELAY = 5.0
+
+
+@dataclass
+class NodeSettings:
+    identity: SigningKey
+    network_key: bytes
+    logs: tuple[str, ...]
+    accept_author: AcceptAuthor
+    allowed: Allowed = None
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    handshake_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    fetch_references: bool = True     # fetch the blobs our records reference
+
+
+@dataclass
+class SessionReport:
+    address: str
+    peer_key: str = ""                  # "ed25519:…", once the handshake told us
+    records_in: int = 0                 # records stored
+    records_out: int = 0                # records sent
+    refused: list[str] = field(default_factory=list)   # "id: reason"
+    waiting: int = 0
+    blobs_in: list[str] = field(default_factory=list)
+    bytes_in: int = 0
+    bytes_out: int = 0
+    error: str | None = None
+
+    @property
+    def peer(self) -> str:
+        return fingerprint(bytes.fromhex(self.peer_key.split(":", 1)[1])) if self.peer_key else "?"
+
+
+@dataclass
+class RoundReport:
+    sessions: list[SessionReport] = field(default_factory=list)
+    blobs: list[FetchReport] = field(default_factory=list)
+    blob_errors: list[str] = field(default_factory=list)
+
+    @property
+    def reached(self) -> int:
+        return sum(1 for s in self.sessions if s.error is None)
+
+
+def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    """"host:port", "host" or "[v6]:port" -> (host, port); ValueError with a reason."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, ""
+    if not host:
+        raise ValueError(f"not an address: {text!r} (expected HOST:PORT)")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"not a port: {port_text!r} in {text!r}")
+    return host, int(port_text)
+
+
+class Node:
+    def __init__(self, node_dir: Path, settings: NodeSettings):
+        self.settings = settings
+        self.local = LocalStore(node_dir, settings.logs)
+        self.book = NodeBook(node_dir)
+        self.faults = FaultBook()
+        self.key = settings.identity.verify_key.encode()
+
+    def close(self) -> None:
+        self.local.close()
+
+    # -- one session -----------------------------------------------------------
+    async def _open_link(self, session: Session) -> PeerLink:
+        link = PeerLink(session, self.local.answer)
+        link.start()
+        await link.send_hello(await self.local.hello())
+        return link
+
+    async def _pull(self, link: PeerLink, report: SessionReport) -> None:
+        for entry in await link.peer_hello():
+            if entry.name not in self.local.logs:
+                continue  # a log we do not carry
+            pulled = await pull_log(link, self.local, entry.name, entry.heads, self.settings.accept_author)
+            report.records_in += pulled.added
+            report.waiting += pulled.waiting
+            report.refused.extend(f"{rid}: {why}" for rid, why in pulled.refused)
+            for rid, why in pulled.refused[:20]:
+                log.warning("refused record %s from %s: %s", rid[:19], link.label, why)
+
+    async def _fetch(self, links: list[PeerLink], blob_ids: Iterable[str], result: RoundReport,
+                     progress: Progress | None) -> None:
+        wanted = list(dict.fromkeys(blob_ids))
+        if self.settings.fetch_references:
+            wanted += [b for b in await self.local.referenced_blocks_missing() if b not in wanted]
+        live = [link for link in links if link.failure is None]
+        for blob_id in wanted:
+            self.book.set_transfer(blob_id, {"pid": os.getpid(), "held": 0, "chunks": 0,
+                                             "peers": len(live), "started": now_ms()})
+
+            def track(held: int, total: int, blob_id: str = blob_id) -> None:
+                if progress is not None:
+                    progress(held, total)
+                if held == total or held % 8 == 0:
+                    self.book.set_transfer(blob_id, {"pid": os.getpid(), "held": held, "chunks": total,
+                                                     "peers": len(live), "started": now_ms()})
+            try:
+                result.blobs.append(await fetch_blob(blob_id, live, self.local, self.faults, track))
+            except FetchError as exc:
+                result.blob_errors.append(str(exc))
+                log.warning("blob %s: %s", blob_id[:19], exc)
+            finally:
+                self.book.set_transfer(blob_id, None)
+
+    async def _finish(self, link: PeerLink, report: SessionReport) -> None:
+        try:
+            await link.finish()
+        except TransportError as exc:
+            report.error = report.error or str(exc)
+        finally:
+            self._account(link, report)
+
+    def _account(self, link: PeerLink, report: SessionReport) -> None:
+        report.records_out = link.stats.records_out
+        report.bytes_in, report.bytes_out = link.stats.bytes_in, link.stats.bytes_out
+        self.book.record_contact(key_text(link.peer_key), address=report.address, last_contact=now_ms(),
+                                 last_error=report.error, records_in=report.records_in,
+                                 records_out=report.records_out, bytes_in=report.bytes_in,
+                                 bytes_out=report.bytes_out)
+
+    # -- rounds ----------------------------------------------------------------
+    async def sync(self, addresses: Iterable[str], blob_ids: Iterable[str] = (),
+                   progress: Progress | None = None) -> RoundReport:
+        """One round with every address: records both ways, then the blobs."""
+        result = RoundReport()
+        addresses = list(dict.fromkeys(addresses))
+        opened = await asyncio.gather(*(self._dial(a) for a in addresses))
+        links: list[tuple[PeerLink, SessionReport]] = []
+        for address, (link, report) in zip(addresses, opened):
+            result.sessions.append(report)
+            if link is not None:
+                links.append((link, report))
+        await asyncio.gather(*(self._pull_safely(link, report) for link, report in links))
+        await self._fetch([link for link, _ in links], blob_ids, result, progress)
+        await asyncio.gather(*(self._finish(link, report) for link, report in links))
+        return result
+
+    async def _dial(self, address: str) -> tuple[PeerLink | None, SessionReport]:
+        report = SessionReport(address)
+        try:
+            host, port = parse_address(address)
+            session = await connect(host, port, self.settings.identity, self.settings.network_key,
+                                    allowed=self.settings.allowed, timeout=self.settings.handshake_timeout,
+                                    idle_timeout=self.settings.idle_timeout)
+        except (HandshakeError, ValueError) as exc:
+            report.error = str(exc)
+            log.info("%s: %s", address, exc)
+            self.book.record_contact(f"address:{address}", address=address, last_attempt=now_ms(),
+                                     last_error=str(exc))
+            return None, report
+        report.peer_key = key_text(session.peer_key)
+        if self.faults.is_banned(session.peer_key):
+            report.error = "banned for sending bad data"
+            await session.close()
+            return None, report
+        try:
+            return await self._open_link(session), report
+        except TransportError as exc:
+            report.error = str(exc)
+            await session.close()
+            return None, report
+
+    async def _pull_safely(self, link: PeerLink, report: SessionReport) -> None:
+        try:
+            await self._pull(link, report)
+        except TransportError as exc:
+            report.error = str(exc)
+            log.warning("session with %s: %s", link.label, exc)
+            await link.abort(str(exc))
+
+    async def handle_incoming(self, session: Session) -> None:
+        """Serve a peer that dialled us: the same round, from our side."""
+        address = host_port(session.peer_address)
+        report = SessionReport(address, key_text(session.peer_key))
+        if self.faults.is_banned(session.peer_key):
+            log.info("refusing banned peer %s", fingerprint(session.peer_key))
+            return
+        link = await self._open_link(session)
+        await self._pull_safely(link, report)
+        if link.failure is None:
+            await self._fetch([link], (), RoundReport(), None)
+            await self._finish(link, report)
+        else:
+            self._account(link, report)
+        if report.records_in:
+            log.info("%s: %d records in, %d out", link.label, report.records_in, report.records_out)
+
+    async def serve(self, host: str, port: int) -> asyncio.Server:
+        return await serve(host, port, self.settings.identity, self.settings.network_key,
+                           self.handle_incoming, allowed=self.settings.allowed,
+                           max_connections=self.settings.max_connections,
+                           handshake_timeout=self.settings.handshake_timeout,
+                           idle_timeout=self.settings.idle_timeout)
+
+    # -- the long-running node ---------------------------------------------------
+    async def run(self, listen: tuple[str, int], peers: Iterable[str], *, discovery: bool = True,
+                  discovery_port: int | None = None, interval: float = SYNC_INTERVAL) -> None:
+        """Serve, sync with peers now, on every local change and every `interval`; until SIGINT/SIGTERM."""
+        runner = _Runner(self, list(peers), interval)
+        await runner.run(listen, discovery, discovery_port)
+
+
+class _Runner:
+    """The loop of `fixme node run`."""
+
+    def __init__(self, node: Node, peers: list[str], interval: float):
+        self.node = node
+        self.peers = dict.fromkeys(peers)
+        self.interval = interval
+        self.wake = asyncio.Event()
+        self.stop = asyncio.Event()
+
+    async def run(self, listen: tuple[str, int], discovery: bool, discovery_port: int | None) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop.set)
+        server = await self.node.serve(*listen)
+        port = server.sockets[0].getsockname()[1]
+        log.info("listening on %s:%d as %s", listen[0], port, fingerprint(self.node.key))
+        self.node.book.set_running({"pid": os.getpid(), "listen": f"{listen[0]}:{port}", "since": now_ms(),
+                                    "discovery": discovery, "node_key": key_text(self.node.key)})
+        announcer = await self._start_discovery(port, discovery_port) if discovery else None
+        tasks = [asyncio.create_task(self._sync_loop()), asyncio.create_task(self._watch_local())]
+        try:
+            await self.stop.wait()
+            log.info("stopping")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if announcer is not None:
+                await announcer.stop()
+            server.close()
+            await server.wait_closed()
+            self.node.book.set_running(None)
+
+    async def _start_discovery(self, tcp_port: int, discovery_port: int | None):
+        from .discovery import DEFAULT_DISCOVERY_PORT, Discovery
+
+        def heard(host: str, port: int, key: bytes) -> None:
+            address = f"{host}:{port}"
+            if address not in self.peers:
+                log.info("discovered %s at %s", fingerprint(key), address)
+                self.peers[address] = None
+            self.wake.set()
+
+        announcer = Discovery(self.node.key, tcp_port, self.node.settings.network_key, heard,
+                              port=discovery_port or DEFAULT_DISCOVERY_PORT)
+        try:
+            await announcer.start()
+        except OSError as exc:
+            log.warning("LAN discovery is off: %s", exc)
+            return None
+        return announcer
+
+    async def _sync_loop(self) -> None:
+        while True:
+            if self.peers:
+                result = await self.node.sync(list(self.peers))
+                for session in result.sessions:
+                    if session.error is None and (session.records_in or session.records_out):
+                        log.info("%s: %d records in, %d out", session.address, session.records_in,
+                                 session.records_out)
+                    elif session.error is not None:
+                        log.info("%s: %s", session.address, session.error)
+            self.wake.clear()
+            try:
+                async with asyncio.timeout(self.interval):
+                    await self.wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _watch_local(self) -> None:
+        """Another process (`fixme set-workflow`) wrote a record: sync at once."""
+        last = await self.node.local.hello()
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            current = await self.node.local.hello()
+            if current != last:
+                last = current
+                self.wake.set()

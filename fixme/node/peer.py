@@ -1,0 +1,330 @@
+"""One sync session with a peer, used in both directions at once.
+
+Both sides of a session are clients and servers at the same time: each asks
+for what it lacks (want_records, have_blob, want_chunk, want_block) and
+answers what the other asks. A PeerLink runs the two halves:
+
+- a reader task that takes every incoming message and either queues it as a
+  request for our answering task, or hands it to the request of ours it
+  answers (answers come back in the order the requests were sent);
+- an answering task that serves the peer's requests one at a time, in order,
+  through an `Answerer` (the node's storage side).
+
+A peer may have at most MAX_OUTSTANDING requests unanswered; one more is a
+protocol violation and ends the session. `bye` says "I will ask for nothing
+more"; the session ends once both sides have said it and every request has
+been answered. Anything unexpected ends this session only, with a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from .channel import ChannelClosed, TransportError
+from .handshake import Session
+from .keys import fingerprint
+from .messages import (
+    BlobStatus,
+    Block,
+    Bye,
+    Error,
+    HaveBlob,
+    HelloLogs,
+    MAX_IDS_PER_MESSAGE,
+    LogHeads,
+    Message,
+    NotFound,
+    ProtocolError,
+    Records,
+    WantBlock,
+    WantChunk,
+    WantRecords,
+    decode_message,
+    encode_message,
+    message_name,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_OUTSTANDING = 64            # requests a peer may have unanswered at once
+MAX_HELLO_MESSAGES = 64         # hello_logs frames in one announcement (more=true chains)
+
+REQUESTS = (WantRecords, HaveBlob, WantChunk, WantBlock)
+# Answers are messages, or payloads already encoded (big blocks, see encode_checked_block).
+Answerer = Callable[[Message], Awaitable[list["Message | bytes"]]]
+
+
+class PeerError(TransportError):
+    """The peer broke the protocol or the session ended before our answer came."""
+
+
+@dataclass
+class RecordsAnswer:
+    blocks: list[Block]
+    missing: tuple[str, ...]
+
+
+@dataclass
+class _Waiting:
+    request: Message
+    future: asyncio.Future
+    expected: int = -1            # blocks still to come after a `records` header
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class LinkStats:
+    bytes_in: int = 0
+    bytes_out: int = 0
+    messages_in: int = 0
+    messages_out: int = 0
+    records_out: int = 0          # record blocks we sent in answers to want_records
+
+
+class PeerLink:
+    """Requests and answers over one authenticated session."""
+
+    def __init__(self, session: Session, answer: Answerer, *, max_outstanding: int = MAX_OUTSTANDING):
+        self.session = session
+        self.peer_key = session.peer_key
+        self.label = f"{host_port(session.peer_address)} ({fingerprint(session.peer_key)})"
+        self.stats = LinkStats()
+        self._answer = answer
+        self._requests: asyncio.Queue[Message] = asyncio.Queue()
+        self._max_outstanding = max_outstanding
+        self._waiting: deque[_Waiting] = deque()
+        self._peer_logs: list[LogHeads] = []
+        self._hello_frames = 0
+        self._peer_hello: asyncio.Future[tuple[LogHeads, ...]] = asyncio.get_running_loop().create_future()
+        self._peer_bye = asyncio.Event()
+        self._slots = asyncio.Semaphore(max_outstanding)
+        self._failure: BaseException | None = None
+        self._failed = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._send_lock = asyncio.Lock()
+
+    # -- life cycle ----------------------------------------------------------
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._read_loop(), name=f"read {self.label}"),
+                       asyncio.create_task(self._answer_loop(), name=f"answer {self.label}")]
+
+    async def finish(self) -> None:
+        """Say bye, serve the peer until it says bye too, then close."""
+        await self.send(Bye())
+        await self._wait_or_fail(self._peer_bye.wait())
+        await self._wait_or_fail(self._requests.join())
+        await self.close()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._fail(PeerError("session closed"))
+        await self.session.close()
+
+    async def abort(self, reason: str) -> None:
+        """Tell the peer why (best effort) and close."""
+        try:
+            async with asyncio.timeout(1.0):
+                await self.send(Error(reason[:1024]))
+        except (TransportError, TimeoutError):
+            pass
+        await self.close()
+
+    @property
+    def failure(self) -> BaseException | None:
+        return self._failure
+
+    # -- sending -------------------------------------------------------------
+    async def send(self, msg: Message | bytes) -> None:
+        payload = msg if isinstance(msg, bytes) else encode_message(msg)
+        if isinstance(msg, Records):
+            self.stats.records_out += msg.count
+        self.stats.bytes_out += len(payload)
+        self.stats.messages_out += 1
+        await self.session.send(payload)
+
+    async def send_hello(self, logs: list[LogHeads]) -> None:
+        """Our logs and their heads, split over frames of at most 1024 logs."""
+        parts = [logs[i:i + MAX_IDS_PER_MESSAGE] for i in range(0, len(logs), MAX_IDS_PER_MESSAGE)] or [[]]
+        for number, part in enumerate(parts):
+            await self.send(HelloLogs(tuple(part), more=number < len(parts) - 1))
+
+    async def peer_hello(self) -> tuple[LogHeads, ...]:
+        return await self._wait_or_fail(self._peer_hello)
+
+    async def request(self, msg: Message) -> Message | RecordsAnswer:
+        """Send one request and wait for its answer."""
+        return await self.wait(await self.ask(msg))
+
+    async def ask(self, msg: Message) -> asyncio.Future:
+        """Send one request without waiting for the answer (pipelining).
+
+        Waits for a free slot first: never more than max_outstanding requests
+        of ours are unanswered, the limit the peer enforces.
+        """
+        await self._wait_or_fail(self._slots.acquire())
+        future = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda _: self._slots.release())
+        if self._failure is not None:
+            future.cancel()
+            raise self._failure
+        self._waiting.append(_Waiting(msg, future))
+        await self.send(msg)
+        return future
+
+    async def wait(self, future: asyncio.Future):
+        return await self._wait_or_fail(future)
+
+    async def _wait_or_fail(self, awaitable: Awaitable):
+        """Await, but give up with the link's failure if the session breaks first.
+
+        A future is waited for, never cancelled (others may wait for it too);
+        a coroutine becomes a task that is cancelled if the session breaks.
+        """
+        if self._failure is not None:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            raise self._failure
+        is_future = asyncio.isfuture(awaitable)
+        task = awaitable if is_future else asyncio.ensure_future(awaitable)
+        failed = asyncio.ensure_future(self._failed.wait())
+        try:
+            done, _ = await asyncio.wait([task, failed], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            failed.cancel()
+        if task in done:
+            return task.result()
+        if not is_future:
+            task.cancel()
+        raise self._failure or PeerError("session ended")
+
+    # -- the reader ------------------------------------------------------------
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                payload = await self.session.recv()
+                self.stats.bytes_in += len(payload)
+                self.stats.messages_in += 1
+                self._dispatch(decode_message(payload))
+        except ChannelClosed:
+            if not (self._peer_bye.is_set() and not self._waiting):
+                self._fail(PeerError("peer closed the session early"))
+        except TransportError as exc:
+            self._fail(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug of ours must end this session, not the node
+            log.exception("session with %s failed", self.label)
+            self._fail(PeerError(f"internal error: {exc}"))
+
+    def _dispatch(self, msg: Message) -> None:
+        if isinstance(msg, REQUESTS):
+            if self._peer_bye.is_set():
+                raise ProtocolError(f"{message_name(msg)} after bye")
+            if self._requests.qsize() >= self._max_outstanding:
+                raise ProtocolError(f"more than {self._max_outstanding} requests outstanding")
+            self._requests.put_nowait(msg)
+        elif isinstance(msg, HelloLogs):
+            self._take_hello(msg)
+        elif isinstance(msg, Bye):
+            self._peer_bye.set()
+        elif isinstance(msg, Error):
+            raise PeerError(f"peer reported an error: {msg.reason[:200]}")
+        else:
+            self._take_answer(msg)
+
+    def _take_hello(self, msg: HelloLogs) -> None:
+        self._hello_frames += 1
+        if self._hello_frames > MAX_HELLO_MESSAGES:
+            raise ProtocolError(f"more than {MAX_HELLO_MESSAGES} hello_logs frames")
+        self._peer_logs.extend(msg.logs)
+        if not msg.more:
+            names = [entry.name for entry in self._peer_logs]
+            if len(set(names)) != len(names):
+                raise ProtocolError("hello_logs: a log is listed twice")
+            if not self._peer_hello.done():
+                self._peer_hello.set_result(tuple(self._peer_logs))
+            self._peer_logs, self._hello_frames = [], 0
+
+    def _take_answer(self, msg: Message) -> None:
+        if not self._waiting:
+            raise ProtocolError(f"unsolicited {message_name(msg)}")
+        head = self._waiting[0]
+        if head.expected >= 0:                     # inside a records answer
+            if not isinstance(msg, Block):
+                raise ProtocolError(f"{message_name(msg)} inside a records answer")
+            head.blocks.append(msg)
+            head.expected -= 1
+        elif isinstance(head.request, WantRecords):
+            if not isinstance(msg, Records):
+                raise ProtocolError(f"{message_name(msg)} in answer to want_records")
+            if not set(msg.missing) <= set(head.request.ids):
+                raise ProtocolError("records.missing names an id that was not asked for")
+            head.expected = msg.count
+            head.request = msg
+        else:
+            _check_answer(head.request, msg)
+            self._resolve(msg)
+            return
+        if head.expected == 0:
+            self._resolve(RecordsAnswer(head.blocks, head.request.missing))
+
+    def _resolve(self, value: object) -> None:
+        head = self._waiting.popleft()
+        if not head.future.done():
+            head.future.set_result(value)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+            self._failed.set()
+        while self._waiting:
+            head = self._waiting.popleft()
+            if not head.future.done():
+                head.future.set_exception(self._failure)
+                head.future.exception()  # retrieved: a failure nobody awaits is not "never retrieved"
+
+    # -- the answering half ----------------------------------------------------
+    async def _answer_loop(self) -> None:
+        try:
+            while True:
+                request = await self._requests.get()
+                try:
+                    for msg in await self._answer(request):
+                        await self.send(msg)
+                finally:
+                    self._requests.task_done()
+        except TransportError as exc:
+            self._fail(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("answering %s failed", self.label)
+            self._fail(PeerError(f"internal error: {exc}"))
+
+
+def _check_answer(request: Message, answer: Message) -> None:
+    """The answer must fit the request it answers, in kind and in id."""
+    if isinstance(request, HaveBlob):
+        if not (isinstance(answer, BlobStatus) and answer.manifest == request.manifest):
+            raise ProtocolError(f"{message_name(answer)} in answer to have_blob")
+    elif isinstance(request, (WantChunk, WantBlock)):
+        if isinstance(answer, NotFound):
+            return
+        if not isinstance(answer, Block):
+            raise ProtocolError(f"{message_name(answer)} in answer to {message_name(request)}")
+        if isinstance(request, WantBlock) and answer.id != request.id:
+            raise ProtocolError("block in answer to want_block has another id")
+    else:  # pragma: no cover - every request type is handled above
+        raise ProtocolError(f"no answer expected for {message_name(request)}")
+
+
+def host_port(address: object) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
