@@ -20,7 +20,10 @@ DEFAULT_STATES = ("new", "backlog", "wip", "test", "done", "dropped")
 DEFAULT_ATTRIBUTES = ("assigned", "priority")
 # Settings that do not change what a scan finds, left out of the fingerprint
 # so that trusting a key or adding a state does not force a rescan.
-_NOT_SCAN_SETTINGS = ("source_path", "trusted", "attributes", "attribute_values")
+_NOT_SCAN_SETTINGS = ("source_path", "trusted", "attributes", "attribute_values", "network_key", "allow",
+                      "peers", "listen", "discovery", "discovery_port")
+DEFAULT_LISTEN = "0.0.0.0:47250"
+DEFAULT_DISCOVERY_PORT = 47251
 
 
 class ConfigError(Exception):
@@ -34,7 +37,8 @@ class TrustedKey(namedtuple("_TrustedKey", "key name")):
 
 
 _Settings = namedtuple("_Settings", "tags include exclude prose devlog fields max_file_size states initial_state "
-                                    "closed_states short_id_length trusted attributes attribute_values", defaults=(
+                                    "closed_states short_id_length trusted attributes attribute_values "
+                                    "network_key allow peers listen discovery discovery_port", defaults=(
     DEFAULT_TAGS,
     ("**",),  # include
     (".fixme/**",),  # exclude
@@ -49,6 +53,12 @@ _Settings = namedtuple("_Settings", "tags include exclude prose devlog fields ma
     (),  # trusted: TrustedKey, ...
     DEFAULT_ATTRIBUTES,  # attributes
     (),  # attribute_values: (attribute, allowed values), ...
+    "",  # network_key: 64 hex digits, written by `fixme init`
+    (),  # allow: node keys that may connect ("ed25519:..."); empty: any node of the network
+    (),  # peers: "host:port", ...
+    DEFAULT_LISTEN,  # listen
+    True,  # discovery
+    DEFAULT_DISCOVERY_PORT,  # discovery_port
 ))
 
 
@@ -87,6 +97,10 @@ class Config(_Settings):
             return self.states
         return dict(self.attribute_values).get(attribute)
 
+    def network_key_bytes(self) -> bytes | None:
+        """The 32-byte network key, or None when `fixme init` has not made one."""
+        return bytes.fromhex(self.network_key) if self.network_key else None
+
     def trusted_name(self, key: str) -> str | None:
         for trusted in self.trusted:
             if trusted.key == key:
@@ -120,6 +134,7 @@ def _config_from_dict(data: dict, path: Path) -> Config:
     scan = _table(data, "scan", path)
     workflow = _table(data, "workflow", path)
     display = _table(data, "display", path)
+    network = _table(data, "network", path)
     defaults = Config()
     cfg = Config(
         tags=_strings(scan, "tags", defaults.tags, path),
@@ -136,6 +151,12 @@ def _config_from_dict(data: dict, path: Path) -> Config:
         trusted=_trusted(data.get("trust", []), path),
         attributes=_strings(workflow, "attributes", defaults.attributes, path),
         attribute_values=_attribute_values(_table(workflow, "values", path), path),
+        network_key=_string(network, "key", defaults.network_key, path).lower(),
+        allow=tuple(k.lower() for k in _strings(network, "allow", defaults.allow, path)),
+        peers=_peers(data.get("peers", []), path),
+        listen=_string(network, "listen", defaults.listen, path),
+        discovery=_boolean(network, "discovery", defaults.discovery, path),
+        discovery_port=_integer(network, "discovery_port", defaults.discovery_port, path),
         source_path=path,
     )
     _check(cfg, path)
@@ -162,6 +183,39 @@ def _check(cfg: Config, path: Path) -> None:
     for name, _ in cfg.attribute_values:
         if name not in cfg.attributes:
             raise ConfigError(f"{path}: workflow.values.{name}: {name!r} is not in workflow.attributes")
+    _check_network(cfg, path)
+
+
+def _check_network(cfg: Config, path: Path) -> None:
+    from .node.keys import parse_key_text
+
+    if cfg.network_key and (len(cfg.network_key) != 64 or any(c not in "0123456789abcdef" for c in cfg.network_key)):
+        raise ConfigError(f"{path}: network.key must be 64 hex digits (32 bytes); 'fixme init' writes one")
+    for key in cfg.allow:
+        try:
+            parse_key_text(key)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: network.allow: {exc}") from None
+    if not 0 < cfg.discovery_port < 65536:
+        raise ConfigError(f"{path}: network.discovery_port must be a port number")
+
+
+def _peers(value: object, path: Path) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: peers must be an array of tables ([[peers]])")
+    addresses = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("address"), str) or not item["address"].strip():
+            raise ConfigError(f"{path}: every [[peers]] needs address = \"host:port\"")
+        addresses.append(item["address"].strip())
+    return tuple(addresses)
+
+
+def _boolean(table: dict, key: str, default: bool, path: Path) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: {key} must be true or false")
+    return value
 
 
 def _trusted(value: object, path: Path) -> tuple[TrustedKey, ...]:
@@ -289,6 +343,43 @@ def add_trusted_key(path: Path, key: str, name: str) -> bool:
         table.add("key", key)
         table.add("name", name)
         entries.append(table)
+    _write_document(path, doc)
+    return True
+
+
+def set_network_key(path: Path, key_hex: str) -> bool:
+    """Write network.key unless the config has one already; True when written."""
+    import tomlkit
+
+    doc = _read_document(path)
+    network = doc.get("network")
+    if network is None:
+        network = tomlkit.table()
+        network.add(tomlkit.comment("Peers need the same key to sync: it keeps other networks out."))
+        network.add(tomlkit.comment("Also: allow = [node keys], listen = \"host:port\", discovery = true|false,"))
+        network.add(tomlkit.comment("discovery_port = N. Peers to dial: [[peers]] address = \"host:port\"."))
+        doc.add("network", network)
+    elif network.get("key"):
+        return False
+    network["key"] = key_hex
+    _write_document(path, doc)
+    return True
+
+
+def add_peer(path: Path, address: str) -> bool:
+    """Add a [[peers]] address; False when it is listed already."""
+    import tomlkit
+
+    doc = _read_document(path)
+    entries = doc.get("peers")
+    if entries is None:
+        entries = tomlkit.aot()
+        doc.append("peers", entries)
+    if any(str(item.get("address", "")) == address for item in entries):
+        return False
+    table = tomlkit.table()
+    table.add("address", address)
+    entries.append(table)
     _write_document(path, doc)
     return True
 

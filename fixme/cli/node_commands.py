@@ -20,11 +20,12 @@ if TYPE_CHECKING:
     from ..node.refs import Refs
 
 
-def register(sub: "argparse._SubParsersAction") -> None:
-    """Add `node` (with `put` and `get`) and `fsck` to the top-level subparsers `sub`."""
-    p = sub.add_parser("node", help="the node's block store: store a file as a blob, read one back",
-                       description="The sync node's local storage in .fixme/node/. Files are stored as "
-                                   "blobs: 1 MiB chunks under a manifest whose id names the file.")
+def register(sub: "argparse._SubParsersAction") -> "argparse._SubParsersAction":
+    """Add `node` (with `put` and `get`) and `fsck` to the top-level subparsers `sub`;
+    returns the `node` subparsers, for the network commands to add theirs."""
+    p = sub.add_parser("node", help="the sync node: run it, its peers and status, its block store",
+                       description="The sync node and its local storage in .fixme/node/. Files are stored "
+                                   "as blobs: 1 MiB chunks under a manifest whose id names the file.")
     node_sub = p.add_subparsers(dest="node_command", metavar="SUBCOMMAND", required=True)
 
     q = node_sub.add_parser("put", help="store a file; prints its blob id",
@@ -51,6 +52,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--repair", action="store_true", help="quarantine bad blocks and stale temp files")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     p.set_defaults(run=cmd_fsck)
+    return node_sub
 
 
 def node_storage(args: argparse.Namespace, env: Environment) -> "tuple[BlockStore, Refs]":

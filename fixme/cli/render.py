@@ -183,6 +183,13 @@ def render_show(entry: Entry, short: int, source: list, style: Style, history: l
             mark = ">" if line.is_tag_line else " "
             text = f"  {mark} {str(line.number).rjust(digits)} │ {line.text.expandtabs(8)}"
             out.append(style.bold(text) if line.is_tag_line else style.dim(text))
+    attachments = [item for item in history if item.kind == "attach"]
+    if attachments:
+        out.append("")
+        out.append("  attachments:")
+        for item in attachments:
+            trust = "" if item.trusted else style.dim("  (not trusted)")
+            out.append(f"    {attachment_label(item)}  {style.dim(item.blob or '')}{trust}")
     if history:
         out.append("")
         out.append("  history:")
@@ -195,6 +202,8 @@ def history_lines(item, style: Style, entry_label: str | None = None) -> list[st
     when = format_ms(item.time_ms)
     if item.kind == "comment":
         what = "commented"
+    elif item.kind == "attach":
+        what = f"attached {attachment_label(item)}"
     else:
         what = f"set {item.attr} = {style(item.value, STATE_COLOURS.get(item.value) if item.attr == 'workflow' else None)}"
     status = "verified" if item.verified else "unverified"
@@ -209,6 +218,16 @@ def history_lines(item, style: Style, entry_label: str | None = None) -> list[st
     if item.commit:
         lines.append(f"    from commit {item.commit[:10]}")
     return lines
+
+
+def attachment_label(item) -> str:
+    """An attachment's name and size; a name that is no safe file name is shown quoted and flagged."""
+    from ..tracker.attachments import safe_name
+
+    size = f" ({item.size:,} bytes)" if item.size is not None else ""
+    if safe_name(item.value):
+        return item.value + size
+    return f"{item.value!r}{size} [unsafe name: refused as a file name]"
 
 
 def history_json(item) -> dict:

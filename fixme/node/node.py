@@ -39,7 +39,8 @@ log = logging.getLogger("fixme.node")
 DEFAULT_PORT = 47250
 SYNC_INTERVAL = 30.0        # seconds between rounds with every known peer
 WATCH_INTERVAL = 0.5        # how often the running node looks for local changes
-RETRY_DELAY = 5.0
+STALE_DISCOVERY = 300.0     # seconds: forget a discovered address not heard for this long
+MAX_DISCOVERED = 64
 
 
 @dataclass
@@ -156,18 +157,20 @@ class Node:
             finally:
                 self.book.set_transfer(blob_id, None)
 
-    async def _finish(self, link: PeerLink, report: SessionReport) -> None:
+    async def _finish(self, link: PeerLink, report: SessionReport, dialled: bool = True) -> None:
         try:
             await link.finish()
         except TransportError as exc:
             report.error = report.error or str(exc)
         finally:
-            self._account(link, report)
+            self._account(link, report, dialled)
 
-    def _account(self, link: PeerLink, report: SessionReport) -> None:
+    def _account(self, link: PeerLink, report: SessionReport, dialled: bool = True) -> None:
         report.records_out = link.stats.records_out
         report.bytes_in, report.bytes_out = link.stats.bytes_in, link.stats.bytes_out
-        self.book.record_contact(key_text(link.peer_key), address=report.address, last_contact=now_ms(),
+        # A peer that dialled us comes from a passing port: not an address to dial back.
+        where = {"address": report.address} if dialled else {"incoming_from": report.address}
+        self.book.record_contact(key_text(link.peer_key), **where, last_contact=now_ms(),
                                  last_error=report.error, records_in=report.records_in,
                                  records_out=report.records_out, bytes_in=report.bytes_in,
                                  bytes_out=report.bytes_out)
@@ -233,9 +236,9 @@ class Node:
         await self._pull_safely(link, report)
         if link.failure is None:
             await self._fetch([link], (), RoundReport(), None)
-            await self._finish(link, report)
+            await self._finish(link, report, dialled=False)
         else:
-            self._account(link, report)
+            self._account(link, report, dialled=False)
         if report.records_in:
             log.info("%s: %d records in, %d out", link.label, report.records_in, report.records_out)
 
@@ -260,6 +263,8 @@ class _Runner:
     def __init__(self, node: Node, peers: list[str], interval: float):
         self.node = node
         self.peers = dict.fromkeys(peers)
+        self.configured = set(peers)
+        self.discovered: dict[str, float] = {}     # address -> when last heard
         self.interval = interval
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
@@ -292,11 +297,18 @@ class _Runner:
         from .discovery import DEFAULT_DISCOVERY_PORT, Discovery
 
         def heard(host: str, port: int, key: bytes) -> None:
+            if not self._may_dial(key):
+                return
             address = f"{host}:{port}"
             if address not in self.peers:
                 log.info("discovered %s at %s", fingerprint(key), address)
+                self._forget_stale_discoveries()
                 self.peers[address] = None
+            self.discovered[address] = loop_time()
+            self.node.book.record_contact(key_text(key), address=address, discovered=True, last_heard=now_ms())
             self.wake.set()
+
+        loop_time = asyncio.get_running_loop().time
 
         announcer = Discovery(self.node.key, tcp_port, self.node.settings.network_key, heard,
                               port=discovery_port or DEFAULT_DISCOVERY_PORT)
@@ -306,6 +318,24 @@ class _Runner:
             log.warning("LAN discovery is off: %s", exc)
             return None
         return announcer
+
+    def _may_dial(self, key: bytes) -> bool:
+        allowed = self.node.settings.allowed
+        if allowed is None:
+            return True
+        if callable(allowed):
+            return bool(allowed(key))
+        return key in {bytes(k) for k in allowed}
+
+    def _forget_stale_discoveries(self) -> None:
+        """Drop discovered addresses not heard for a while, and keep at most MAX_DISCOVERED:
+        announcements are unauthenticated, so they must not grow the peer list for ever."""
+        now = asyncio.get_running_loop().time()
+        for address, heard in list(self.discovered.items()):
+            if now - heard > STALE_DISCOVERY or len(self.discovered) > MAX_DISCOVERED:
+                del self.discovered[address]
+                if address not in self.configured:
+                    self.peers.pop(address, None)
 
     async def _sync_loop(self) -> None:
         while True:

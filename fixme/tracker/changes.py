@@ -49,17 +49,17 @@ def read_changes(root: Path, config: Config) -> list[Change]:
         index.close()
 
 
-def append_record(root: Path, identity: Identity, payload: dict) -> Record:
-    """Sign `payload` with `identity` and add it to the tracker's log."""
+def append_record(root: Path, identity: Identity, payload: dict, refs=()) -> Record:
+    """Sign `payload` with `identity` and add it to the tracker's log (`refs`: blocks it needs)."""
     from ..node.log import LogIndex, RecordLog
     from ..node.storage import open_node_storage
     from .workflow import LOG_NAME
 
     directory = node_dir(root)
-    store, refs = open_node_storage(directory)
+    store, block_refs = open_node_storage(directory)
     index = LogIndex(directory / INDEX_FILE)
     try:
-        return RecordLog(store, refs, index, LOG_NAME).append(identity.signing_key, payload)
+        return RecordLog(store, block_refs, index, LOG_NAME).append(identity.signing_key, payload, refs)
     finally:
         index.close()
         store.close()

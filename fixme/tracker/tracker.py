@@ -166,9 +166,24 @@ class Tracker:
             name = self.config.trusted_name(change.author) or fingerprint(parse_key_text(change.author))
             items.append(HistoryItem(change.record_id, change.entry, change.op, change.attr, change.value,
                                      change.message, change.commit, change.author, name, change.time_ms,
-                                     change.clock, True, change.trusted))
+                                     change.clock, True, change.trusted, change.blob, change.size))
         items.sort(key=lambda item: (item.clock, item.record_id))
         return items
+
+    def attach(self, ref: str, path: Path, name: str | None = None) -> Written:
+        """Store a file as a blob and write a signed record attaching it to an entry."""
+        from .attachments import check_name, store_file
+        from .query import resolve
+        from .workflow import attach_payload
+
+        name = check_name(name if name is not None else path.name)
+        entry = resolve(self._scanned_entries(), ref)
+        blob, size = store_file(self.root, path)
+        return self._write(entry, attach_payload(entry.id, name, blob, size), refs=[blob])
+
+    def attachments(self, entry_id: str) -> list[HistoryItem]:
+        """The entry's attachments, oldest first (the same name twice: both are listed)."""
+        return [item for item in self.history(entry_id) if item.kind == "attach"]
 
     def identity(self, create: bool = True) -> Identity | None:
         """The user's signing key, made on first need."""
@@ -192,13 +207,13 @@ class Tracker:
         if not value.strip() or len(value) > 200 or "\n" in value:
             raise FixmeError(f"{attr}: a value is one line of at most 200 characters")
 
-    def _write(self, entry: Entry, payload: dict) -> Written:
+    def _write(self, entry: Entry, payload: dict, refs: list[str] = ()) -> Written:
         from .changes import append_record
         from .workflow import Written
 
         identity = self.identity()
         try:
-            record = append_record(self.root, identity, payload)
+            record = append_record(self.root, identity, payload, refs)
         except OSError as exc:
             raise FixmeError(f"cannot write the record: {exc}") from None
         self._forget()
@@ -215,7 +230,9 @@ class Tracker:
     def init(self, user_name: str | None = None) -> list[str]:
         """Write the default config and the git-ignore for local state, and trust the
         initialising user's key; report what was done."""
-        from ..config import default_config_document
+        import os
+
+        from ..config import default_config_document, set_network_key
         from ..fsutil import atomic_write_bytes
         from .store import ensure_state_dir
 
@@ -231,6 +248,8 @@ class Tracker:
         else:
             atomic_write_bytes(path, default_config_document().encode())
             done.append(f"wrote {CONFIG_DIR}/config.toml with every default")
+        if self._edit_config(set_network_key, os.urandom(32).hex()):
+            done.append("made a network key (network.key): peers with the same config can sync")
         identity = self.identity()
         name = self._git_user_name() or user_name or identity.fingerprint
         if self.trust_add(identity.key_text, name):

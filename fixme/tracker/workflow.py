@@ -5,6 +5,8 @@ payload is one of:
 
     {"op": "set", "entry": ID, "attr": ATTR, "value": VALUE[, "message": TEXT][, "commit": SHA]}
     {"op": "comment", "entry": ID, "text": TEXT}
+    {"op": "attach", "entry": ID, "name": FILE NAME, "blob": BLOB ID, "size": BYTES}
+      (the record's refs name the blob, so a node fetches it with the record)
 
 Fold rule, per (entry, attribute): among the `set` records of trusted
 authors, the last in causal order wins, ties broken by (clock, id) — since
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 LOG_NAME = "tracker"
 OP_SET = "set"
 OP_COMMENT = "comment"
+OP_ATTACH = "attach"
 MAX_TEXT = 8000
 
 
@@ -46,6 +49,8 @@ class Change:
     time_ms: int
     author: str  # "ed25519:..." key text
     trusted: bool
+    blob: str | None = None  # an attachment's blob id (value is its file name)
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class HistoryItem:
     clock: int
     verified: bool  # every record in the log was verified when it came in
     trusted: bool
+    blob: str | None = None  # attachments: the blob id; value is the file name
+    size: int | None = None
 
 
 @dataclass
@@ -96,6 +103,10 @@ def set_payload(entry_id: str, attr: str, value: str, message: str | None = None
 
 def comment_payload(entry_id: str, text: str) -> dict:
     return {"op": OP_COMMENT, "entry": entry_id, "text": text}
+
+
+def attach_payload(entry_id: str, name: str, blob: str, size: int) -> dict:
+    return {"op": OP_ATTACH, "entry": entry_id, "name": name, "blob": blob, "size": size}
 
 
 def change_of(record_id: str, payload: dict, clock: int, time_ms: int, author: str,
@@ -122,6 +133,13 @@ def change_of(record_id: str, payload: dict, clock: int, time_ms: int, author: s
         if not isinstance(text, str):
             return None
         return Change(record_id, op, entry, None, text, None, None, clock, time_ms, author, trusted)
+    if op == OP_ATTACH:
+        name, blob, size = payload.get("name"), payload.get("blob"), payload.get("size")
+        if not (isinstance(name, str) and isinstance(blob, str) and type(size) is int):
+            return None
+        # The name is kept as written, even a hostile one: it is checked
+        # (attachments.safe_name) wherever it could become a path.
+        return Change(record_id, op, entry, None, name, None, None, clock, time_ms, author, trusted, blob, size)
     return None
 
 

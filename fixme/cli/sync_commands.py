@@ -1,0 +1,371 @@
+"""`fixme sync`, `node run|peers|status`, `attach` and `attachment get`: the network from the CLI.
+
+The node (fixme/node/) does the work; fixme/tracker/network.py sets it up
+for this repository. Everything heavy is imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..errors import EXIT_NOT_FOUND, EXIT_OK, FixmeError
+from .common import open_tracker, scan, style
+from .env import Environment
+
+EXIT_NO_PEER = EXIT_NOT_FOUND   # `sync` reached no peer
+
+
+def register(sub, node_sub) -> None:
+    """Add `sync`, `attach`, `attachment` to `sub` and `run`, `peers`, `status` to `node`."""
+    p = sub.add_parser("sync", help="one round of sync with peers, both ways",
+                       description="Connect to each PEER (HOST:PORT), or when none is given to the "
+                                   "[[peers]] of .fixme/config.toml and the peers a running node has "
+                                   "discovered; exchange records both ways and fetch the attachments "
+                                   "they reference; print what came in and went out. Exit 1 when no "
+                                   "peer could be reached.")
+    p.add_argument("peers", nargs="*", metavar="PEER", help="HOST:PORT of a peer's node")
+    p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(run=cmd_sync)
+
+    q = node_sub.add_parser("run", help="run the sync node in the foreground",
+                            description="Serve this repository's records and blobs to peers, sync with the "
+                                        "configured and discovered peers at start, whenever a record is "
+                                        "written here, and every --interval seconds. Logs to stderr; "
+                                        "stops cleanly on Ctrl-C or SIGTERM.")
+    q.add_argument("--listen", metavar="HOST:PORT", help="address to serve on (default: network.listen "
+                                                         "in the config, 0.0.0.0:47250)")
+    q.add_argument("--no-discovery", action="store_true", help="neither announce this node on the LAN "
+                                                               "nor listen for others")
+    q.add_argument("--interval", type=float, default=30.0, help="seconds between rounds with every peer "
+                                                                "(default 30)")
+    q.add_argument("-v", "--verbose", action="store_true", help="log every session, not only changes")
+    q.set_defaults(run=cmd_node_run)
+
+    q = node_sub.add_parser("peers", help="known peers: address, key, last contact, records in and out")
+    q.add_argument("--format", choices=("text", "json"), default="text")
+    q.set_defaults(run=cmd_node_peers)
+
+    q = node_sub.add_parser("status", help="the node: running or not, the log, the store, transfers")
+    q.add_argument("--format", choices=("text", "json"), default="text")
+    q.set_defaults(run=cmd_node_status)
+
+    p = sub.add_parser("attach", help="attach a file to an entry (a blob and a signed record)",
+                       description="Store FILE as a blob in the node and write a signed record that "
+                                   "attaches it to entry ID. Peers fetch it when they sync.")
+    p.add_argument("id", metavar="ID", help="entry id, id prefix or slug")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--name", help="the name to attach it under (default: the file's name)")
+    p.add_argument("--no-scan", action="store_true", help="do not rescan first")
+    p.set_defaults(run=cmd_attach)
+
+    p = sub.add_parser("attachment", help="fetch an entry's attachment")
+    a_sub = p.add_subparsers(dest="attachment_command", metavar="ACTION", required=True)
+    q = a_sub.add_parser("get", help="write an attachment to a file (fetched from peers if not here)",
+                         description="Write attachment NAME of entry ID to FILE (default: NAME in the "
+                                     "current directory, if NAME is a safe file name). When the blob is "
+                                     "not here it is fetched from the given or configured peers, from all "
+                                     "of them at once; an interrupted fetch resumes.")
+    q.add_argument("id", metavar="ID")
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("-o", "--output", metavar="FILE", help="where to write it")
+    q.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    q.add_argument("--peer", action="append", default=[], metavar="HOST:PORT", help="fetch from this peer "
+                                                                                   "(repeatable)")
+    q.add_argument("--timeout", type=float, default=600.0)
+    q.add_argument("--format", choices=("text", "json"), default="text")
+    q.add_argument("--no-scan", action="store_true", help="do not rescan first")
+    q.set_defaults(run=cmd_attachment_get)
+
+
+# -- helpers -------------------------------------------------------------------
+
+def _open_node(args, env: Environment):
+    from ..tracker.network import open_node
+
+    tracker, _ = open_tracker(args, env)
+    return tracker, open_node(tracker)
+
+
+def _default_peers(tracker, node) -> list[str]:
+    """Configured peers, then peers a running node discovered or reached in the last day."""
+    from ..node.book import now_ms
+
+    peers = list(tracker.config.peers)
+    recent = now_ms() - 24 * 3600 * 1000
+    for info in node.book.peers().values():
+        address = info.get("address")
+        heard = max(int(info.get("last_contact") or 0), int(info.get("last_heard") or 0))
+        if isinstance(address, str) and info.get("discovered") and heard > recent:
+            peers.append(address)
+    return list(dict.fromkeys(peers))
+
+
+def _run(coro, timeout: float):
+    import asyncio
+
+    async def bounded():
+        async with asyncio.timeout(timeout):
+            return await coro
+
+    try:
+        return asyncio.run(bounded())
+    except TimeoutError:
+        raise FixmeError(f"gave up after {timeout:g} s") from None
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _ago(ms: int | None) -> str:
+    if not ms:
+        return "never"
+    seconds = max(0, time.time() - ms / 1000)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
+def _fetch_bar(env: Environment):
+    from .progress import ProgressBar
+
+    bar = ProgressBar(env.stderr, env.stderr_isatty)
+    return bar, (lambda held, total: bar("fetching chunks", held, total))
+
+
+# -- sync ------------------------------------------------------------------------
+
+def cmd_sync(args, env: Environment) -> int:
+    tracker, node = _open_node(args, env)
+    try:
+        peers = args.peers or _default_peers(tracker, node)
+        if not peers:
+            raise FixmeError("no peers: pass HOST:PORT, add [[peers]] address = \"HOST:PORT\" to "
+                             ".fixme/config.toml, or run 'fixme node run' to discover peers on the LAN")
+        bar, progress = _fetch_bar(env)
+        try:
+            result = _run(node.sync(peers, progress=progress), args.timeout)
+        finally:
+            bar.close()
+    finally:
+        node.close()
+    _print_round(result, args, env)
+    return EXIT_OK if result.reached else EXIT_NO_PEER
+
+
+def _print_round(result, args, env: Environment) -> None:
+    if args.format == "json":
+        data = {"sessions": [_session_json(s) for s in result.sessions],
+                "blobs": [vars(b) for b in result.blobs], "blob_errors": result.blob_errors,
+                "reached": result.reached}
+        env.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    paint = style(args, env)
+    for s in result.sessions:
+        if s.error is not None:
+            env.stdout.write(f"{s.address}  {paint('unreachable', '31')}: {s.error}\n")
+            continue
+        line = f"{s.address}  {s.peer}  {s.records_in} records in, {s.records_out} out"
+        if s.refused:
+            line += paint(f", {len(s.refused)} refused", "33")
+        if s.waiting:
+            line += f", {s.waiting} waiting for parents"
+        env.stdout.write(line + paint(f"  ({_bytes(s.bytes_in)} in, {_bytes(s.bytes_out)} out)", "2") + "\n")
+        for refusal in s.refused[:10]:
+            env.stdout.write(f"    refused {refusal}\n")
+    for blob in result.blobs:
+        env.stdout.write(f"blob {blob.blob[7:19]}  {_bytes(blob.size)}: {blob.fetched} chunks fetched, "
+                         f"{blob.already} already here\n")
+    for error in result.blob_errors:
+        env.stdout.write(f"blob: {error}\n")
+
+
+def _session_json(s) -> dict:
+    data = {k: v for k, v in vars(s).items()}
+    data["peer"] = s.peer
+    return data
+
+
+# -- node run / peers / status -------------------------------------------------------
+
+def cmd_node_run(args, env: Environment) -> int:
+    import asyncio
+    import logging
+
+    from ..node.node import parse_address
+
+    tracker, node = _open_node(args, env)
+    try:
+        listen = parse_address(args.listen or tracker.config.listen)
+    except ValueError as exc:
+        node.close()
+        raise FixmeError(f"--listen: {exc}") from None
+    handler = logging.StreamHandler(env.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("fixme")
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    discovery = tracker.config.discovery and not args.no_discovery
+    try:
+        asyncio.run(node.run(listen, tracker.config.peers, discovery=discovery,
+                             discovery_port=tracker.config.discovery_port, interval=args.interval))
+    except OSError as exc:
+        raise FixmeError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}") from None
+    finally:
+        node.close()
+        root.removeHandler(handler)
+    return EXIT_OK
+
+
+def cmd_node_peers(args, env: Environment) -> int:
+    from ..node.book import NodeBook
+    from ..tracker.changes import node_dir
+
+    tracker, _ = open_tracker(args, env)
+    book = NodeBook(node_dir(tracker.root))
+    peers = book.peers()
+    for address in tracker.config.peers:   # configured but never tried
+        if not any(info.get("address") == address for info in peers.values()):
+            peers[f"address:{address}"] = {"address": address}
+    if args.format == "json":
+        env.stdout.write(json.dumps(peers, indent=2, sort_keys=True) + "\n")
+        return EXIT_OK
+    if not peers:
+        env.stderr.write("no known peers: add [[peers]] to .fixme/config.toml, or run 'fixme node run'\n")
+        return EXIT_OK
+    paint = style(args, env)
+    for key, info in sorted(peers.items(), key=lambda kv: -int(kv[1].get("last_contact", 0))):
+        who = _peer_name(tracker.config, key)
+        seen = _ago(info.get("last_contact"))
+        line = (f"{info.get('address', '?'):<22} {who:<22} last contact {seen:<12} "
+                f"records {info.get('records_in', 0)} in / {info.get('records_out', 0)} out")
+        if info.get("last_error"):
+            line += paint(f"  last error: {info['last_error']}", "31")
+        env.stdout.write(line + "\n")
+    return EXIT_OK
+
+
+def _peer_name(config, key: str) -> str:
+    if not key.startswith("ed25519:"):
+        return "(not reached yet)"
+    from ..node.keys import fingerprint, parse_key_text
+
+    return config.trusted_name(key) or fingerprint(parse_key_text(key))
+
+
+def cmd_node_status(args, env: Environment) -> int:
+    from ..node.book import NodeBook
+    from ..node.log import LogIndex
+    from ..tracker.changes import INDEX_FILE, node_dir
+    from ..tracker.workflow import LOG_NAME
+
+    tracker, _ = open_tracker(args, env)
+    directory = node_dir(tracker.root)
+    book = NodeBook(directory)
+    records = 0
+    if (directory / INDEX_FILE).exists():
+        index = LogIndex(directory / INDEX_FILE)
+        try:
+            records = index.db.execute("SELECT count(*) FROM records WHERE log = ?", (LOG_NAME,)).fetchone()[0]
+        finally:
+            index.close()
+    status = {"running": book.running() or None, "records": records, "peers": len(book.peers()),
+              "network": bool(tracker.config.network_key), "transfers": book.transfers()}
+    if args.format == "json":
+        env.stdout.write(json.dumps(status, indent=2, sort_keys=True) + "\n")
+        return EXIT_OK
+    running = status["running"]
+    if running:
+        env.stdout.write(f"node: running (pid {running['pid']}), listening on {running['listen']}, "
+                         f"since {_ago(running.get('since'))}, discovery {'on' if running.get('discovery') else 'off'}\n")
+    else:
+        env.stdout.write("node: not running (start it with 'fixme node run')\n")
+    if not status["network"]:
+        env.stdout.write("network: no key yet; run 'fixme init'\n")
+    env.stdout.write(f"log: {records} records; peers known: {status['peers']}\n")
+    for blob, info in status["transfers"].items():
+        held, total = int(info.get("held", 0)), int(info.get("chunks", 0))
+        bar = ""
+        if env.stdout_isatty and total:
+            filled = 30 * held // total
+            bar = "[" + "#" * filled + "-" * (30 - filled) + "] "
+        env.stdout.write(f"fetching {blob[7:19]}  {bar}{held}/{total} chunks from {info.get('peers', 0)} peers\n")
+    return EXIT_OK
+
+
+# -- attachments -------------------------------------------------------------------
+
+def cmd_attach(args, env: Environment) -> int:
+    tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
+    if not args.no_scan:
+        scan(tracker, bar, env)
+    path = Path(env.start_dir(args.directory)) / args.file
+    written = tracker.attach(args.id, path, args.name)
+    short = tracker.short_id_length()
+    entry = written.entry
+    env.stdout.write(f"{entry.id[:short]} {entry.tag}: {entry.title}\n  attached {args.name or path.name}"
+                     f"  (record {written.record_id[7:19]})\n")
+    if not written.trusted:
+        env.stderr.write("fixme: your key is not in this project's trust list, so the record does not apply\n")
+    return EXIT_OK
+
+
+def cmd_attachment_get(args, env: Environment) -> int:
+    from ..tracker.attachments import blob_is_complete, check_name, write_attachment
+
+    tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
+    if not args.no_scan:
+        scan(tracker, bar, env)
+    entry = tracker.get(args.id)
+    matching = [a for a in tracker.attachments(entry.id) if a.value == args.name]
+    trusted = [a for a in matching if a.trusted] or matching
+    if not trusted:
+        names = ", ".join(repr(a.value) for a in tracker.attachments(entry.id)) or "none"
+        raise FixmeError(f"entry {entry.id[:tracker.short_id_length()]} has no attachment {args.name!r} "
+                         f"(attachments: {names})")
+    attachment = trusted[-1]
+    dest = Path(env.start_dir(args.directory)) / (args.output or check_name(attachment.value))
+    if dest.exists() and not args.force:
+        raise FixmeError(f"{dest} exists; pass --force to overwrite it")
+    report = None
+    if not blob_is_complete(tracker.root, attachment.blob):
+        report = _fetch(tracker, attachment.blob, args, env)
+    write_attachment(tracker.root, attachment.blob, dest)
+    if args.format == "json":
+        data = {"entry": entry.id, "name": attachment.value, "blob": attachment.blob, "size": attachment.size,
+                "path": str(dest), "fetch": vars(report) if report else None}
+        env.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        came = (f" ({report.fetched} chunks fetched, {report.already} were here)" if report else "")
+        env.stdout.write(f"wrote {dest} ({_bytes(attachment.size or 0)}){came}\n")
+    return EXIT_OK
+
+
+def _fetch(tracker, blob: str, args, env: Environment):
+    from ..tracker.network import open_node
+
+    node = open_node(tracker)
+    try:
+        peers = args.peer or _default_peers(tracker, node)
+        if not peers:
+            raise FixmeError("the attachment is not here and there is no peer to fetch it from")
+        bar, progress = _fetch_bar(env)
+        try:
+            result = _run(node.sync(peers, blob_ids=[blob], progress=progress), args.timeout)
+        finally:
+            bar.close()
+    finally:
+        node.close()
+    for report in result.blobs:
+        if report.blob == blob:
+            return report
+    reasons = result.blob_errors or [s.error for s in result.sessions if s.error] or ["no peer has it"]
+    raise FixmeError(f"could not fetch the attachment: {'; '.join(reasons)}")
