@@ -41,6 +41,10 @@ def register(sub, node_sub) -> None:
                                                                "nor listen for others")
     q.add_argument("--interval", type=float, default=30.0, help="seconds between rounds with every peer "
                                                                 "(default 30)")
+    q.add_argument("--peer", action="append", default=[], metavar="HOST:PORT",
+                   help="also sync with this peer (repeatable; adds to [[peers]] of the config)")
+    q.add_argument("--upload-rate", type=float, metavar="MIB_PER_S",
+                   help="cap the rate at which blob chunks are served, in MiB/s (default: no cap)")
     q.add_argument("-v", "--verbose", action="store_true", help="log every session, not only changes")
     q.set_defaults(run=cmd_node_run)
 
@@ -214,8 +218,13 @@ def cmd_node_run(args, env: Environment) -> int:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     discovery = tracker.config.discovery and not args.no_discovery
+    if args.upload_rate is not None:
+        if args.upload_rate <= 0:
+            node.close()
+            raise FixmeError("--upload-rate must be positive")
+        node.set_upload_rate(args.upload_rate * 1024 * 1024)
     try:
-        asyncio.run(node.run(listen, tracker.config.peers, discovery=discovery,
+        asyncio.run(node.run(listen, [*tracker.config.peers, *args.peer], discovery=discovery,
                              discovery_port=tracker.config.discovery_port, interval=args.interval))
     except OSError as exc:
         raise FixmeError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}") from None
@@ -325,13 +334,16 @@ def cmd_attachment_get(args, env: Environment) -> int:
     if not args.no_scan:
         scan(tracker, bar, env)
     entry = tracker.get(args.id)
-    matching = [a for a in tracker.attachments(entry.id) if a.value == args.name]
-    trusted = [a for a in matching if a.trusted] or matching
-    if not trusted:
+    attachment = _find_attachment(tracker, entry, args.name)
+    if attachment is None:
+        # Not known here yet: the record may be on a peer. Fetch the records first.
+        _sync_round(tracker, args, env, blob_ids=())
+        tracker = open_tracker(args, env)[0]
+        attachment = _find_attachment(tracker, entry, args.name)
+    if attachment is None:
         names = ", ".join(repr(a.value) for a in tracker.attachments(entry.id)) or "none"
         raise FixmeError(f"entry {entry.id[:tracker.short_id_length()]} has no attachment {args.name!r} "
                          f"(attachments: {names})")
-    attachment = trusted[-1]
     dest = Path(env.start_dir(args.directory)) / (args.output or check_name(attachment.value))
     if dest.exists() and not args.force:
         raise FixmeError(f"{dest} exists; pass --force to overwrite it")
@@ -349,7 +361,24 @@ def cmd_attachment_get(args, env: Environment) -> int:
     return EXIT_OK
 
 
+def _find_attachment(tracker, entry, name: str):
+    """The latest trusted attachment called `name` (else the latest untrusted one), or None."""
+    matching = [a for a in tracker.attachments(entry.id) if a.value == name]
+    trusted = [a for a in matching if a.trusted] or matching
+    return trusted[-1] if trusted else None
+
+
 def _fetch(tracker, blob: str, args, env: Environment):
+    result = _sync_round(tracker, args, env, blob_ids=[blob])
+    for report in result.blobs:
+        if report.blob == blob:
+            return report
+    reasons = result.blob_errors or [s.error for s in result.sessions if s.error] or ["no peer has it"]
+    raise FixmeError(f"could not fetch the attachment: {'; '.join(reasons)}")
+
+
+def _sync_round(tracker, args, env: Environment, blob_ids):
+    """A round with --peer or the default peers: records, and only the blobs asked for."""
     from ..tracker.network import open_node
 
     node = open_node(tracker)
@@ -359,13 +388,8 @@ def _fetch(tracker, blob: str, args, env: Environment):
             raise FixmeError("the attachment is not here and there is no peer to fetch it from")
         bar, progress = _fetch_bar(env)
         try:
-            result = _run(node.sync(peers, blob_ids=[blob], progress=progress), args.timeout)
+            return _run(node.sync(peers, blob_ids=blob_ids, progress=progress, references=False), args.timeout)
         finally:
             bar.close()
     finally:
         node.close()
-    for report in result.blobs:
-        if report.blob == blob:
-            return report
-    reasons = result.blob_errors or [s.error for s in result.sessions if s.error] or ["no peer has it"]
-    raise FixmeError(f"could not fetch the attachment: {'; '.join(reasons)}")

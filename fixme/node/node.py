@@ -86,7 +86,8 @@ class RoundReport:
 
 
 def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
-    """"host:port", "host" or "[v6]:port" -> (host, port); ValueError with a reason."""
+    """"host:port", "host" or "[v6]:port" -> (host, port); ValueError with a reason.
+    (Port 0, to listen on, means any free port.)"""
     text = text.strip()
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
@@ -99,7 +100,7 @@ def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int
         raise ValueError(f"not an address: {text!r} (expected HOST:PORT)")
     if not port_text:
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not port_text.isdigit() or not 0 <= int(port_text) < 65536:
         raise ValueError(f"not a port: {port_text!r} in {text!r}")
     return host, int(port_text)
 
@@ -111,13 +112,24 @@ class Node:
         self.book = NodeBook(node_dir)
         self.faults = FaultBook()
         self.key = settings.identity.verify_key.encode()
+        self._upload: _RateLimit | None = None
+
+    def set_upload_rate(self, bytes_per_second: float) -> None:
+        """Cap the rate at which blob chunks are served (all peers together)."""
+        self._upload = _RateLimit(bytes_per_second)
+
+    async def _answer(self, request):
+        answers = await self.local.answer(request)
+        if self._upload is not None:
+            await self._upload.take(sum(len(a) for a in answers if isinstance(a, bytes)))
+        return answers
 
     def close(self) -> None:
         self.local.close()
 
     # -- one session -----------------------------------------------------------
     async def _open_link(self, session: Session) -> PeerLink:
-        link = PeerLink(session, self.local.answer)
+        link = PeerLink(session, self._answer)
         link.start()
         await link.send_hello(await self.local.hello())
         return link
@@ -134,9 +146,9 @@ class Node:
                 log.warning("refused record %s from %s: %s", rid[:19], link.label, why)
 
     async def _fetch(self, links: list[PeerLink], blob_ids: Iterable[str], result: RoundReport,
-                     progress: Progress | None) -> None:
+                     progress: Progress | None, references: bool) -> None:
         wanted = list(dict.fromkeys(blob_ids))
-        if self.settings.fetch_references:
+        if references:
             wanted += [b for b in await self.local.referenced_blocks_missing() if b not in wanted]
         live = [link for link in links if link.failure is None]
         for blob_id in wanted:
@@ -177,8 +189,9 @@ class Node:
 
     # -- rounds ----------------------------------------------------------------
     async def sync(self, addresses: Iterable[str], blob_ids: Iterable[str] = (),
-                   progress: Progress | None = None) -> RoundReport:
-        """One round with every address: records both ways, then the blobs."""
+                   progress: Progress | None = None, references: bool | None = None) -> RoundReport:
+        """One round with every address: records both ways, then `blob_ids` and (if
+        `references`, by default settings.fetch_references) the blobs our records reference."""
         result = RoundReport()
         addresses = list(dict.fromkeys(addresses))
         opened = await asyncio.gather(*(self._dial(a) for a in addresses))
@@ -188,7 +201,9 @@ class Node:
             if link is not None:
                 links.append((link, report))
         await asyncio.gather(*(self._pull_safely(link, report) for link, report in links))
-        await self._fetch([link for link, _ in links], blob_ids, result, progress)
+        if references is None:
+            references = self.settings.fetch_references
+        await self._fetch([link for link, _ in links], blob_ids, result, progress, references)
         await asyncio.gather(*(self._finish(link, report) for link, report in links))
         return result
 
@@ -235,7 +250,7 @@ class Node:
         link = await self._open_link(session)
         await self._pull_safely(link, report)
         if link.failure is None:
-            await self._fetch([link], (), RoundReport(), None)
+            await self._fetch([link], (), RoundReport(), None, self.settings.fetch_references)
             await self._finish(link, report, dialled=False)
         else:
             self._account(link, report, dialled=False)
@@ -363,3 +378,23 @@ class _Runner:
             if current != last:
                 last = current
                 self.wake.set()
+
+
+class _RateLimit:
+    """A token bucket: take(n) waits until n more bytes fit the rate (bursts up to one second's worth)."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.tokens = rate
+        self.stamp = 0.0
+
+    async def take(self, amount: int) -> None:
+        if not amount:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate) if self.stamp else self.tokens
+        self.stamp = now
+        self.tokens -= amount
+        if self.tokens < 0:
+            await asyncio.sleep(-self.tokens / self.rate)
