@@ -662,4 +662,11 @@ def test_protocol_doc_matches_the_code():
     for constant in (handshake.HELLO_CONTEXT, handshake.SIGNATURE_CONTEXT):
         assert f'"{constant.decode()}" ({len(constant)})' in text
     assert f"({len(handshake.SIGNATURE_CONTEXT) + 1 + 2 * HELLO_SIZE} bytes)" in text
-    assert "## Reconciliation (to be written)" in text
+    for heading in ("## Sessions", "## Reconciliation", "## Blobs", "## Limits", "## Discovery"):
+        assert heading in text, heading
+    from fixme.node import fetch, peer, reconcile
+
+    assert f"`MAX_OUTSTANDING` = {peer.MAX_OUTSTANDING}" in text
+    assert f"`WINDOW` = {fetch.WINDOW}" in text
+    assert f"`MAX_FAULTS` = {fetch.MAX_FAULTS}" in text
+    assert f"`MAX_RECORDS_PER_PULL` = {reconcile.MAX_RECORDS_PER_PULL:,}" in text
