@@ -366,24 +366,6 @@ def set_network_key(path: Path, key_hex: str) -> bool:
     return True
 
 
-def add_peer(path: Path, address: str) -> bool:
-    """Add a [[peers]] address; False when it is listed already."""
-    import tomlkit
-
-    doc = _read_document(path)
-    entries = doc.get("peers")
-    if entries is None:
-        entries = tomlkit.aot()
-        doc.append("peers", entries)
-    if any(str(item.get("address", "")) == address for item in entries):
-        return False
-    table = tomlkit.table()
-    table.add("address", address)
-    entries.append(table)
-    _write_document(path, doc)
-    return True
-
-
 def remove_trusted_key(path: Path, key: str) -> bool:
     """Remove `key` from the trust list; False when it was not there."""
     doc = _read_document(path)

@@ -34,6 +34,24 @@ def scan(tracker, bar, env: Environment, force: bool = False, known=None):
     return summary
 
 
+def scanned_tracker(args, env: Environment):
+    """The tracker after an incremental scan, unless the command was given --no-scan."""
+    tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
+    if not args.no_scan:
+        scan(tracker, bar, env)
+    return tracker
+
+
+def report_written(written, what: str, tracker, env: Environment) -> None:
+    """What a write command did: the entry, the change, the record; a warning if it does not apply."""
+    short = tracker.short_id_length()
+    entry = written.entry
+    env.stdout.write(f"{entry.id[:short]} {entry.tag}: {entry.title}\n  {what}  (record {written.record_id[7:19]})\n")
+    if not written.trusted:
+        env.stderr.write("fixme: your key is not in this project's trust list, so the record is kept but does "
+                         "not apply; run 'fixme trust add' with your key (see 'fixme key show')\n")
+
+
 def style(args, env: Environment):
     from .render import Style
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ..errors import EXIT_OK, FixmeError
-from .common import open_tracker, scan, style
+from .common import open_tracker, report_written, scanned_tracker, style
 from .env import Environment
 
 
@@ -79,40 +79,24 @@ def _scan_options(p) -> None:
     p.add_argument("--no-scan", action="store_true", help="do not rescan first (use the last scan's entries)")
 
 
-def _scanned_tracker(args, env: Environment):
-    tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
-    if not args.no_scan:
-        scan(tracker, bar, env)
-    return tracker
-
-
-def _report_written(written, what: str, tracker, env: Environment) -> None:
-    short = tracker.short_id_length()
-    entry = written.entry
-    env.stdout.write(f"{entry.id[:short]} {entry.tag}: {entry.title}\n  {what}  (record {written.record_id[7:19]})\n")
-    if not written.trusted:
-        env.stderr.write("fixme: your key is not in this project's trust list, so the record is kept but does "
-                         "not apply; run 'fixme trust add' with your key (see 'fixme key show')\n")
-
-
 def cmd_set_workflow(args, env: Environment) -> int:
-    tracker = _scanned_tracker(args, env)
+    tracker = scanned_tracker(args, env)
     written = tracker.set_attribute(args.id, "workflow", args.state, args.message)
-    _report_written(written, f"workflow → {args.state}", tracker, env)
+    report_written(written, f"workflow → {args.state}", tracker, env)
     return EXIT_OK
 
 
 def cmd_set(args, env: Environment) -> int:
-    tracker = _scanned_tracker(args, env)
+    tracker = scanned_tracker(args, env)
     written = tracker.set_attribute(args.id, args.attr, args.value, args.message)
-    _report_written(written, f"{args.attr} → {args.value}", tracker, env)
+    report_written(written, f"{args.attr} → {args.value}", tracker, env)
     return EXIT_OK
 
 
 def cmd_comment(args, env: Environment) -> int:
-    tracker = _scanned_tracker(args, env)
+    tracker = scanned_tracker(args, env)
     written = tracker.comment(args.id, args.text)
-    _report_written(written, "comment added", tracker, env)
+    report_written(written, "comment added", tracker, env)
     return EXIT_OK
 
 
@@ -121,7 +105,7 @@ def cmd_log(args, env: Environment) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise FixmeError("log: --limit must be at least 1")
-    tracker = _scanned_tracker(args, env) if args.id else open_tracker(args, env)[0]
+    tracker = scanned_tracker(args, env) if args.id else open_tracker(args, env)[0]
     entry_id = tracker.get(args.id).id if args.id else None
     items = list(reversed(tracker.history(entry_id)))[:args.limit]
     if args.format == "json":

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import EXIT_NOT_FOUND, EXIT_OK, FixmeError
-from .common import open_tracker, scan, style
+from .common import open_tracker, report_written, scanned_tracker, style
 from .env import Environment
 
 EXIT_NO_PEER = EXIT_NOT_FOUND   # `sync` reached no peer
@@ -313,26 +313,17 @@ def cmd_node_status(args, env: Environment) -> int:
 # -- attachments -------------------------------------------------------------------
 
 def cmd_attach(args, env: Environment) -> int:
-    tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
-    if not args.no_scan:
-        scan(tracker, bar, env)
+    tracker = scanned_tracker(args, env)
     path = Path(env.start_dir(args.directory)) / args.file
     written = tracker.attach(args.id, path, args.name)
-    short = tracker.short_id_length()
-    entry = written.entry
-    env.stdout.write(f"{entry.id[:short]} {entry.tag}: {entry.title}\n  attached {args.name or path.name}"
-                     f"  (record {written.record_id[7:19]})\n")
-    if not written.trusted:
-        env.stderr.write("fixme: your key is not in this project's trust list, so the record does not apply\n")
+    report_written(written, f"attached {args.name or path.name}", tracker, env)
     return EXIT_OK
 
 
 def cmd_attachment_get(args, env: Environment) -> int:
     from ..tracker.attachments import blob_is_complete, check_name, write_attachment
 
-    tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
-    if not args.no_scan:
-        scan(tracker, bar, env)
+    tracker = scanned_tracker(args, env)
     entry = tracker.get(args.id)
     attachment = _find_attachment(tracker, entry, args.name)
     if attachment is None:
