@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .blobs import Manifest, ManifestError, parse_manifest
 from .channel import TransportError
 from .local import LocalStore
-from .messages import BlobStatus, Block, HaveBlob, NotFound, WantBlock, WantChunk
+from .messages import BlobStatus, Block, HaveBlob, NotFound, ProtocolError, WantBlock, WantChunk
 from .peer import PeerLink
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,15 @@ class _Fetch:
                     continue
                 finished, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 for future in finished:
+                    if link not in self.sources:
+                        break  # dropped (a bad chunk): one fault per blob; the rest go back below
                     await self._arrived(link, waiting.pop(future), future)
+        except ProtocolError as exc:
+            # e.g. a chunk whose bytes do not hash to its id: the codec ends the
+            # session, and it counts as a fault like a wrong chunk.
+            if self.faults.fault(link.peer_key):
+                log.warning("%s banned for a while: %s", link.label, exc)
+            self._drop(link, f"session failed: {exc}")
         except TransportError as exc:
             self._drop(link, f"session failed: {exc}")
         finally:

@@ -173,7 +173,9 @@ class Node:
         try:
             await link.finish()
         except TransportError as exc:
-            report.error = report.error or str(exc)
+            if report.error is None:  # not yet logged by _pull_safely: say why the session ended
+                report.error = str(exc)
+                log.warning("session with %s: %s", link.label, exc)
         finally:
             self._account(link, report, dialled)
 
