@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from . import canonical
 from .database import connect_wal
 from .hashing import PREFIX, block_id
-from .records import Record, RecordError, parse_record, sign_record, verify_signature
+from .records import Record, RecordError, parse_hashed, sign_record, verify_signature
 
 if TYPE_CHECKING:  # reading the index (what `fixme list` does) needs none of these
     from nacl.signing import SigningKey
@@ -288,7 +288,7 @@ def _check_chunk(log: str, chunk: list[tuple[str, bytes]]) -> list[Record | Reje
     outcomes: list[Record | Rejected] = []
     for rid, data in chunk:
         try:
-            record = parse_record(data, verify=False)
+            record = parse_hashed(data, rid)  # rid is block_id(data): no second hash
         except RecordError as exc:
             outcomes.append(Rejected(rid, str(exc)))
             continue
