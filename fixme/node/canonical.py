@@ -40,8 +40,7 @@ def reencode(value: Any) -> bytes:
 
 def _dumps(value: Any) -> bytes:
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False).encode("utf-8")
+        return _ENCODER.encode(value).encode("utf-8")
     except UnicodeEncodeError:
         raise CanonicalError("strings must be valid Unicode (no lone surrogates)") from None
 
@@ -52,14 +51,16 @@ def decode(data: bytes) -> Any:
         text = data.decode("utf-8")
         # No hook for repeated keys: json keeps the last one, so the document
         # re-encodes shorter than `data` and the comparison below refuses it.
-        value = json.loads(text, parse_float=_no_float, parse_int=_bounded_int, parse_constant=_no_float)
+        value = _DECODER.decode(text)
     except CanonicalError:
         raise
     except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, absurd integers
         raise CanonicalError(f"not a canonical document: {exc}") from None
     # The hooks already refused what JSON has and documents must not (floats,
-    # big integers), so re-encoding needs no second type check.
-    if _dumps(value) != data:
+    # big integers), so re-encoding needs no second type check. Comparing
+    # text saves encoding it again: `text` is exactly `data` decoded.
+    if _ENCODER.encode(value) != text:
+        _dumps(value)  # a lone surrogate (spelt as an escape in `data`) gets its own reason
         raise CanonicalError("not a canonical document: not in canonical form")
     return value
 
@@ -97,3 +98,12 @@ def _bounded_int(text: str) -> int:
 
 def _no_float(text: str) -> Any:
     raise CanonicalError(f"not a canonical document: non-integer number {text}")
+
+
+# Built once: json.loads and json.dumps with options build a new decoder or
+# encoder (and scanner) on every call, a third of the cost of a small document.
+# No circular check: encode() walks the value first (_check, bounded depth)
+# and decoded values cannot hold cycles.
+_DECODER = json.JSONDecoder(parse_float=_no_float, parse_int=_bounded_int, parse_constant=_no_float)
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                            check_circular=False)

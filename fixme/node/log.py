@@ -7,8 +7,9 @@ store, `logs/NAME/heads`, holding the canonical list of their ids.
 Every record is verified (hash, form and signature) once, when it enters
 the log; the index (`records.db`, sqlite) then holds its fields, and being in
 the index is what "verified" means. Reading the log never verifies again.
-Signatures are checked on a small thread pool: libsodium releases the GIL,
-so on two cores ingest runs faster than one core can verify.
+Records are parsed and their signatures checked on a small thread pool:
+libsodium releases the GIL, so on two cores ingest runs faster than one core
+can verify.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from . import canonical
 from .database import connect_wal
 from .hashing import PREFIX, block_id
-from .records import Record, RecordError, parse_record, sign_record, verify_signature
+from .records import Record, RecordError, parse_hashed, sign_record, verify_signature
 
 if TYPE_CHECKING:  # reading the index (what `fixme list` does) needs none of these
     from nacl.signing import SigningKey
@@ -31,7 +32,8 @@ if TYPE_CHECKING:  # reading the index (what `fixme list` does) needs none of th
     from .refs import Refs
 
 VERIFY_THREADS = 2
-VERIFY_BATCH = 512
+VERIFY_BATCH = 512  # at most this many records per worker task
+SMALL_INGEST = 16  # up to this many fresh records are checked without threads
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -192,38 +194,9 @@ class RecordLog:
         accepted never depends on the order records arrive in, and every peer
         that holds the same records holds the same log.
         """
-        from concurrent.futures import ThreadPoolExecutor
-
         report = IngestReport()
-        datas = list(blocks)
-        ids = [block_id(d) for d in datas]
-        known = self.index.known(ids)
-        seen: set[str] = set()
-        verified: list[Record] = []
-        with ThreadPoolExecutor(VERIFY_THREADS) as pool:
-            # The pool checks signatures (libsodium releases the GIL) while
-            # this thread parses the next batch.
-            pending = []
-            batch: list[Record] = []
-            for rid, data in zip(ids, datas):
-                if rid in known or rid in seen:
-                    report.known += 1
-                    continue
-                seen.add(rid)
-                record = self._parse(rid, data, report)
-                if record is not None:
-                    batch.append(record)
-                if len(batch) == VERIFY_BATCH:
-                    pending.append((batch, pool.submit(_check_signatures, batch)))
-                    batch = []
-            if batch:
-                pending.append((batch, pool.submit(_check_signatures, batch)))
-            for batch, verdicts in pending:
-                for record, ok in zip(batch, verdicts.result()):
-                    if ok:
-                        verified.append(record)
-                    else:
-                        report.rejected.append(Rejected(record.id, "bad signature"))
+        fresh = self._fresh(blocks, report)
+        verified = self._check_all(fresh, report)
         sound = self._causally_sound(verified, report)
         if sound:
             self.store.put_many([r.data for r in sound])
@@ -232,16 +205,48 @@ class RecordLog:
         report.added = sound
         return report
 
-    def _parse(self, rid: str, data: bytes, report: IngestReport) -> Record | None:
-        try:
-            record = parse_record(data, verify=False)
-        except RecordError as exc:
-            report.rejected.append(Rejected(rid, str(exc)))
-            return None
-        if record.log != self.name:
-            report.rejected.append(Rejected(rid, f"record of log {record.log!r}, not {self.name!r}"))
-            return None
-        return record
+    def _fresh(self, blocks: Iterable[bytes], report: IngestReport) -> list[tuple[str, bytes]]:
+        """(id, bytes) of the blocks not in the index yet, each once; the rest count as known."""
+        datas = list(blocks)
+        ids = [block_id(d) for d in datas]
+        known = self.index.known(ids)
+        fresh: dict[str, bytes] = {}
+        for rid, data in zip(ids, datas):
+            if rid in known or rid in fresh:
+                report.known += 1
+            else:
+                fresh[rid] = data
+        return list(fresh.items())
+
+    def _check_all(self, fresh: list[tuple[str, bytes]], report: IngestReport) -> list[Record]:
+        """The records among `fresh` that parse, belong to this log and are correctly signed.
+
+        Each worker thread parses and verifies its own chunks. Parsing holds
+        the GIL, but while one thread parses the other is inside libsodium
+        (which releases it), so both cores stay busy. Parsing here in the
+        calling thread instead starves the verifiers: a thread coming back
+        from C waits for the parser's switch interval (5 ms) to get the GIL.
+        """
+        if not fresh:
+            return []
+        if len(fresh) <= SMALL_INGEST:  # not worth starting threads
+            outcomes = _check_chunk(self.name, fresh)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # Several chunks per thread, so that no thread is left with a
+            # long last chunk while the others have finished.
+            size = max(1, min(VERIFY_BATCH, -(-len(fresh) // (4 * VERIFY_THREADS))))
+            chunks = [fresh[start:start + size] for start in range(0, len(fresh), size)]
+            with ThreadPoolExecutor(VERIFY_THREADS) as pool:
+                outcomes = [o for chunk in pool.map(_check_chunk, [self.name] * len(chunks), chunks) for o in chunk]
+        verified = []
+        for outcome in outcomes:
+            if isinstance(outcome, Rejected):
+                report.rejected.append(outcome)
+            else:
+                verified.append(outcome)
+        return verified
 
     def _causally_sound(self, records: list[Record], report: IngestReport) -> list[Record]:
         """The records whose parents are all present and older, parents first.
@@ -306,8 +311,22 @@ def _payload_text(record: Record) -> str:
     return data[start:data.rindex(b',"refs":[')].decode("utf-8")
 
 
-def _check_signatures(batch: list[Record]) -> list[bool]:
-    return [verify_signature(record) for record in batch]
+def _check_chunk(log: str, chunk: list[tuple[str, bytes]]) -> list[Record | Rejected]:
+    """Each (id, bytes) of `chunk` parsed and verified as a record of `log`, or why not."""
+    outcomes: list[Record | Rejected] = []
+    for rid, data in chunk:
+        try:
+            record = parse_hashed(data, rid)  # rid is block_id(data): no second hash
+        except RecordError as exc:
+            outcomes.append(Rejected(rid, str(exc)))
+            continue
+        if record.log != log:
+            outcomes.append(Rejected(rid, f"record of log {record.log!r}, not {log!r}"))
+        elif not verify_signature(record):
+            outcomes.append(Rejected(rid, "bad signature"))
+        else:
+            outcomes.append(record)
+    return outcomes
 
 
 def _decode_heads(value: bytes | None) -> list[str]:
