@@ -227,15 +227,16 @@ class RecordLog:
         after its parents, so a record whose clock does not exceed a parent's
         is refused. Sorting by clock puts every sound parent before its children.
         """
-        records = sorted(records, key=lambda r: (r.clock, r.id))
-        outside = {p for r in records for p in r.parents}
-        clocks = self.index.clocks(outside)  # parents already in the log
+        records = sorted(records, key=_clock_order)
+        batch = {r.id for r in records}
+        # Only parents from outside the batch can be in the log already: the
+        # batch holds no known record. Mostly few: sync sends parents first.
+        clocks = self.index.clocks({p for r in records for p in r.parents if p not in batch})
         sound = []
         for record in records:
-            missing = [p for p in record.parents if p not in clocks]
-            late = [p for p in record.parents if p in clocks and clocks[p] >= record.clock]
-            if late:
-                report.rejected.append(Rejected(record.id, f"clock {record.clock} does not exceed parent {late[0]}'s"))
+            late, missing = _late_or_missing(record, clocks)
+            if late is not None:
+                report.rejected.append(Rejected(record.id, f"clock {record.clock} does not exceed parent {late}'s"))
             elif missing:
                 report.waiting.append(record)
             else:
@@ -252,6 +253,22 @@ class RecordLog:
             return canonical.encode(sorted(heads))
 
         self.refs.update(self.heads_ref, change)
+
+
+def _clock_order(record: Record) -> tuple[int, str]:
+    return record.clock, record.id
+
+
+def _late_or_missing(record: Record, clocks: dict[str, int]) -> tuple[str | None, bool]:
+    """The first parent whose clock is not below the record's (or None), and whether a parent is absent."""
+    late, missing = None, False
+    for parent in record.parents:
+        clock = clocks.get(parent)
+        if clock is None:
+            missing = True
+        elif clock >= record.clock and late is None:
+            late = parent
+    return late, missing
 
 
 def _digest(record_id: str) -> bytes:
