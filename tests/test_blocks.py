@@ -79,6 +79,14 @@ def test_put_many_is_one_batch_in_order(store):
     assert store.put_many([]) == []
 
 
+def test_put_hashed_stores_under_the_ids_given(store):
+    blocks = [b"small", os.urandom(SMALL_BLOCK_MAX + 1)]
+    store.put_hashed([(block_id(b), b) for b in blocks])
+    assert all(store.get(block_id(b)) == b for b in blocks)
+    with pytest.raises(ValueError):
+        store.put_hashed([(block_id(b""), b"")])
+
+
 def test_a_batch_of_many_large_blocks_holds_no_descriptors(store):
     import resource
 

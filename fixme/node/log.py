@@ -171,7 +171,7 @@ class RecordLog:
         verified = self._check_all(fresh, report)
         sound = self._causally_sound(verified, report)
         if sound:
-            self.store.put_many([r.data for r in sound])
+            self.store.put_hashed([(r.id, r.data) for r in sound])
             self.index.add(sound)
             self._move_heads(sound)
         report.added = sound
