@@ -203,25 +203,21 @@ class RecordLog:
         calling thread instead starves the verifiers: a thread coming back
         from C waits for the parser's switch interval (5 ms) to get the GIL.
         """
-        if not fresh:
-            return []
         if len(fresh) <= SMALL_INGEST:  # not worth starting threads
-            outcomes = _check_chunk(self.name, fresh)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
+            verified, rejected = _check_chunk(self.name, fresh)
+            report.rejected += rejected
+            return verified
+        from concurrent.futures import ThreadPoolExecutor
 
-            # Several chunks per thread, so that no thread is left with a
-            # long last chunk while the others have finished.
-            size = max(1, min(VERIFY_BATCH, -(-len(fresh) // (4 * VERIFY_THREADS))))
-            chunks = [fresh[start:start + size] for start in range(0, len(fresh), size)]
-            with ThreadPoolExecutor(VERIFY_THREADS) as pool:
-                outcomes = [o for chunk in pool.map(_check_chunk, [self.name] * len(chunks), chunks) for o in chunk]
+        # Several chunks per thread, so that no thread is left with a long
+        # last chunk while the others have finished.
+        size = max(1, min(VERIFY_BATCH, -(-len(fresh) // (4 * VERIFY_THREADS))))
+        chunks = [fresh[start:start + size] for start in range(0, len(fresh), size)]
         verified = []
-        for outcome in outcomes:
-            if isinstance(outcome, Rejected):
-                report.rejected.append(outcome)
-            else:
-                verified.append(outcome)
+        with ThreadPoolExecutor(VERIFY_THREADS) as pool:
+            for good, rejected in pool.map(_check_chunk, [self.name] * len(chunks), chunks):
+                verified += good
+                report.rejected += rejected
         return verified
 
     def _causally_sound(self, records: list[Record], report: IngestReport) -> list[Record]:
@@ -304,22 +300,23 @@ def _payload_text(record: Record) -> str:
     return data[start:data.rindex(b',"refs":[')].decode("utf-8")
 
 
-def _check_chunk(log: str, chunk: list[tuple[str, bytes]]) -> list[Record | Rejected]:
-    """Each (id, bytes) of `chunk` parsed and verified as a record of `log`, or why not."""
-    outcomes: list[Record | Rejected] = []
+def _check_chunk(log: str, chunk: list[tuple[str, bytes]]) -> tuple[list[Record], list[Rejected]]:
+    """The (id, bytes) pairs of `chunk` that are good records of `log`, parsed; and why the rest are not."""
+    verified: list[Record] = []
+    rejected: list[Rejected] = []
     for rid, data in chunk:
         try:
             record = parse_hashed(data, rid)  # rid is block_id(data): no second hash
         except RecordError as exc:
-            outcomes.append(Rejected(rid, str(exc)))
+            rejected.append(Rejected(rid, str(exc)))
             continue
         if record.log != log:
-            outcomes.append(Rejected(rid, f"record of log {record.log!r}, not {log!r}"))
+            rejected.append(Rejected(rid, f"record of log {record.log!r}, not {log!r}"))
         elif not verify_signature(record):
-            outcomes.append(Rejected(rid, "bad signature"))
+            rejected.append(Rejected(rid, "bad signature"))
         else:
-            outcomes.append(record)
-    return outcomes
+            verified.append(record)
+    return verified, rejected
 
 
 def _decode_heads(value: bytes | None) -> list[str]:

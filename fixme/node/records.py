@@ -12,9 +12,10 @@ tracker) decides that.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # PyNaCl loads when signing or verifying, not to read a log
     from nacl.signing import SigningKey
@@ -181,19 +182,29 @@ def verify_signature(record: Record) -> bool:
     """Whether the record's signature is its author's over its content (needs record.data)."""
     if record.data is None or record.sig is None:
         raise ValueError("a record read from an index has no bytes to verify")
-    from nacl.bindings import crypto_sign_open
-    from nacl.exceptions import CryptoError
-
-    message = SIGNING_CONTEXT + _unsigned_bytes(record.data, record.sig)
+    sign_open, crypto_error = _nacl()
+    before, after = _around_sig(record.data, record.sig)
+    # One join builds what crypto_sign_open wants (signature, then message)
+    # without the intermediate copies of the unsigned body.
+    signed = b"".join((bytes.fromhex(record.sig), SIGNING_CONTEXT, before, after))
     try:
-        crypto_sign_open(bytes.fromhex(record.sig) + message, record.author)
-    except CryptoError:  # a bad signature, or an author key that is not a curve point
+        sign_open(signed, record.author)
+    except crypto_error:  # a bad signature, or an author key that is not a curve point
         return False
     return True
 
 
-def _unsigned_bytes(data: bytes, sig: str) -> bytes:
-    """The canonical bytes of the record without its "sig" member.
+@functools.cache
+def _nacl() -> tuple[Callable[[bytes, bytes], bytes], type[Exception]]:
+    """PyNaCl's verify and its error, imported on first use (reading a log needs neither)."""
+    from nacl.bindings import crypto_sign_open
+    from nacl.exceptions import CryptoError
+
+    return crypto_sign_open, CryptoError
+
+
+def _around_sig(data: bytes, sig: str) -> tuple[bytes, bytes]:
+    """The record's bytes before and after its "sig" member; together, the unsigned body.
 
     Keys are sorted, so "sig" is the member after "refs" and before "time";
     nothing after it holds a string, so its last spelling in `data` is the
@@ -202,7 +213,7 @@ def _unsigned_bytes(data: bytes, sig: str) -> bytes:
     """
     member = b',"sig":"' + sig.encode("ascii") + b'"'
     at = data.rfind(member)
-    return data[:at] + data[at + len(member):]
+    return data[:at], data[at + len(member):]
 
 
 def _check_fields(doc: dict[str, Any]) -> None:
