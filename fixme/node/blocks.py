@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..fsutil import atomic_write_bytes, fsync_dir
-from .database import BUSY_TIMEOUT_S, connect_wal
+from .database import BUSY_TIMEOUT_S, connect_wal, write_batch
 from .hashing import PREFIX, block_id, check_block_id, is_block_id
 
 SMALL_BLOCK_MAX = 64 * 1024
@@ -147,15 +147,8 @@ class BlockStore:
             with self._lock:
                 conn = self._connect(create=True)
                 assert conn is not None
-                # BEGIN IMMEDIATE takes the write lock up front, so a second
-                # writer waits in busy_timeout instead of failing on upgrade.
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with write_batch(conn):
                     conn.executemany("INSERT OR IGNORE INTO blocks (digest, data) VALUES (?, ?)", small)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
 
     def loose_batch(self) -> "LooseBatch":
         """A batch of large blocks written now and made durable together by `commit()`."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from . import canonical
-from .database import connect_wal
+from .database import connect_wal, write_batch
 from .hashing import PREFIX, block_id
 from .records import Record, RecordError, parse_hashed, sign_record, verify_signature
 
@@ -101,8 +101,7 @@ class LogIndex:
         """Index verified records, all or none."""
         rows = [(_digest(r.id), r.log, r.author, r.clock, r.time, " ".join(r.parents), " ".join(r.refs),
                  _payload_text(r)) for r in records]
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
+        with write_batch(self.db):
             self.db.executemany(
                 "INSERT OR IGNORE INTO records (digest, log, author, clock, time, parents, refs, payload)"
                 " VALUES (?,?,?,?,?,?,?,?)", rows)
