@@ -79,6 +79,14 @@ def test_put_many_is_one_batch_in_order(store):
     assert store.put_many([]) == []
 
 
+def test_put_hashed_stores_under_the_ids_given(store):
+    blocks = [b"small", os.urandom(SMALL_BLOCK_MAX + 1)]
+    store.put_hashed([(block_id(b), b) for b in blocks])
+    assert all(store.get(block_id(b)) == b for b in blocks)
+    with pytest.raises(ValueError):
+        store.put_hashed([(block_id(b""), b"")])
+
+
 def test_a_batch_of_many_large_blocks_holds_no_descriptors(store):
     import resource
 
@@ -291,3 +299,19 @@ def test_open_node_storage_layout(tmp_path):
         refs.update("r", lambda old: b"y")
     assert (tmp_path / "node" / "blocks" / "blocks.db").is_file()
     assert (tmp_path / "node" / "refs" / "r").read_bytes() == b"y"
+
+
+def test_a_write_batch_is_all_or_nothing_and_leaves_the_cache_as_it_was(tmp_path):
+    from fixme.node.database import connect_wal, write_batch
+
+    conn = connect_wal(tmp_path / "t.db", "CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY)")
+    before = conn.execute("PRAGMA cache_size").fetchone()[0]
+    with write_batch(conn):
+        conn.executemany("INSERT INTO t VALUES (?)", [(n,) for n in range(5)])
+    with pytest.raises(sqlite3.IntegrityError):
+        with write_batch(conn):
+            conn.execute("INSERT INTO t VALUES (10)")
+            conn.execute("INSERT INTO t VALUES (1)")  # taken: the whole batch goes
+    assert [n for (n,) in conn.execute("SELECT k FROM t")] == [0, 1, 2, 3, 4]
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == before and not conn.in_transaction
+    conn.close()

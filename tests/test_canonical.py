@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -48,6 +50,21 @@ def test_the_spelling_is_compact_sorted_utf8():
 def test_anything_not_canonical_is_refused(data):
     with pytest.raises(canonical.CanonicalError):
         canonical.decode(data)
+
+
+def outcome(decoder, data: bytes):
+    try:
+        return decoder(data)
+    except canonical.CanonicalError as exc:
+        return ("refused", str(exc))
+
+
+@given(documents, st.sampled_from([(",", ":"), (", ", ": ")]), st.booleans(), st.booleans(),
+       st.sampled_from(["", " ", "\n"]))
+def test_the_quick_decode_agrees_with_the_long_way(value, separators, sort_keys, ensure_ascii, pad):
+    text = json.dumps(value, separators=separators, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
+    for data in (text.encode("utf-8", "surrogatepass"), (pad + text).encode(), (text + pad).encode()):
+        assert outcome(canonical.decode, data) == outcome(canonical._decode_or_refuse, data)
 
 
 @pytest.mark.parametrize("value", [1.5, {1: "x"}, 2**63, b"bytes", "\ud800", {"a": object()}])

@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..fsutil import atomic_write_bytes, fsync_dir
-from .database import BUSY_TIMEOUT_S, connect_wal
-from .hashing import PREFIX, check_block_id, is_block_id
+from .database import BUSY_TIMEOUT_S, connect_wal, write_batch
+from .hashing import PREFIX, block_id, check_block_id, is_block_id
 
 SMALL_BLOCK_MAX = 64 * 1024
 
@@ -119,18 +119,25 @@ class BlockStore:
         Small blocks go in one sqlite transaction (one WAL fsync for the batch);
         large ones are written as temp files, then all fsynced and renamed.
         """
-        ids: list[str] = []
+        hashed = [(block_id(data), data) for data in blocks]
+        self.put_hashed(hashed)
+        return [bid for bid, _ in hashed]
+
+    def put_hashed(self, blocks: Sequence[tuple[str, bytes]]) -> None:
+        """put_many for (id, bytes) pairs whose ids the caller has just computed from the bytes.
+
+        Saves hashing them a second time (record ingest hashes every block to
+        look it up first). An id that is not its block's hash would store a
+        corrupt block, which get() refuses and fsck reports.
+        """
         small: list[tuple[bytes, bytes]] = []
         large = LooseBatch(self)
         try:
-            for data in blocks:
+            for bid, data in blocks:
                 if not data:
                     raise ValueError("an empty block cannot be stored (fsck treats it as damage)")
-                digest = hashlib.sha256(data).digest()
-                bid = PREFIX + digest.hex()  # == hashing.block_id(data), without hashing twice
-                ids.append(bid)
                 if len(data) <= SMALL_BLOCK_MAX:
-                    small.append((digest, data))
+                    small.append((_digest(bid), data))
                 else:
                     large.add(bid, data)
             large.commit()
@@ -140,16 +147,8 @@ class BlockStore:
             with self._lock:
                 conn = self._connect(create=True)
                 assert conn is not None
-                # BEGIN IMMEDIATE takes the write lock up front, so a second
-                # writer waits in busy_timeout instead of failing on upgrade.
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with write_batch(conn):
                     conn.executemany("INSERT OR IGNORE INTO blocks (digest, data) VALUES (?, ?)", small)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-        return ids
 
     def loose_batch(self) -> "LooseBatch":
         """A batch of large blocks written now and made durable together by `commit()`."""

@@ -17,7 +17,7 @@ exactly one valid spelling and a block id names exactly one document.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
@@ -40,7 +40,7 @@ def reencode(value: Any) -> bytes:
 
 def _dumps(value: Any) -> bytes:
     try:
-        return _ENCODER.encode(value).encode("utf-8")
+        return _encode_text(value).encode("utf-8")
     except UnicodeEncodeError:
         raise CanonicalError("strings must be valid Unicode (no lone surrogates)") from None
 
@@ -49,9 +49,24 @@ def decode(data: bytes) -> Any:
     """The value of canonical bytes; anything else raises CanonicalError."""
     try:
         text = data.decode("utf-8")
+        # Straight to the C scanner: a canonical document fills `text` from
+        # its first character to its last, so JSONDecoder.decode's skipping
+        # of whitespace around it is not needed to accept one.
+        value, end = _DECODER.scan_once(text, 0)
+        if end == len(text) and _encode_text(value) == text:
+            return value
+    except (ValueError, RecursionError, StopIteration):
+        pass
+    return _decode_or_refuse(data)
+
+
+def _decode_or_refuse(data: bytes) -> Any:
+    """decode() the long way, which says why bytes are refused."""
+    try:
+        text = data.decode("utf-8")
         # No hook for repeated keys: json keeps the last one, so the document
         # re-encodes shorter than `data` and the comparison below refuses it.
-        value = _DECODER.decode(text)
+        value = json.loads(text, parse_float=_no_float, parse_int=_bounded_int, parse_constant=_no_float)
     except CanonicalError:
         raise
     except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, absurd integers
@@ -59,7 +74,7 @@ def decode(data: bytes) -> Any:
     # The hooks already refused what JSON has and documents must not (floats,
     # big integers), so re-encoding needs no second type check. Comparing
     # text saves encoding it again: `text` is exactly `data` decoded.
-    if _ENCODER.encode(value) != text:
+    if _encode_text(value) != text:
         _dumps(value)  # a lone surrogate (spelt as an escape in `data`) gets its own reason
         raise CanonicalError("not a canonical document: not in canonical form")
     return value
@@ -107,3 +122,26 @@ def _no_float(text: str) -> Any:
 _DECODER = json.JSONDecoder(parse_float=_no_float, parse_int=_bounded_int, parse_constant=_no_float)
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
                             check_circular=False)
+
+
+def _text_encoder() -> Callable[[Any], str]:
+    """_ENCODER.encode, without building its C encoder anew on every call.
+
+    JSONEncoder.encode makes a C encoder with its settings for each value,
+    which is half the cost of encoding a record's payload. Where the
+    accelerator is missing or takes other arguments (it is not a public
+    interface), this is _ENCODER.encode itself; a sample must come out the
+    same either way.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    try:
+        encoder = make(None, _ENCODER.default, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+        sample = {"b": [1, -2, "é\n\x01\"", None, True, False], "a": {}, "": []}
+        if "".join(encoder(sample, 0)) == _ENCODER.encode(sample):
+            return lambda value: "".join(encoder(value, 0))
+    except TypeError:  # make is None, or wants other arguments
+        pass
+    return _ENCODER.encode
+
+
+_encode_text = _text_encoder()
