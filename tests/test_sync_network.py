@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -186,7 +185,7 @@ def _attach(peer: Peer, entry: str, size: int, tmp: Path) -> tuple[Path, str]:
 def test_a_blob_held_by_two_peers_is_fetched_from_both(network, tmp_path):
     a, b, c = network
     first = entry_ids(a)[0]
-    source, digest = _attach(a, first, 24 * 1024 * 1024 + 5, tmp_path)
+    _, digest = _attach(a, first, 24 * 1024 * 1024 + 5, tmp_path)
     a_address = a.start()
     # b fetches the attachment from a with its records, then serves it too.
     b.fixme("sync", a_address)
@@ -230,8 +229,3 @@ def test_sync_with_nobody_reachable_exits_1(network):
     assert proc.returncode == 1
     assert "unreachable" in proc.stdout
 
-
-@pytest.fixture(autouse=True)
-def _needs_git():
-    if shutil.which("git") is None:  # pragma: no cover
-        pytest.skip("git is not installed")

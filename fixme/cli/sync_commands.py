@@ -193,9 +193,7 @@ def _print_round(result, args, env: Environment) -> None:
 
 
 def _session_json(s) -> dict:
-    data = {k: v for k, v in vars(s).items()}
-    data["peer"] = s.peer
-    return data
+    return {**vars(s), "peer": s.peer}
 
 
 # -- node run / peers / status -------------------------------------------------------
@@ -283,7 +281,7 @@ def cmd_node_status(args, env: Environment) -> int:
     if (directory / INDEX_FILE).exists():
         index = LogIndex(directory / INDEX_FILE)
         try:
-            records = index.db.execute("SELECT count(*) FROM records WHERE log = ?", (LOG_NAME,)).fetchone()[0]
+            records = index.count(LOG_NAME)
         finally:
             index.close()
     status = {"running": book.running() or None, "records": records, "peers": len(book.peers()),

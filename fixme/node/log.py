@@ -134,6 +134,9 @@ class LogIndex:
                 "INSERT OR IGNORE INTO records (digest, log, author, clock, time, parents, refs, payload)"
                 " VALUES (?,?,?,?,?,?,?,?)", rows)
 
+    def count(self, log: str) -> int:
+        return self.db.execute("SELECT count(*) FROM records WHERE log = ?", (log,)).fetchone()[0]
+
     def records(self, log: str, after_seq: int = 0) -> Iterator[tuple[int, Record]]:
         rows = self.db.execute(
             "SELECT seq, digest, log, author, clock, time, parents, refs, payload FROM records"

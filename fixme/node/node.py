@@ -64,7 +64,6 @@ class SessionReport:
     records_out: int = 0                # records sent
     refused: list[str] = field(default_factory=list)   # "id: reason"
     waiting: int = 0
-    blobs_in: list[str] = field(default_factory=list)
     bytes_in: int = 0
     bytes_out: int = 0
     error: str | None = None
@@ -152,15 +151,15 @@ class Node:
             wanted += [b for b in await self.local.referenced_blocks_missing() if b not in wanted]
         live = [link for link in links if link.failure is None]
         for blob_id in wanted:
-            self.book.set_transfer(blob_id, {"pid": os.getpid(), "held": 0, "chunks": 0,
-                                             "peers": len(live), "started": now_ms()})
+            transfer = {"pid": os.getpid(), "held": 0, "chunks": 0, "peers": len(live), "started": now_ms()}
+            self.book.set_transfer(blob_id, transfer)
 
-            def track(held: int, total: int, blob_id: str = blob_id) -> None:
+            def track(held: int, total: int, blob_id: str = blob_id, transfer: dict = transfer) -> None:
                 if progress is not None:
                     progress(held, total)
                 if held == total or held % 8 == 0:
-                    self.book.set_transfer(blob_id, {"pid": os.getpid(), "held": held, "chunks": total,
-                                                     "peers": len(live), "started": now_ms()})
+                    transfer.update(held=held, chunks=total)
+                    self.book.set_transfer(blob_id, transfer)
             try:
                 result.blobs.append(await fetch_blob(blob_id, live, self.local, self.faults, track))
             except FetchError as exc:

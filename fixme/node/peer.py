@@ -74,6 +74,7 @@ class _Waiting:
     future: asyncio.Future
     expected: int = -1            # blocks still to come after a `records` header
     blocks: list[Block] = field(default_factory=list)
+    missing: tuple[str, ...] = ()  # what the `records` header said the peer lacks
 
 
 @dataclass
@@ -266,13 +267,13 @@ class PeerLink:
             if not set(msg.missing) <= set(head.request.ids):
                 raise ProtocolError("records.missing names an id that was not asked for")
             head.expected = msg.count
-            head.request = msg
+            head.missing = msg.missing
         else:
             _check_answer(head.request, msg)
             self._resolve(msg)
             return
         if head.expected == 0:
-            self._resolve(RecordsAnswer(head.blocks, head.request.missing))
+            self._resolve(RecordsAnswer(head.blocks, head.missing))
 
     def _resolve(self, value: object) -> None:
         head = self._waiting.popleft()

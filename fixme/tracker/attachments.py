@@ -9,6 +9,7 @@ absolute path or a way up the tree cannot be one.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import FixmeError
@@ -39,7 +40,7 @@ def store_file(root: Path, path: Path) -> tuple[str, int]:
     store, _ = open_node_storage(node_dir(root))
     try:
         with open(path, "rb") as fh:
-            size = _size(fh)
+            size = os.fstat(fh.fileno()).st_size
             return put_blob(store, fh), size
     except IsADirectoryError:
         raise FixmeError(f"{path}: is a directory; attach a file") from None
@@ -47,12 +48,6 @@ def store_file(root: Path, path: Path) -> tuple[str, int]:
         raise FixmeError(f"cannot read {path}: {exc.strerror}") from None
     finally:
         store.close()
-
-
-def _size(fh) -> int:
-    import os
-
-    return os.fstat(fh.fileno()).st_size
 
 
 def blob_is_complete(root: Path, blob: str) -> bool:
