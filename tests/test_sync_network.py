@@ -228,4 +228,3 @@ def test_sync_with_nobody_reachable_exits_1(network):
     proc = a.fixme("sync", "127.0.0.1:9", check=False)
     assert proc.returncode == 1
     assert "unreachable" in proc.stdout
-
