@@ -21,7 +21,7 @@ DEFAULT_ATTRIBUTES = ("assigned", "priority")
 # Settings that do not change what a scan finds, left out of the fingerprint
 # so that trusting a key or adding a state does not force a rescan.
 _NOT_SCAN_SETTINGS = ("source_path", "trusted", "attributes", "attribute_values", "network_key", "allow",
-                      "peers", "listen", "discovery", "discovery_port")
+                      "peers", "listen", "discovery", "discovery_port", "check")
 DEFAULT_LISTEN = "0.0.0.0:47250"
 DEFAULT_DISCOVERY_PORT = 47251
 
@@ -36,9 +36,22 @@ class TrustedKey(namedtuple("_TrustedKey", "key name")):
     __slots__ = ()
 
 
+class CheckRules(namedtuple("_CheckRules", "require_slug forbid_states max_count new_only",
+                            defaults=((), (), (), False))):
+    """The rules of `fixme check` ([check] in the config); the defaults check nothing.
+
+    require_slug: tags whose entries must have a slug; forbid_states: workflow
+    states no open entry may be in; max_count: (tag, most open entries allowed)
+    pairs; new_only: require_slug only for entries not committed yet (or, with
+    `check --since REV`, introduced after REV).
+    """
+
+    __slots__ = ()
+
+
 _Settings = namedtuple("_Settings", "tags include exclude prose devlog fields max_file_size states initial_state "
                                     "closed_states short_id_length trusted attributes attribute_values "
-                                    "network_key allow peers listen discovery discovery_port", defaults=(
+                                    "network_key allow peers listen discovery discovery_port check", defaults=(
     DEFAULT_TAGS,
     ("**",),  # include
     (".fixme/**",),  # exclude
@@ -59,6 +72,7 @@ _Settings = namedtuple("_Settings", "tags include exclude prose devlog fields ma
     DEFAULT_LISTEN,  # listen
     True,  # discovery
     DEFAULT_DISCOVERY_PORT,  # discovery_port
+    CheckRules(),  # check: the rules of `fixme check`
 ))
 
 
@@ -157,6 +171,7 @@ def _config_from_dict(data: dict, path: Path) -> Config:
         listen=_string(network, "listen", defaults.listen, path),
         discovery=_boolean(network, "discovery", defaults.discovery, path),
         discovery_port=_integer(network, "discovery_port", defaults.discovery_port, path),
+        check=_check_rules(_table(data, "check", path), path),
         source_path=path,
     )
     _check(cfg, path)
@@ -184,6 +199,36 @@ def _check(cfg: Config, path: Path) -> None:
         if name not in cfg.attributes:
             raise ConfigError(f"{path}: workflow.values.{name}: {name!r} is not in workflow.attributes")
     _check_network(cfg, path)
+    _check_check_rules(cfg, path)
+
+
+def _check_rules(table: dict, path: Path) -> CheckRules:
+    counts = table.get("max_count", {})
+    if not isinstance(counts, dict):
+        raise ConfigError(f"{path}: check.max_count must be a table of tag = number (e.g. TODO = 100)")
+    limits = []
+    for tag in sorted(counts):
+        limit = counts[tag]
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ConfigError(f"{path}: check.max_count.{tag} must be a whole number, 0 or more")
+        limits.append((tag, limit))
+    return CheckRules(
+        require_slug=_strings(table, "require_slug", (), path, "check."),
+        forbid_states=_strings(table, "forbid_states", (), path, "check."),
+        max_count=tuple(limits),
+        new_only=_boolean(table, "new_only", False, path, "check."),
+    )
+
+
+def _check_check_rules(cfg: Config, path: Path) -> None:
+    """A rule naming a tag or state the project does not have would silently pass: refuse it."""
+    rules = cfg.check
+    for tag in rules.require_slug + tuple(tag for tag, _ in rules.max_count):
+        if tag not in cfg.tags:
+            raise ConfigError(f"{path}: check: {tag!r} is not in scan.tags")
+    for state in rules.forbid_states:
+        if state not in cfg.states:
+            raise ConfigError(f"{path}: check.forbid_states: {state!r} is not in workflow.states")
 
 
 def _check_network(cfg: Config, path: Path) -> None:
@@ -211,10 +256,10 @@ def _peers(value: object, path: Path) -> tuple[str, ...]:
     return tuple(addresses)
 
 
-def _boolean(table: dict, key: str, default: bool, path: Path) -> bool:
+def _boolean(table: dict, key: str, default: bool, path: Path, prefix: str = "") -> bool:
     value = table.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(f"{path}: {key} must be true or false")
+        raise ConfigError(f"{path}: {prefix}{key} must be true or false")
     return value
 
 
@@ -249,10 +294,10 @@ def _table(data: dict, name: str, path: Path) -> dict:
     return value
 
 
-def _strings(table: dict, key: str, default: tuple[str, ...], path: Path) -> tuple[str, ...]:
+def _strings(table: dict, key: str, default: tuple[str, ...], path: Path, prefix: str = "") -> tuple[str, ...]:
     value = table.get(key, default)
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{path}: {key} must be a list of strings")
+        raise ConfigError(f"{path}: {prefix}{key} must be a list of strings")
     return tuple(value)
 
 
@@ -314,6 +359,18 @@ def default_config_document() -> str:
     display.add(tomlkit.comment("Shortest id shown; longer where needed to stay unique, as git does."))
     display.add("short_id_length", d.short_id_length)
     doc.add("display", display)
+
+    check = tomlkit.table()
+    check.add(tomlkit.comment("Rules of 'fixme check' (for CI and pre-commit); the defaults check nothing."))
+    check.add(tomlkit.comment("Tags whose entries must have a slug ('FIXME: some-slug'), e.g. [\"FIXME\"]."))
+    check.add("require_slug", _array(d.check.require_slug))
+    check.add(tomlkit.comment("true: require_slug only for entries not committed yet. (With"))
+    check.add(tomlkit.comment("'fixme check --since REV': only for entries changed after REV.)"))
+    check.add("new_only", d.check.new_only)
+    check.add(tomlkit.comment("Workflow states no open entry may be in."))
+    check.add("forbid_states", _array(d.check.forbid_states))
+    check.add(tomlkit.comment("At most N open entries of a tag: add e.g. [check.max_count] TODO = 100."))
+    doc.add("check", check)
     doc.add(tomlkit.nl())
     doc.add(tomlkit.comment("Keys whose signed records apply ('fixme trust add KEY --name NAME')."))
     doc.add(tomlkit.comment("Records by other keys are kept but not applied."))

@@ -226,6 +226,46 @@ class Tracker:
         self._entries = None
         self._changes = None
 
+    # -- hooks and checks ------------------------------------------------
+    def apply_commit_trailers(self, event: str, head: str | None = None, event_args: list[str] | None = None,
+                              rewrites: str = "") -> list:
+        """Apply the `Fixme: ID STATE` trailers of the commits a git hook event is about.
+
+        `rewrites` is post-rewrite's stdin; returns a TrailerOutcome per trailer line.
+        """
+        from .trailers import hook_trailers
+
+        return hook_trailers(self, event, head, list(event_args or []), rewrites)
+
+    def check(self, since: str | None = None) -> list:
+        """The config's [check] rules against the open entries: a Violation per breach.
+
+        `since`: a revision; require_slug then looks only at entries changed after it.
+        """
+        from ..config import CONFIG_FILE
+        from .check import check_entries
+
+        changed = self._commits_since(since) if since is not None else None
+        return check_entries(self.all_entries(), self.config.check, f"{CONFIG_DIR}/{CONFIG_FILE}", changed)
+
+    def _commits_since(self, rev: str) -> set[str]:
+        """The commits reachable from HEAD but not from `rev`."""
+        from .gitio import Git
+
+        if not rev.strip() or rev.startswith("-"):
+            raise FixmeError(f"--since {rev!r}: not a revision")
+        git = Git(self.root)
+        base = git.run("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", check=False).decode().strip()
+        if not base:
+            raise FixmeError(f"--since {rev}: unknown revision")
+        head = git.head()
+        if head is None:
+            return set()
+        try:
+            return set(git.run("rev-list", head, "--not", base, "--").decode().split())
+        except GitError as exc:
+            raise FixmeError(f"git: {exc}") from None
+
     # -- set-up ----------------------------------------------------------
     def init(self, user_name: str | None = None) -> list[str]:
         """Write the default config and the git-ignore for local state, and trust the
