@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .entry import Entry
     from .query import EntryQuery
     from .quickcheck import StatusCheck
+    from .search import IndexReport, SearchHit
     from .workflow import Change, HistoryItem, Written
 
 INIT_GITIGNORE = """\
@@ -265,6 +266,35 @@ class Tracker:
             return set(git.run("rev-list", head, "--not", base, "--").decode().split())
         except GitError as exc:
             raise FixmeError(f"git: {exc}") from None
+
+    # -- search ----------------------------------------------------------
+    # The index lives in .fixme/index/ (search.py, which imports whoosh only
+    # when called). scan() and _write() do nothing for it: it catches up
+    # before each search from marks in the scan store and the record log
+    # (searchstate.py), so writers stay fast and never load whoosh.
+    def search(self, text: str, limit: int | None = 50) -> list[SearchHit]:
+        """Entries matching a query (words, "phrases", prefix*, field:value), best first.
+
+        Blank text: no hits. A bad query raises FixmeError with a one-line message.
+        """
+        if not text.strip():
+            return []
+        from .search import SearchIndex
+
+        return SearchIndex(self.root, self.config).search(text, limit)
+
+    def update_search_index(self) -> IndexReport:
+        """Bring the search index up to date (incrementally, or a rebuild when it must)."""
+        from .search import SearchIndex
+
+        return SearchIndex(self.root, self.config).update()
+
+    def search_id_length(self) -> int:
+        """short_id_length() as the search index knows it: showing a few hits should not
+        load every entry (0.4 s at 20k entries) just to shorten their ids."""
+        from .search import SearchIndex
+
+        return SearchIndex(self.root, self.config).short_id_length()
 
     # -- set-up ----------------------------------------------------------
     def init(self, user_name: str | None = None) -> list[str]:
