@@ -95,12 +95,13 @@ def build_parser():
     p.add_argument("dir", nargs="?", metavar="DIR", help="where to create it (default: a new temporary directory)")
     p.set_defaults(run=cmd_demo)
 
-    from . import hook_commands, node_commands, record_commands, search_commands, sync_commands
+    from . import hook_commands, node_commands, record_commands, search_commands, sync_commands, tui_commands
 
     record_commands.register(sub)
     sync_commands.register(sub, node_commands.register(sub))
     search_commands.register(sub)
     hook_commands.register(sub)
+    tui_commands.register(sub)
     return parser
 
 

@@ -93,33 +93,6 @@ def _open_node(args, env: Environment):
     return tracker, open_node(tracker)
 
 
-def _default_peers(tracker, node) -> list[str]:
-    """Configured peers, then peers a running node discovered or reached in the last day."""
-    from ..node.book import now_ms
-
-    peers = list(tracker.config.peers)
-    recent = now_ms() - 24 * 3600 * 1000
-    for info in node.book.peers().values():
-        address = info.get("address")
-        heard = max(int(info.get("last_contact") or 0), int(info.get("last_heard") or 0))
-        if isinstance(address, str) and info.get("discovered") and heard > recent:
-            peers.append(address)
-    return list(dict.fromkeys(peers))
-
-
-def _run(coro, timeout: float):
-    import asyncio
-
-    async def bounded():
-        async with asyncio.timeout(timeout):
-            return await coro
-
-    try:
-        return asyncio.run(bounded())
-    except TimeoutError:
-        raise FixmeError(f"gave up after {timeout:g} s") from None
-
-
 def _bytes(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -148,19 +121,14 @@ def _fetch_bar(env: Environment):
 # -- sync ------------------------------------------------------------------------
 
 def cmd_sync(args, env: Environment) -> int:
-    tracker, node = _open_node(args, env)
+    from ..tracker.network import sync_round
+
+    tracker, _ = open_tracker(args, env)
+    bar, progress = _fetch_bar(env)
     try:
-        peers = args.peers or _default_peers(tracker, node)
-        if not peers:
-            raise FixmeError("no peers: pass HOST:PORT, add [[peers]] address = \"HOST:PORT\" to "
-                             ".fixme/config.toml, or run 'fixme node run' to discover peers on the LAN")
-        bar, progress = _fetch_bar(env)
-        try:
-            result = _run(node.sync(peers, progress=progress), args.timeout)
-        finally:
-            bar.close()
+        result = sync_round(tracker, args.peers, progress=progress, timeout=args.timeout)
     finally:
-        node.close()
+        bar.close()
     _print_round(result, args, env)
     return EXIT_OK if result.reached else EXIT_NO_PEER
 
@@ -368,17 +336,13 @@ def _fetch(tracker, blob: str, args, env: Environment):
 
 def _sync_round(tracker, args, env: Environment, blob_ids):
     """A round with --peer or the default peers: records, and only the blobs asked for."""
-    from ..tracker.network import open_node
+    from ..tracker.network import NoPeers, sync_round
 
-    node = open_node(tracker)
+    bar, progress = _fetch_bar(env)
     try:
-        peers = args.peer or _default_peers(tracker, node)
-        if not peers:
-            raise FixmeError("the attachment is not here and there is no peer to fetch it from")
-        bar, progress = _fetch_bar(env)
-        try:
-            return _run(node.sync(peers, blob_ids=blob_ids, progress=progress, references=False), args.timeout)
-        finally:
-            bar.close()
+        return sync_round(tracker, args.peer, blob_ids=blob_ids, references=False, progress=progress,
+                          timeout=args.timeout)
+    except NoPeers:
+        raise FixmeError("the attachment is not here and there is no peer to fetch it from") from None
     finally:
-        node.close()
+        bar.close()

@@ -17,8 +17,23 @@ from .changes import node_dir
 from .tracker import Tracker
 from .workflow import LOG_NAME
 
+# typing costs ~2 ms to import; type checkers read this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine, Iterable
+
+    from ..node.book import NodeBook
+    from ..node.node import RoundReport
+
 NO_NETWORK_KEY = ("no network key in .fixme/config.toml: run 'fixme init' to make one, "
                   "commit the config, and give it to your peers")
+NO_PEERS = ("no peers: pass HOST:PORT, add [[peers]] address = \"HOST:PORT\" to .fixme/config.toml, "
+            "or run 'fixme node run' to discover peers on the LAN")
+DISCOVERED_RECENTLY_MS = 24 * 3600 * 1000  # a discovered peer heard from longer ago is not dialled
+
+
+class NoPeers(FixmeError):
+    """Nobody to sync with: no peer was given, configured or discovered."""
 
 
 class TrustList:
@@ -63,3 +78,51 @@ def open_node(tracker: Tracker):
     settings = NodeSettings(identity.signing_key, network_key, (LOG_NAME,), TrustList(tracker.root),
                             allowed=allowed)
     return Node(node_dir(tracker.root), settings)
+
+
+def default_peers(tracker: Tracker, book: NodeBook) -> list[str]:
+    """Configured peers, then peers a running node discovered or reached in the last day."""
+    from ..node.book import now_ms
+
+    peers = list(tracker.config.peers)
+    recent = now_ms() - DISCOVERED_RECENTLY_MS
+    for info in book.peers().values():
+        address = info.get("address")
+        heard = max(int(info.get("last_contact") or 0), int(info.get("last_heard") or 0))
+        if isinstance(address, str) and info.get("discovered") and heard > recent:
+            peers.append(address)
+    return list(dict.fromkeys(peers))
+
+
+def sync_round(tracker: Tracker, peers: Iterable[str] = (), *, blob_ids: Iterable[str] = (),
+               references: bool | None = None, progress: Callable[[int, int], None] | None = None,
+               timeout: float = 120.0) -> RoundReport:
+    """One round of sync with `peers` (default: configured and discovered ones), both ways.
+
+    Opens the repository's node, runs the round, closes the node; what `fixme
+    sync` and the dashboard's sync key both do. `progress(held, total)` follows
+    blob chunks. Raises NoPeers when there is nobody to dial.
+    """
+    node = open_node(tracker)
+    try:
+        chosen = list(peers) or default_peers(tracker, node.book)
+        if not chosen:
+            raise NoPeers(NO_PEERS)
+        return run_bounded(node.sync(chosen, blob_ids=blob_ids, progress=progress, references=references),
+                           timeout)
+    finally:
+        node.close()
+
+
+def run_bounded(coro: Coroutine, timeout: float):
+    """Run `coro` on a new event loop; FixmeError when it takes longer than `timeout` seconds."""
+    import asyncio
+
+    async def bounded():
+        async with asyncio.timeout(timeout):
+            return await coro
+
+    try:
+        return asyncio.run(bounded())
+    except TimeoutError:
+        raise FixmeError(f"gave up after {timeout:g} s") from None

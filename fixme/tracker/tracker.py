@@ -227,6 +227,15 @@ class Tracker:
         self._entries = None
         self._changes = None
 
+    # -- dashboard -------------------------------------------------------
+    def set_progress(self, progress: Progress | None) -> None:
+        """Report the phases of later scans to `progress` (the dashboard's status line)."""
+        self.scanner.progress = progress or (lambda phase, done, total: None)
+
+    def reload(self) -> None:
+        """Read entries and records afresh next time: records came in from elsewhere (a sync)."""
+        self._forget()
+
     # -- hooks and checks ------------------------------------------------
     def apply_commit_trailers(self, event: str, head: str | None = None, event_args: list[str] | None = None,
                               rewrites: str = "") -> list:

@@ -1,0 +1,1 @@
+"""The dashboard's screens: the main view, the board, and the dialogs (state, input, keys)."""

@@ -1,0 +1,1 @@
+"""The dashboard's widgets: entry table, detail pane, summary strip, status bar, board columns."""

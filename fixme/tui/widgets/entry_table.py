@@ -1,0 +1,136 @@
+"""The entry table: id, state, tag, title, location, author, age; one line per entry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.message import Message
+from textual.strip import Strip
+
+from ...tracker.dashboard import COLUMNS, Order, row_cells
+from ...tracker.entry import Entry
+from .palette import ALERT_TAGS, WARN_TAGS
+from .rows import RowList, fit
+
+HEADINGS = {"id": "ID", "state": "STATE", "tag": "TAG", "title": "TITLE", "location": "LOCATION",
+            "author": "AUTHOR", "age": "AGE"}
+STATE_CLASSES = ("new", "backlog", "wip", "test", "done", "dropped", "gone")
+MIN_TITLE = 10
+
+
+def column_widths(width: int, short: int, state_width: int, tag_width: int) -> list[int]:
+    """Widths in COLUMNS order for a table `width` cells wide: the title takes what is left."""
+    wide = width >= 110
+    author = 16 if wide else 10
+    location = 30 if wide else 18
+    fixed = [short, state_width, tag_width, 0, location, author, 5]
+    gaps = len(COLUMNS) - 1
+    title = width - sum(fixed) - gaps
+    if title < MIN_TITLE:  # very narrow: the location gives way first, then the author
+        location = max(8, location - (MIN_TITLE - title))
+        fixed[4] = location
+        title = width - sum(fixed) - gaps
+    fixed[3] = max(MIN_TITLE, title)
+    return fixed
+
+
+class EntryTable(RowList):
+    """The dashboard's table of entries, virtual: a row is drawn only when it is on screen."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = RowList.COMPONENT_CLASSES | {
+        "entry-table--sorted", "entry-table--muted", "entry-table--tag-alert", "entry-table--tag-warn",
+        *(f"entry-table--state-{state}" for state in STATE_CLASSES),
+    }
+    HEADER_LINES = 1
+
+    class SortRequested(Message):
+        """A click on a column's heading."""
+
+        def __init__(self, column: str) -> None:
+            super().__init__()
+            self.column = column
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.short = 7
+        self.order = Order()
+        self._state_width = 7
+        self._tag_width = 5
+        self._cells: dict[str, tuple[str, ...]] = {}
+        self._now = datetime.now(timezone.utc)
+
+    def item_key(self, item: Entry) -> str:
+        return item.id
+
+    def show_entries(self, entries: Sequence[Entry], short: int, order: Order, states: Sequence[str],
+                     tags: Sequence[str], keep: str | None = None) -> None:
+        """Show `entries` in the order given; the cursor stays on entry `keep` if it is shown.
+        `states` and `tags` are every value those columns may hold (they size the columns)."""
+        self.short = short
+        self.order = order
+        self._state_width = max(5, *(len(s) for s in (*states, "gone")))
+        self._tag_width = max(3, min(6, max((len(t) for t in tags), default=3)))
+        self._cells = {}  # states and titles may have changed: cells are made again when drawn
+        self._now = datetime.now(timezone.utc)
+        self.show_items(entries, keep)
+
+    @property
+    def widths(self) -> list[int]:
+        return column_widths(self.size.width, self.short, self._state_width, self._tag_width)
+
+    def cells(self, entry: Entry) -> tuple[str, ...]:
+        cells = self._cells.get(entry.id)
+        if cells is None:
+            cells = self._cells[entry.id] = row_cells(entry, self.short, self._now)
+        return cells
+
+    def row_text(self, index: int) -> str:
+        """Row `index` as the screen shows it (tests and screen readers read this)."""
+        return " ".join(fit(cell, w) for cell, w in zip(self.cells(self._items[index]), self.widths)).rstrip()
+
+    # -- drawing -----------------------------------------------------------------------
+    def render_header(self, y: int, width: int, style: Style) -> Strip:
+        sorted_style = style + self.get_component_rich_style("entry-table--sorted")
+        segments = []
+        for column, w in zip(COLUMNS, self.widths):
+            heading = HEADINGS[column]
+            if column == self.order.column:
+                heading += " ▼" if self.order.reverse else " ▲"
+            segments.append(Segment(fit(heading, w), sorted_style if column == self.order.column else style))
+            segments.append(Segment(" ", style))
+        return Strip(segments[:-1])
+
+    def render_item(self, item: Entry, width: int, base: Style, cursor: Style | None) -> list[Segment]:
+        cells = self.cells(item)
+        segments = []
+        gap = base + cursor if cursor else base
+        for column, cell, w in zip(COLUMNS, cells, self.widths):
+            style = base + self._cell_style(column, cell)
+            segments.append(Segment(fit(cell, w), style + cursor if cursor else style))
+            segments.append(Segment(" ", gap))
+        return segments[:-1]
+
+    def _cell_style(self, column: str, cell: str) -> Style:
+        if column == "state":
+            return self.get_component_rich_style(f"entry-table--state-{cell}", default=Style())
+        if column == "tag":
+            if cell in ALERT_TAGS:
+                return self.get_component_rich_style("entry-table--tag-alert")
+            if cell in WARN_TAGS:
+                return self.get_component_rich_style("entry-table--tag-warn")
+            return Style()
+        if column in ("id", "location", "age"):
+            return self.get_component_rich_style("entry-table--muted")
+        return Style()
+
+    def header_clicked(self, x: int) -> None:
+        left = 0
+        for column, w in zip(COLUMNS, self.widths):
+            if x < left + w + 1:
+                self.post_message(self.SortRequested(column))
+                return
+            left += w + 1
