@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from ..tracker.entry import age_label, location_label, shown_state
+
 # typing costs ~2 ms to import, a tenth of a warm scan; type checkers read this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from ..tracker.entry import Entry
     from ..tracker.scan import ScanSummary
 
@@ -59,38 +59,10 @@ def render_list(entries: list[Entry], fmt: str, short: int, width: int, style: S
     return _table(entries, short, width, style)
 
 
-def state_of(entry: Entry) -> str:
-    return GONE if entry.status == GONE else entry.workflow
-
-
-def location_of(entry: Entry) -> str:
-    extra = f" (+{len(entry.locations) - 1})" if len(entry.locations) > 1 else ""
-    return f"{entry.path}:{entry.line}{extra}"
-
-
-def age_of(entry: Entry, now: datetime | None = None) -> str:
-    from datetime import datetime, timezone  # only tables show ages; a scan summary does not
-
-    if entry.date is None:
-        return "uncommitted"
-    try:
-        then = datetime.fromisoformat(entry.date)
-    except ValueError:
-        return "?"
-    days = ((now or datetime.now(timezone.utc)) - then).days
-    if days < 1:
-        return "today"
-    if days < 60:
-        return f"{days}d"
-    if days < 730:
-        return f"{days // 30}mo"
-    return f"{days // 365}y"
-
-
 def _table(entries: list[Entry], short: int, width: int, style: Style) -> str:
     if not entries:
         return ""
-    rows = [(e.id[:short], state_of(e), e.tag, e.title or "(no title)", location_of(e), e.author or "-", age_of(e))
+    rows = [(e.id[:short], shown_state(e), e.tag, e.title or "(no title)", location_label(e), e.author or "-", age_label(e))
             for e in entries]
     heads = ("ID", "STATE", "TAG", "TITLE", "LOCATION", "AUTHOR", "AGE")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
@@ -139,7 +111,7 @@ def _csv(entries: list[Entry], short: int) -> str:
 def _markdown(entries: list[Entry], short: int) -> str:
     lines = ["| id | state | tag | title | location | author |", "|---|---|---|---|---|---|"]
     for e in entries:
-        cells = [f"`{e.id[:short]}`", state_of(e), e.tag, e.title, f"`{location_of(e)}`", e.author or "-"]
+        cells = [f"`{e.id[:short]}`", shown_state(e), e.tag, e.title, f"`{location_label(e)}`", e.author or "-"]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -148,7 +120,7 @@ def render_show(entry: Entry, short: int, source: list, style: Style, history: l
     out: list[str] = []
     title = entry.title or "(no title)"
     out.append(f"{style(entry.tag, TAG_COLOURS.get(entry.tag))} {style(entry.id[:short], '33')}  "
-               f"{style.bold(title)}  [{style(state_of(entry), STATE_COLOURS.get(state_of(entry)))}]")
+               f"{style.bold(title)}  [{style(shown_state(entry), STATE_COLOURS.get(shown_state(entry)))}]")
     out.append(f"  id:        {entry.id}")
     if entry.slug:
         out.append(f"  slug:      {entry.slug}")

@@ -91,9 +91,10 @@ def hit_json(hit, short: int) -> dict:
 
 def render_hits(hits: list, short: int, width: int, paint) -> str:
     """One line per hit, as `list` shows entries: id, state, tag, title, location."""
-    from .render import STATE_COLOURS, TAG_COLOURS, location_of, state_of
+    from ..tracker.entry import location_label, shown_state
+    from .render import STATE_COLOURS, TAG_COLOURS
 
-    rows = [(hit.entry.id[:short], state_of(hit.entry), hit.entry.tag, location_of(hit.entry)) for hit in hits]
+    rows = [(hit.entry.id[:short], shown_state(hit.entry), hit.entry.tag, location_label(hit.entry)) for hit in hits]
     state_width = max((len(row[1]) for row in rows), default=0)
     tag_width = max((len(row[2]) for row in rows), default=0)
     lines = []

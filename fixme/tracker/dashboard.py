@@ -12,19 +12,15 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
-from .entry import GONE, Entry
+from .entry import GONE, Entry, age_label, location_label, shown_state
 
 COLUMNS = ("id", "state", "tag", "title", "location", "author", "age")
 ALL_OPEN = None  # the state filter that shows every entry still in the work tree
 RANK = "rank"  # the order of search hits, best first
 
-
-def state_of(entry: Entry) -> str:
-    """The state a person reads: the workflow state, or "gone" once the entry left the tree."""
-    return GONE if entry.status == GONE else entry.workflow
 
 
 def assigned_to(entry: Entry) -> str | None:
@@ -129,7 +125,7 @@ class Filters:
         if self.state is ALL_OPEN:
             if entry.status == GONE:
                 return False
-        elif state_of(entry) != self.state:
+        elif shown_state(entry) != self.state:
             return False
         if self.tag is not None and entry.tag != self.tag:
             return False
@@ -229,33 +225,10 @@ def step_state(state_order: Sequence[str], current: str, step: int) -> str | Non
 # -- cells ---------------------------------------------------------------------------
 
 
-def location_text(entry: Entry) -> str:
-    extra = f" (+{len(entry.locations) - 1})" if len(entry.locations) > 1 else ""
-    return f"{entry.path}:{entry.line}{extra}"
-
-
-def age_text(entry: Entry, now: datetime | None = None) -> str:
-    """How old the tag line is: today, 12d, 5mo, 3y; "now" for a line not committed yet."""
-    if entry.date is None:
-        return "now"
-    try:
-        then = datetime.fromisoformat(entry.date)
-    except ValueError:
-        return "?"
-    days = ((now or datetime.now(timezone.utc)) - then).days
-    if days < 1:
-        return "today"
-    if days < 60:
-        return f"{days}d"
-    if days < 730:
-        return f"{days // 30}mo"
-    return f"{days // 365}y"
-
-
 def row_cells(entry: Entry, short: int, now: datetime | None = None) -> tuple[str, ...]:
     """The table's cells of one entry, in COLUMNS order."""
-    return (entry.id[:short], state_of(entry), entry.tag, entry.title or "(no title)", location_text(entry),
-            entry.author or "-", age_text(entry, now))
+    return (entry.id[:short], shown_state(entry), entry.tag, entry.title or "(no title)", location_label(entry),
+            entry.author or "-", age_label(entry, now, uncommitted="now"))
 
 
 def ago(ms: int | None, now_ms: int) -> str:

@@ -10,7 +10,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from ...tracker.dashboard import EntryDetail, assigned_to, state_of
+from ...tracker.dashboard import EntryDetail, assigned_to
+from ...tracker.entry import shown_state
 from ...tracker.entry import Entry
 from .palette import MUTED, STATE_STYLES, tag_style
 
@@ -31,7 +32,7 @@ def blame_text(commit: str | None, author: str | None, email: str | None, date: 
 
 def head_parts(entry: Entry, short: int) -> Parts:
     """Title, ids, blame, locations, fields, labels, links and body: all known without reading files."""
-    state = state_of(entry)
+    state = shown_state(entry)
     parts: Parts = [(entry.tag, tag_style(entry.tag) + " bold"), " ", (entry.id[:short], MUTED), "  ",
                     (entry.title or "(no title)", "bold"), "  ", (f"[{state}]", STATE_STYLES.get(state, "")), "\n"]
 
