@@ -150,9 +150,14 @@ class BlockStore:
                 with write_batch(conn):
                     conn.executemany("INSERT OR IGNORE INTO blocks (digest, data) VALUES (?, ?)", small)
 
-    def loose_batch(self) -> "LooseBatch":
-        """A batch of large blocks written now and made durable together by `commit()`."""
-        return LooseBatch(self)
+    def loose_batch(self, drop_cached: bool = False) -> "LooseBatch":
+        """A batch of large blocks written now and made durable together by `commit()`.
+
+        drop_cached: free the blocks' pages once they are durable, for data
+        nobody will read back soon (a file being stored, which is still in
+        the cache as its source).
+        """
+        return LooseBatch(self, drop_cached)
 
     # -- reading -------------------------------------------------------------
     def get(self, block_id: str, verify: bool = True) -> bytes:
@@ -423,6 +428,7 @@ class LooseBatch:
     """
 
     store: BlockStore
+    drop_cached: bool = False  # see BlockStore.loose_batch
     _pending: list[_Pending] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
 
@@ -467,6 +473,8 @@ class LooseBatch:
                 fd = os.open(item.temp, os.O_RDONLY | os.O_CLOEXEC)  # fsync is per file, not per descriptor
                 try:
                     os.fsync(fd)
+                    if self.drop_cached:
+                        _drop_cached(fd)
                 finally:
                     os.close(fd)
             dirs: dict[Path, None] = {}
@@ -492,3 +500,18 @@ class LooseBatch:
             except FileNotFoundError:
                 pass
         self._seen.clear()
+
+
+def _drop_cached(fd: int) -> None:
+    """Let the kernel free a just-fsynced file's pages now instead of keeping them cached.
+
+    Freeing them at each barrier lets the next window's writes reuse the
+    same, recently used pages rather than fresh memory, which on this VM
+    costs ~2.4 ms/MiB to touch (the host faults it back in) against ~0.16 ms.
+    The price is a read from disk for whoever reads the blocks next, hence
+    only on request.
+    """
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except (AttributeError, OSError):
+        pass
