@@ -55,6 +55,7 @@ def records_to_send(index: LogIndex, wants: Iterable[str], haves: Iterable[str],
     """
     wants, haves = list(dict.fromkeys(wants)), list(dict.fromkeys(haves))
     links = index.links([*wants, *haves])
+    absent: set[str] = set()  # looked up, not in our index
     missing = [w for w in wants if w not in links]
     mark: dict[str, int] = {}
     heap: list[tuple[int, str]] = []
@@ -76,9 +77,12 @@ def records_to_send(index: LogIndex, wants: Iterable[str], haves: Iterable[str],
             wanting -= 1
             chosen.append(record_id)
         parents = links[record_id][1]
-        unseen = [p for p in parents if p not in mark]
-        if unseen:
-            links.update(index.links(unseen))
+        unknown = [p for p in parents if p not in links and p not in absent]
+        if unknown:
+            found = index.links_and_neighbours(unknown)
+            absent.update(p for p in unknown if p not in found)
+            for found_id, link in found.items():
+                links.setdefault(found_id, link)
         for parent in parents:
             if parent not in links:
                 continue  # not in our log: not ours to send
