@@ -176,6 +176,33 @@ class BlockStore:
                 raise BlockCorrupt(block_id, "empty" if not data else f"its bytes hash to {PREFIX}{actual}")
         return data
 
+    def get_intact(self, block_ids: Sequence[str]) -> dict[str, bytes]:
+        """id -> bytes of those of `block_ids` that are stored and hash to their id.
+
+        For serving many small blocks (records): the database is read 500
+        rows per query instead of one query each. A block that is absent or
+        damaged is left out; telling the two apart is get()'s job.
+        """
+        wanted = [i for i in dict.fromkeys(block_ids) if is_block_id(i)]
+        found: dict[str, bytes] = {}
+        with self._lock:
+            conn = self._connect(create=False)
+            if conn is not None:
+                for start in range(0, len(wanted), 500):
+                    page = [_digest(i) for i in wanted[start:start + 500]]
+                    marks = ",".join("?" * len(page))
+                    for digest, data in conn.execute(
+                            f"SELECT digest, data FROM blocks WHERE digest IN ({marks})", page):
+                        if hashlib.sha256(data).digest() == digest:
+                            found[PREFIX + digest.hex()] = bytes(data)
+        for bid in wanted:
+            if bid not in found:
+                try:
+                    found[bid] = self.get(bid, verify=True)  # a loose file, or a damaged row
+                except (BlockNotFound, BlockCorrupt):
+                    pass
+        return found
+
     def has(self, block_id: str) -> bool:
         return not self.missing([block_id])
 

@@ -142,16 +142,7 @@ class LocalStore:
 
     def _answer(self, request: Message) -> list[Message | bytes]:
         if isinstance(request, WantRecords):
-            chosen, missing = records_to_send(self.index, request.ids, request.have)
-            blocks: list[Message | bytes] = []
-            for record_id in chosen:
-                try:
-                    blocks.append(Block(record_id, self.store.get(record_id, verify=True)))
-                except (BlockNotFound, BlockCorrupt):
-                    # Indexed but damaged or moved aside by fsck: do not pass it on.
-                    if record_id in request.ids:
-                        missing.append(record_id)
-            return [Records(len(blocks), tuple(missing)), *blocks]
+            return self._records_answer(request)
         if isinstance(request, HaveBlob):
             manifest = self._manifest(request.manifest)
             return [BlobStatus(request.manifest, self._ranges(manifest))]
@@ -163,6 +154,20 @@ class LocalStore:
         if isinstance(request, WantBlock):
             return [self._block_or_not_found(request.id)]
         raise ValueError(f"not a request: {type(request).__name__}")
+
+    def _records_answer(self, request: WantRecords) -> list[Message | bytes]:
+        chosen, missing = records_to_send(self.index, request.ids, request.have)
+        # Read in pages and checked against their ids here, so each is
+        # encoded without hashing it again (the receiver hashes it anyway).
+        intact = self.store.get_intact(chosen)
+        blocks: list[Message | bytes] = []
+        for record_id in chosen:
+            data = intact.get(record_id)
+            if data is not None:
+                blocks.append(encode_checked_block(record_id, data))
+            elif record_id in request.ids:
+                missing.append(record_id)  # indexed but damaged or moved aside by fsck: not passed on
+        return [Records(len(blocks), tuple(missing)), *blocks]
 
     def _ranges(self, manifest: Manifest | None) -> tuple[tuple[int, int], ...]:
         """The chunk indexes we hold, as sorted half-open ranges (at most 1024 of them)."""
