@@ -84,17 +84,22 @@ root, blob, references, addresses = Path(sys.argv[1]), sys.argv[2], sys.argv[3] 
 node = open_node(Tracker.open(root, home=Path(os.environ["FIXME_HOME"])))
 ready = time.perf_counter()
 marks = []
-ingest = [0.0]
-plain_ingest = node.local.ingest
+phases = {"ingest": 0.0, "ingest_verified": 0.0}
 
-async def timed_ingest(*args):   # the records' verify-and-store phase, apart from their transfer
-    began = time.perf_counter()
-    try:
-        return await plain_ingest(*args)
-    finally:
-        ingest[0] += time.perf_counter() - began
+def timed(name):   # the records' storing phase (with their verification, for ingest), apart from their transfer
+    plain = getattr(node.local, name)
 
-node.local.ingest = timed_ingest
+    async def phase(*args):
+        began = time.perf_counter()
+        try:
+            return await plain(*args)
+        finally:
+            phases[name] += time.perf_counter() - began
+    setattr(node.local, name, phase)
+
+for name in phases:
+    if hasattr(node.local, name):   # ingest_verified: records verified during the transfer (newer code)
+        timed(name)
 
 def progress(held, total):
     if not marks:
@@ -120,7 +125,8 @@ finally:
 print(json.dumps({
     "startup": ready - started, "seconds": ended - began,
     "first_chunk": marks[0] - began if marks else None, "last_chunk": marks[-1] - began if marks else None,
-    "cpu": cpu() - cpu_before, "ingest": ingest[0],
+    "cpu": cpu() - cpu_before, "ingest": phases["ingest"] + phases["ingest_verified"],
+    "verified_during_transfer": phases["ingest_verified"] > 0,
     "sessions": [{"address": s.address, "records_in": s.records_in, "records_out": s.records_out,
                   "bytes_in": s.bytes_in, "bytes_out": s.bytes_out, "error": s.error} for s in result.sessions],
     "blobs": [vars(b) for b in result.blobs], "blob_errors": result.blob_errors}))
@@ -288,9 +294,12 @@ def bench(net: Network, work: Path, args) -> None:
           f"{(made + 1) / pull / rate:.2f}x verify rate  [target >= 0.5x] {ok((made + 1) / pull / rate >= 0.5)}")
     print(f"  runs {spread(pulls)}; timed inside the fetching process around Node.sync()")
     ingest = med(pulls, "ingest")
-    print(f"  transfer (want_records round trips) {fmt(pull - ingest)}, then verify + store {fmt(ingest)}"
-          f" (ingest alone {(made + 1) / ingest:,.0f} /s = {(made + 1) / ingest / rate:.2f}x verify rate);"
-          f" {pulls[0]['sessions'][0]['bytes_in'] / MIB:.1f} MiB of payload came in")
+    if pulls[0]["verified_during_transfer"]:
+        phases = f"transfer, records verified as they come, {fmt(pull - ingest)}; then store {fmt(ingest)}"
+    else:
+        phases = (f"transfer (want_records round trips) {fmt(pull - ingest)}, then verify + store {fmt(ingest)}"
+                  f" (ingest alone {(made + 1) / ingest:,.0f} /s = {(made + 1) / ingest / rate:.2f}x verify rate)")
+    print(f"  {phases}; {pulls[0]['sessions'][0]['bytes_in'] / MIB:.1f} MiB of payload came in")
     print(f"  CPU during the pull: fetcher {med(pulls, 'cpu'):.2f} s, server {med(pulls, 'server_cpu'):.2f} s"
           f" for {fmt(pull)} wall")
 

@@ -146,6 +146,20 @@ def test_verify_catches_a_flipped_bit_in_either_place(store):
     assert len(store.get(large_id, verify=False)) == len(large)
 
 
+def test_get_intact_leaves_out_absent_and_damaged_blocks(store):
+    small = [f"record {n} ".encode() * 30 for n in range(700)]  # more than one page of 500
+    small_ids = store.put_many(small)
+    large = os.urandom(200_000)
+    large_id, bad_large_id = store.put(large), store.put(os.urandom(200_000))
+    flip_db_byte(store, small_ids[3], offset=7)
+    flip_file_byte(store.loose_path(bad_large_id), offset=1000)
+    absent = block_id(b"never stored")
+    got = store.get_intact([*small_ids, large_id, bad_large_id, absent, "not an id", small_ids[0]])
+    assert set(got) == (set(small_ids) - {small_ids[3]}) | {large_id}
+    assert got[small_ids[5]] == small[5] and got[large_id] == large
+    assert BlockStore(store.root.parent / "unwritten").get_intact(small_ids) == {}
+
+
 def test_quarantine_moves_blocks_aside_and_keeps_their_bytes(store):
     small_id = store.put(b"to be quarantined")
     large_id = store.put(b"L" * 100_000)

@@ -352,6 +352,39 @@ def test_a_record_with_a_bad_signature_is_refused(tmp_path, caplog):
     run(main())
 
 
+def test_a_parent_answered_with_junk_is_asked_for_once(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="fixme")
+
+    async def main():
+        async with served(tmp_path) as (node, port):
+            before = await state(node)
+            junk = make_block(b"these bytes are not a record")   # their id is their hash, as the codec wants
+            child = sign_record(OWNER, LOG, [junk.id], 99, 1_700_000_000_000,
+                                {"op": "comment", "entry": "e" * 40, "text": "my parent is junk"})
+
+            def answer(request):
+                if child.id in request.ids:
+                    return [Records(1), make_block(child.data)]
+                if junk.id in request.ids:
+                    return [Records(1), junk]
+                return [Records(0, missing=tuple(request.ids))]
+            fake = FakePeer(answer, logs=[LogHeads(LOG, (child.id,))])
+            address = await fake.start()
+            try:
+                result = await node.sync([address])
+            finally:
+                await fake.close()
+            [session] = result.sessions
+            assert session.error is None, session.error
+            assert [r.ids for r in fake.requests] == [(child.id,), (junk.id,)]   # and not again, and again
+            assert [r.split(": ")[:2] for r in session.refused] == [[junk.id, "not a record"]]
+            assert session.waiting == 1
+            after = await state(node)
+            assert after == before
+            await assert_serves_an_honest_peer(tmp_path, node, port)
+    run(main())
+
+
 # -- 6. a record from an untrusted author -------------------------------------------------
 
 def test_a_record_from_an_untrusted_author_is_refused(tmp_path, caplog):

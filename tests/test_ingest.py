@@ -166,3 +166,24 @@ def test_ingest_does_what_the_rules_say(tmp_path_factory, seed, size, first):
     assert {r.id for _, r in log.records()} == set(known)
     index.close()
     store.close()
+
+
+def test_verify_then_ingest_verified_is_ingest_in_two_steps(log):
+    """What sync does: verify on any thread as records arrive, then store them together."""
+    from fixme.node.records import parse_hashed
+
+    records = chain(40)
+    other_log = chain(1, log_name="elsewhere")[0]
+    bad = parse_hashed(forged(records[5]), block_id(forged(records[5])))
+    good, rejected = log.verify([*records, other_log, bad])
+    assert good == records
+    assert [(r.id, r.reason) for r in rejected] == [
+        (other_log.id, f"record of log 'elsewhere', not {LOG_NAME!r}"), (bad.id, "bad signature")]
+    early = log.ingest_verified([records[0], records[2]])   # the second waits for its parent
+    assert [r.id for r in early.added] == [records[0].id] and [r.id for r in early.waiting] == [records[2].id]
+    shuffled = records[:]
+    random.Random(4).shuffle(shuffled)
+    report = log.ingest_verified(shuffled + shuffled[:2])
+    assert [r.id for r in report.added] == [r.id for r in records[1:]]  # parents first
+    assert report.known == 3 and not report.rejected and not report.waiting
+    assert log.heads() == [records[-1].id] and all(log.store.get(r.id) == r.data for r in records)

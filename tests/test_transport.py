@@ -203,6 +203,14 @@ def test_frames_round_trip_many_and_large():
                 # Pipelined: many frames in flight before any answer is read.
                 await asyncio.gather(*(session.send(b"%d" % i) for i in range(200)))
                 assert [await session.recv() for _ in range(200)] == [b"%d" % i for i in range(200)]
+                # Many frames in one write, big and small, still one frame each.
+                batch = [b"%d" % i * (i % 7) for i in range(1025)] + [b"", b"\x01" * MAX_PAYLOAD, b"end"]
+                await session.send_many(batch)
+                assert [await session.recv() for _ in batch] == batch
+                with pytest.raises(ValueError):
+                    await session.send_many([b"fine", b"x" * (MAX_PAYLOAD + 1)])
+                await session.send(b"still usable")  # nothing of the refused batch went out
+                assert await session.recv() == b"still usable"
     run(main())
 
 

@@ -61,57 +61,117 @@ def put_blob(store: BlockStore, stream: BinaryIO, chunk_size: int = CHUNK_SIZE) 
     """
     if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk size {chunk_size} outside [{MIN_CHUNK_SIZE}, {MAX_CHUNK_SIZE}]")
-    buffer = bytearray(chunk_size)  # reused for every chunk: no allocation per MiB
-    view = memoryview(buffer)
+    # Two buffers, reused for every chunk (no allocation per MiB): this
+    # thread reads and hashes into one while the writer thread writes the
+    # other out, so hashing and writing overlap (both release the GIL).
+    buffers = [memoryview(bytearray(chunk_size)) for _ in range(2)]
     chunks: list[str] = []
     small: list[bytes] = []  # chunks small enough for sqlite: the last one, or all with a tiny chunk_size
     small_bytes = 0
     size = 0
-    window = store.loose_batch()
-    barrier: Future[None] | None = None
-    in_flight: LooseBatch | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-fsync") as pool:
-        try:
-            while True:
-                length = _read_full(stream, view)
-                if length == 0:
-                    break
-                size += length
-                piece = view[:length]
-                chunk_id = PREFIX + hashlib.sha256(piece).hexdigest()
-                chunks.append(chunk_id)
-                if length <= SMALL_BLOCK_MAX:
-                    small.append(bytes(piece))
-                    small_bytes += length
-                    if small_bytes >= WINDOW_CHUNKS * CHUNK_SIZE:  # keep memory flat
-                        store.put_many(small)
-                        small, small_bytes = [], 0
-                else:
-                    window.add(chunk_id, piece)
-                if len(window) >= WINDOW_CHUNKS:
-                    if barrier is not None:
-                        barrier.result()
-                    barrier, in_flight, window = pool.submit(window.commit), window, store.loose_batch()
-                if length < chunk_size:
-                    break
-            if barrier is not None:
-                barrier.result()
-                barrier = in_flight = None
-            window.commit()
-        except BaseException:
-            if barrier is not None:
-                try:
-                    barrier.result()
-                except BaseException:
-                    pass
-            if in_flight is not None:
-                in_flight.abort()
-            window.abort()
-            raise
+    current = 0
+    with _ChunkWriter(store) as writer:
+        while True:
+            view = buffers[current]
+            length = _read_full(stream, view)
+            if length == 0:
+                break
+            size += length
+            piece = view[:length]
+            chunk_id = PREFIX + hashlib.sha256(piece).hexdigest()
+            chunks.append(chunk_id)
+            if length <= SMALL_BLOCK_MAX:
+                small.append(bytes(piece))
+                small_bytes += length
+                if small_bytes >= WINDOW_CHUNKS * CHUNK_SIZE:  # keep memory flat
+                    store.put_many(small)
+                    small, small_bytes = [], 0
+            else:
+                writer.write(chunk_id, piece)
+                current ^= 1  # the writer holds this buffer now, and is done with the other
+            if length < chunk_size:
+                break
     if small:
         store.put_many(small)
     manifest = {"type": "blob", "size": size, "chunk_size": chunk_size, "chunks": chunks}
     return store.put(canonical.encode(manifest))
+
+
+class _ChunkWriter:
+    """Writes large chunks' temp files in one thread and makes full windows durable in another.
+
+    At most one chunk is being written and one window committed at a time,
+    so the caller may refill a buffer as soon as `write` returns for the
+    chunk after it, and memory stays flat. Leaving the `with` block without
+    an error commits the last window (durable on return); with an error,
+    every temp file not yet committed is removed.
+    """
+
+    def __init__(self, store: BlockStore):
+        self._store = store
+        self._window = self._new_window()
+        self._in_flight: LooseBatch | None = None  # the window being committed
+        self._writing: Future[None] | None = None
+        self._barrier: Future[None] | None = None
+        # Two threads: one write and one commit may run at once, never more.
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="blob-put")
+
+    def __enter__(self) -> "_ChunkWriter":
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self._finish()
+            else:
+                self._abort()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def write(self, chunk_id: str, piece: memoryview) -> None:
+        """Start writing one chunk; returns once the chunk before it is written (its buffer is free again)."""
+        self._wait_for_write()
+        if len(self._window) >= WINDOW_CHUNKS:
+            self._start_barrier()
+        self._writing = self._pool.submit(self._window.add, chunk_id, piece)
+
+    def _start_barrier(self) -> None:
+        if self._barrier is not None:
+            self._barrier.result()
+        self._in_flight, self._window = self._window, self._new_window()
+        self._barrier = self._pool.submit(self._in_flight.commit)
+
+    def _new_window(self) -> LooseBatch:
+        # The file being stored is in the page cache already (it was just
+        # read); a second cached copy would only push other data out.
+        return self._store.loose_batch(drop_cached=True)
+
+    def _wait_for_write(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def _finish(self) -> None:
+        try:
+            self._wait_for_write()
+            if self._barrier is not None:
+                self._barrier.result()
+            self._window.commit()
+        except BaseException:
+            self._abort()
+            raise
+
+    def _abort(self) -> None:
+        for pending in (self._writing, self._barrier):
+            if pending is not None:
+                try:
+                    pending.result()
+                except BaseException:
+                    pass  # the error that brought us here is the one to report
+        self._writing = self._barrier = None
+        if self._in_flight is not None:
+            self._in_flight.abort()
+        self._window.abort()
 
 
 def parse_manifest(data: bytes) -> Manifest:

@@ -150,9 +150,14 @@ class BlockStore:
                 with write_batch(conn):
                     conn.executemany("INSERT OR IGNORE INTO blocks (digest, data) VALUES (?, ?)", small)
 
-    def loose_batch(self) -> "LooseBatch":
-        """A batch of large blocks written now and made durable together by `commit()`."""
-        return LooseBatch(self)
+    def loose_batch(self, drop_cached: bool = False) -> "LooseBatch":
+        """A batch of large blocks written now and made durable together by `commit()`.
+
+        drop_cached: free the blocks' pages once they are durable, for data
+        nobody will read back soon (a file being stored, which is still in
+        the cache as its source).
+        """
+        return LooseBatch(self, drop_cached)
 
     # -- reading -------------------------------------------------------------
     def get(self, block_id: str, verify: bool = True) -> bytes:
@@ -170,6 +175,33 @@ class BlockStore:
             if actual != block_id[len(PREFIX):]:
                 raise BlockCorrupt(block_id, "empty" if not data else f"its bytes hash to {PREFIX}{actual}")
         return data
+
+    def get_intact(self, block_ids: Sequence[str]) -> dict[str, bytes]:
+        """id -> bytes of those of `block_ids` that are stored and hash to their id.
+
+        For serving many small blocks (records): the database is read 500
+        rows per query instead of one query each. A block that is absent or
+        damaged is left out; telling the two apart is get()'s job.
+        """
+        wanted = [i for i in dict.fromkeys(block_ids) if is_block_id(i)]
+        found: dict[str, bytes] = {}
+        with self._lock:
+            conn = self._connect(create=False)
+            if conn is not None:
+                for start in range(0, len(wanted), 500):
+                    page = [_digest(i) for i in wanted[start:start + 500]]
+                    marks = ",".join("?" * len(page))
+                    for digest, data in conn.execute(
+                            f"SELECT digest, data FROM blocks WHERE digest IN ({marks})", page):
+                        if hashlib.sha256(data).digest() == digest:
+                            found[PREFIX + digest.hex()] = bytes(data)
+        for bid in wanted:
+            if bid not in found:
+                try:
+                    found[bid] = self.get(bid, verify=True)  # a loose file, or a damaged row
+                except (BlockNotFound, BlockCorrupt):
+                    pass
+        return found
 
     def has(self, block_id: str) -> bool:
         return not self.missing([block_id])
@@ -423,6 +455,7 @@ class LooseBatch:
     """
 
     store: BlockStore
+    drop_cached: bool = False  # see BlockStore.loose_batch
     _pending: list[_Pending] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
 
@@ -467,6 +500,8 @@ class LooseBatch:
                 fd = os.open(item.temp, os.O_RDONLY | os.O_CLOEXEC)  # fsync is per file, not per descriptor
                 try:
                     os.fsync(fd)
+                    if self.drop_cached:
+                        _drop_cached(fd)
                 finally:
                     os.close(fd)
             dirs: dict[Path, None] = {}
@@ -492,3 +527,18 @@ class LooseBatch:
             except FileNotFoundError:
                 pass
         self._seen.clear()
+
+
+def _drop_cached(fd: int) -> None:
+    """Let the kernel free a just-fsynced file's pages now instead of keeping them cached.
+
+    Freeing them at each barrier lets the next window's writes reuse the
+    same, recently used pages rather than fresh memory, which on this VM
+    costs ~2.4 ms/MiB to touch (the host faults it back in) against ~0.16 ms.
+    The price is a read from disk for whoever reads the blocks next, hence
+    only on request.
+    """
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except (AttributeError, OSError):
+        pass

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -98,6 +98,9 @@ class Session:
 
     async def send(self, payload: bytes) -> None:
         await self.channel.send(payload)
+
+    async def send_many(self, payloads: Sequence[bytes]) -> None:
+        await self.channel.send_many(payloads)
 
     async def recv(self) -> bytes:
         return await self.channel.recv()

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 
 from .blobs import Manifest, ManifestError, parse_manifest
 from .blocks import BlockCorrupt, BlockNotFound, LooseBatch, SMALL_BLOCK_MAX
-from .log import IngestReport, LogIndex, RecordLog
+from .log import VERIFY_THREADS, IngestReport, LogIndex, RecordLog, Rejected
 from .messages import (
     MAX_BLOCK_DATA,
     MAX_HEADS_PER_LOG,
@@ -32,6 +32,7 @@ from .messages import (
     WantRecords,
     encode_checked_block,
 )
+from .records import Record
 from .reconcile import locator, records_to_send
 from .storage import open_node_storage
 
@@ -48,9 +49,13 @@ class LocalStore:
         self.index = LogIndex(self.node_dir / INDEX_FILE)
         self.logs = {name: RecordLog(self.store, self.refs, self.index, name) for name in logs}
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="node-storage")
+        # Signature checks touch no storage: they run beside the storage
+        # thread (libsodium releases the GIL), while records still arrive.
+        self._verifiers = ThreadPoolExecutor(max_workers=VERIFY_THREADS, thread_name_prefix="node-verify")
         self._manifests: dict[str, Manifest] = {}
 
     def close(self) -> None:
+        self._verifiers.shutdown(wait=True)
         self._io.shutdown(wait=True)
         self.index.close()
         self.store.close()
@@ -86,6 +91,13 @@ class LocalStore:
 
     async def ingest(self, name: str, blocks: list[bytes]) -> IngestReport:
         return await self.call(self.logs[name].ingest, blocks)
+
+    async def verify(self, name: str, records: list[Record]) -> tuple[list[Record], list[Rejected]]:
+        """RecordLog.verify on a verifier thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._verifiers, self.logs[name].verify, records)
+
+    async def ingest_verified(self, name: str, records: list[Record]) -> IngestReport:
+        return await self.call(self.logs[name].ingest_verified, records)
 
     async def referenced_blocks_missing(self) -> list[str]:
         """Blocks that records of our logs name in `refs` (attachments) and we lack."""
@@ -142,16 +154,7 @@ class LocalStore:
 
     def _answer(self, request: Message) -> list[Message | bytes]:
         if isinstance(request, WantRecords):
-            chosen, missing = records_to_send(self.index, request.ids, request.have)
-            blocks: list[Message | bytes] = []
-            for record_id in chosen:
-                try:
-                    blocks.append(Block(record_id, self.store.get(record_id, verify=True)))
-                except (BlockNotFound, BlockCorrupt):
-                    # Indexed but damaged or moved aside by fsck: do not pass it on.
-                    if record_id in request.ids:
-                        missing.append(record_id)
-            return [Records(len(blocks), tuple(missing)), *blocks]
+            return self._records_answer(request)
         if isinstance(request, HaveBlob):
             manifest = self._manifest(request.manifest)
             return [BlobStatus(request.manifest, self._ranges(manifest))]
@@ -163,6 +166,20 @@ class LocalStore:
         if isinstance(request, WantBlock):
             return [self._block_or_not_found(request.id)]
         raise ValueError(f"not a request: {type(request).__name__}")
+
+    def _records_answer(self, request: WantRecords) -> list[Message | bytes]:
+        chosen, missing = records_to_send(self.index, request.ids, request.have)
+        # Read in pages and checked against their ids here, so each is
+        # encoded without hashing it again (the receiver hashes it anyway).
+        intact = self.store.get_intact(chosen)
+        blocks: list[Message | bytes] = []
+        for record_id in chosen:
+            data = intact.get(record_id)
+            if data is not None:
+                blocks.append(encode_checked_block(record_id, data))
+            elif record_id in request.ids:
+                missing.append(record_id)  # indexed but damaged or moved aside by fsck: not passed on
+        return [Records(len(blocks), tuple(missing)), *blocks]
 
     def _ranges(self, manifest: Manifest | None) -> tuple[tuple[int, int], ...]:
         """The chunk indexes we hold, as sorted half-open ranges (at most 1024 of them)."""

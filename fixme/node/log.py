@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # reading the index (what `fixme list` does) needs none of th
 VERIFY_THREADS = 2
 VERIFY_BATCH = 512  # at most this many records per worker task
 SMALL_INGEST = 16  # up to this many fresh records are checked without threads
+LINKS_PREFETCH = 256  # rows read ahead by links_and_neighbours
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -108,6 +109,35 @@ class LogIndex:
                                    [_digest(i) for i in chunk])
             for digest, clock, parents in rows:
                 found[_id(digest)] = (clock, tuple(parents.split()))
+        return found
+
+    def links_and_neighbours(self, ids: Iterable[str], before: int = LINKS_PREFETCH
+                             ) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """links(ids), plus those of the `before` records indexed just before the oldest of them.
+
+        For a walk back through the DAG: ingest stores parents before their
+        children, so a record's ancestors mostly sit just below it in the
+        index, and one range read of the primary key brings the next
+        hundreds of steps instead of one point query per step. The extra
+        rows are only ever looked up by id, so a poor guess costs reading
+        them, never a wrong answer.
+        """
+        ids = list(ids)
+        found: dict[str, tuple[int, tuple[str, ...]]] = {}
+        oldest: int | None = None
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT seq, digest, clock, parents FROM records WHERE digest IN ({marks})",
+                                   [_digest(i) for i in chunk])
+            for seq, digest, clock, parents in rows:
+                found[_id(digest)] = (clock, tuple(parents.split()))
+                oldest = seq if oldest is None else min(oldest, seq)
+        if oldest is not None and before > 0:
+            rows = self.db.execute("SELECT digest, clock, parents FROM records WHERE seq >= ? AND seq < ?",
+                                   (oldest - before, oldest))
+            for digest, clock, parents in rows:
+                found.setdefault(_id(digest), (clock, tuple(parents.split())))
         return found
 
     def sample(self, log: str, limit: int) -> list[str]:
@@ -203,13 +233,45 @@ class RecordLog:
         report = IngestReport()
         fresh = self._fresh(blocks, report)
         verified = self._check_all(fresh, report)
+        report.added = self._add_sound(verified, report)
+        return report
+
+    def verify(self, records: list[Record]) -> tuple[list[Record], list[Rejected]]:
+        """The records (parsed by parse_hashed) that belong to this log and are
+        correctly signed, and why the others are not.
+
+        Touches no storage, so it may run on any thread while the log is busy:
+        sync parses each answer's records as they arrive and verifies them on
+        other threads, where little but libsodium runs, then stores them all
+        with ingest_verified.
+        """
+        return _verify_parsed(self.name, records)
+
+    def ingest_verified(self, records: list[Record]) -> IngestReport:
+        """Add records that verify() accepted: ingest() without checking them again.
+
+        Known records are counted, and the rest go in only with all their
+        parents, exactly as in ingest().
+        """
+        report = IngestReport()
+        known = self.index.known(r.id for r in records)
+        fresh: dict[str, Record] = {}
+        for record in records:
+            if record.id in known or record.id in fresh:
+                report.known += 1
+            else:
+                fresh[record.id] = record
+        report.added = self._add_sound(list(fresh.values()), report)
+        return report
+
+    def _add_sound(self, verified: list[Record], report: IngestReport) -> list[Record]:
+        """Store and index those of `verified` that are causally sound; the ones added."""
         sound = self._causally_sound(verified, report)
         if sound:
             self.store.put_hashed([(r.id, r.data) for r in sound])
             self.index.add(sound)
             self._move_heads(sound)
-        report.added = sound
-        return report
+        return sound
 
     def _fresh(self, blocks: Iterable[bytes], report: IngestReport) -> list[tuple[str, bytes]]:
         """(id, bytes) of the blocks not in the index yet, each once; the rest count as known."""
@@ -332,18 +394,26 @@ def _payload_text(record: Record) -> str:
 
 def _check_chunk(log: str, chunk: list[tuple[str, bytes]]) -> tuple[list[Record], list[Rejected]]:
     """The (id, bytes) pairs of `chunk` that are good records of `log`, parsed; and why the rest are not."""
-    verified: list[Record] = []
+    parsed: list[Record] = []
     rejected: list[Rejected] = []
     for rid, data in chunk:
         try:
-            record = parse_hashed(data, rid)  # rid is block_id(data): no second hash
+            parsed.append(parse_hashed(data, rid))  # rid is block_id(data): no second hash
         except RecordError as exc:
             rejected.append(Rejected(rid, str(exc)))
-            continue
+    verified, wrong = _verify_parsed(log, parsed)
+    return verified, rejected + wrong
+
+
+def _verify_parsed(log: str, records: list[Record]) -> tuple[list[Record], list[Rejected]]:
+    """Those of `records` that are of `log` and correctly signed; and why the rest are not."""
+    verified: list[Record] = []
+    rejected: list[Rejected] = []
+    for record in records:
         if record.log != log:
-            rejected.append(Rejected(rid, f"record of log {record.log!r}, not {log!r}"))
+            rejected.append(Rejected(record.id, f"record of log {record.log!r}, not {log!r}"))
         elif not verify_signature(record):
-            rejected.append(Rejected(rid, "bad signature"))
+            rejected.append(Rejected(record.id, "bad signature"))
         else:
             verified.append(record)
     return verified, rejected

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ SYNC_INTERVAL = 30.0        # seconds between rounds with every known peer
 WATCH_INTERVAL = 0.5        # how often the running node looks for local changes
 STALE_DISCOVERY = 300.0     # seconds: forget a discovered address not heard for this long
 MAX_DISCOVERED = 64
+PROGRESS_INTERVAL = 0.5     # seconds between two writes of a blob fetch's progress to transfers.json
 
 
 @dataclass
@@ -151,22 +153,14 @@ class Node:
             wanted += [b for b in await self.local.referenced_blocks_missing() if b not in wanted]
         live = [link for link in links if link.failure is None]
         for blob_id in wanted:
-            transfer = {"pid": os.getpid(), "held": 0, "chunks": 0, "peers": len(live), "started": now_ms()}
-            self.book.set_transfer(blob_id, transfer)
-
-            def track(held: int, total: int, blob_id: str = blob_id, transfer: dict = transfer) -> None:
-                if progress is not None:
-                    progress(held, total)
-                if held == total or held % 8 == 0:
-                    transfer.update(held=held, chunks=total)
-                    self.book.set_transfer(blob_id, transfer)
+            track = _TransferProgress(self.book, blob_id, len(live), progress)
             try:
                 result.blobs.append(await fetch_blob(blob_id, live, self.local, self.faults, track))
             except FetchError as exc:
                 result.blob_errors.append(str(exc))
                 log.warning("blob %s: %s", blob_id[:19], exc)
             finally:
-                self.book.set_transfer(blob_id, None)
+                track.finished()
 
     async def _finish(self, link: PeerLink, report: SessionReport, dialled: bool = True) -> None:
         try:
@@ -379,6 +373,34 @@ class _Runner:
             if current != last:
                 last = current
                 self.wake.set()
+
+
+class _TransferProgress:
+    """A blob fetch's progress, for `node status` (transfers.json) and the caller's `progress`.
+
+    The file is rewritten (and fsynced, on the event loop) at most every
+    PROGRESS_INTERVAL: every 8 chunks, as it was, is ~40 times a second at
+    300 MiB/s.
+    """
+
+    def __init__(self, book: NodeBook, blob_id: str, peers: int, progress: Progress | None):
+        self._book = book
+        self._blob_id = blob_id
+        self._progress = progress
+        self._info = {"pid": os.getpid(), "held": 0, "chunks": 0, "peers": peers, "started": now_ms()}
+        self._book.set_transfer(blob_id, self._info)
+        self._written = time.monotonic()
+
+    def __call__(self, held: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress(held, total)
+        if time.monotonic() - self._written >= PROGRESS_INTERVAL:
+            self._info.update(held=held, chunks=total)
+            self._book.set_transfer(self._blob_id, self._info)
+            self._written = time.monotonic()
+
+    def finished(self) -> None:
+        self._book.set_transfer(self._blob_id, None)
 
 
 class _RateLimit:

@@ -142,12 +142,20 @@ class PeerLink:
 
     # -- sending -------------------------------------------------------------
     async def send(self, msg: Message | bytes) -> None:
+        await self.session.send(self._payload(msg))
+
+    async def send_all(self, msgs: list[Message | bytes]) -> None:
+        """Several messages in one write (an answer): see SecureChannel.send_many."""
+        await self.session.send_many([self._payload(msg) for msg in msgs])
+
+    def _payload(self, msg: Message | bytes) -> bytes:
+        """The message encoded (unless it already is), and counted as sent."""
         payload = msg if isinstance(msg, bytes) else encode_message(msg)
         if isinstance(msg, Records):
             self.stats.records_out += msg.count
         self.stats.bytes_out += len(payload)
         self.stats.messages_out += 1
-        await self.session.send(payload)
+        return payload
 
     async def send_hello(self, logs: list[LogHeads]) -> None:
         """Our logs and their heads, split over frames of at most 1024 logs."""
@@ -296,8 +304,7 @@ class PeerLink:
             while True:
                 request = await self._requests.get()
                 try:
-                    for msg in await self._answer(request):
-                        await self.send(msg)
+                    await self.send_all(await self._answer(request))
                 finally:
                     self._requests.task_done()
         except TransportError as exc:

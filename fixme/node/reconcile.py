@@ -13,31 +13,36 @@ log both carry, a side that does not know one of the peer's heads pulls:
 3. We note the parents of what came that we neither hold nor received, and
    ask for those next, until nothing is missing: a long history arrives in
    batches of 1024, a short divergence in one round trip.
-4. Then the records are checked (author trusted, hash and signature in
-   RecordLog.ingest) and stored oldest first.
+4. Meanwhile each answer's records are checked: form as they arrive, then
+   author trusted, then signature (RecordLog.verify, on the node's verifier
+   threads); once all have come they are stored oldest first.
 
-Acceptance never depends on the peer: ingest verifies everything, and a
-record whose parents could not be had waits, as in any ingest.
+Acceptance never depends on the peer: every record is verified before it
+is stored, and a record whose parents could not be had waits, as in any
+ingest.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
 
+from .keys import key_text
 from .log import LogIndex, RecordLog
 from .messages import MAX_HAVE, MAX_IDS_PER_MESSAGE, ProtocolError, WantRecords
 from .peer import PeerLink, RecordsAnswer
+from .records import Record, RecordError, parse_hashed
 
 if TYPE_CHECKING:
     from .local import LocalStore
 
 MAX_RECORDS_PER_PULL = 2_000_000   # a peer cannot make us hold more than this in one session
 INGEST_BATCH = 20_000
+VERIFY_PIECE = 256                 # records per verifier task: an answer of 1024 is shared by both threads
 
 _HAVE, _WANT = 1, 2
 
@@ -55,6 +60,7 @@ def records_to_send(index: LogIndex, wants: Iterable[str], haves: Iterable[str],
     """
     wants, haves = list(dict.fromkeys(wants)), list(dict.fromkeys(haves))
     links = index.links([*wants, *haves])
+    absent: set[str] = set()  # looked up, not in our index
     missing = [w for w in wants if w not in links]
     mark: dict[str, int] = {}
     heap: list[tuple[int, str]] = []
@@ -76,9 +82,12 @@ def records_to_send(index: LogIndex, wants: Iterable[str], haves: Iterable[str],
             wanting -= 1
             chosen.append(record_id)
         parents = links[record_id][1]
-        unseen = [p for p in parents if p not in mark]
-        if unseen:
-            links.update(index.links(unseen))
+        unknown = [p for p in parents if p not in links and p not in absent]
+        if unknown:
+            found = index.links_and_neighbours(unknown)
+            absent.update(p for p in unknown if p not in found)
+            for found_id, link in found.items():
+                links.setdefault(found_id, link)
         for parent in parents:
             if parent not in links:
                 continue  # not in our log: not ours to send
@@ -101,30 +110,6 @@ def locator(log: RecordLog) -> list[str]:
 
 
 @dataclass
-class _Peeked:
-    clock: int
-    parents: tuple[str, ...]
-    author: str
-
-
-def _peek(data: bytes) -> _Peeked | None:
-    """The fields the walk needs, read cheaply; None if they are not there.
-
-    Only steers what we ask for next: ingest checks the record in full.
-    """
-    try:
-        doc = json.loads(data)
-        clock, parents, author = doc["clock"], doc["parents"], doc["author"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    if type(clock) is not int or not isinstance(parents, list) or not isinstance(author, str):
-        return None
-    if not all(isinstance(p, str) for p in parents):
-        return None
-    return _Peeked(clock, tuple(parents), author)
-
-
-@dataclass
 class PullReport:
     log: str
     received: int = 0                   # record blocks that came in
@@ -138,7 +123,13 @@ AcceptAuthor = Callable[[str, str], bool]   # (log name, author key text) -> may
 
 async def pull_log(link: PeerLink, local: LocalStore, name: str, peer_heads: Iterable[str],
                    accept_author: AcceptAuthor) -> PullReport:
-    """Fetch what the peer has of log `name` that we lack, check it, store it."""
+    """Fetch what the peer has of log `name` that we lack, check it, store it.
+
+    Each answer's records are parsed as they arrive and their signatures
+    checked on the verifier threads while the next answer comes in; they are
+    stored once all have come, oldest first, since the oldest come last (the
+    peer walks back from its heads).
+    """
     report = PullReport(name)
     peer_heads = list(peer_heads)
     held = await local.known(peer_heads)
@@ -146,53 +137,111 @@ async def pull_log(link: PeerLink, local: LocalStore, name: str, peer_heads: Ite
     if not frontier:
         return report
     have = await local.locator(name)
-    received: dict[str, bytes] = {}
-    peeked: dict[str, _Peeked] = {}
-    given_up: set[str] = set()
-    while frontier:
-        for start in range(0, len(frontier), MAX_IDS_PER_MESSAGE):
-            batch = frontier[start:start + MAX_IDS_PER_MESSAGE]
-            answer = await link.request(WantRecords(tuple(batch), tuple(have)))
-            assert isinstance(answer, RecordsAnswer)
-            _take_records(answer, batch, received, peeked, report)
-            given_up.update(answer.missing)
-            if len(received) > MAX_RECORDS_PER_PULL:
-                raise ProtocolError(f"peer offers more than {MAX_RECORDS_PER_PULL} records in one session")
-        parents = {p for info in peeked.values() for p in info.parents} - received.keys() - given_up
-        frontier = sorted(parents - await local.known(list(parents)))
-    accepted = []
-    for record_id, data in received.items():
-        info = peeked[record_id]
-        if accept_author(name, info.author):
-            accepted.append((info.clock, record_id, data))
-        else:
-            report.refused.append((record_id, f"author {info.author[:24]}… is not trusted here"))
-    accepted.sort()
-    for start in range(0, len(accepted), INGEST_BATCH):
-        outcome = await local.ingest(name, [data for _, _, data in accepted[start:start + INGEST_BATCH]])
+    received: dict[str, Record] = {}
+    given_up: set[str] = set()     # wanted ids the peer says it lacks: never asked again
+    unresolved: set[str] = set()   # parents named by what came, neither received nor given up
+    checks = _Checks(local, name, accept_author, report)
+    try:
+        while frontier:
+            for start in range(0, len(frontier), MAX_IDS_PER_MESSAGE):
+                batch = frontier[start:start + MAX_IDS_PER_MESSAGE]
+                answer = await link.request(WantRecords(tuple(batch), tuple(have)))
+                assert isinstance(answer, RecordsAnswer)
+                new, junk = _take_records(answer, batch, received, report)
+                checks.start(new)
+                # Lacked by the peer, or not records at all: asking again would bring the same.
+                given_up.update(answer.missing, junk)
+                unresolved.update(p for record in new for p in record.parents
+                                  if p not in received and p not in given_up)
+                unresolved.difference_update(record.id for record in new)
+                unresolved -= given_up
+                if len(received) > MAX_RECORDS_PER_PULL:
+                    raise ProtocolError(f"peer offers more than {MAX_RECORDS_PER_PULL} records in one session")
+            unresolved -= await local.known(list(unresolved))
+            frontier = sorted(unresolved)
+        verified = await checks.verified()
+    finally:
+        checks.cancel()
+    verified.sort(key=lambda record: (record.clock, record.id))  # parents before children
+    for start in range(0, len(verified), INGEST_BATCH):
+        outcome = await local.ingest_verified(name, verified[start:start + INGEST_BATCH])
         report.added += len(outcome.added)
         report.refused.extend((r.id, r.reason) for r in outcome.rejected)
         report.waiting += len(outcome.waiting)
     return report
 
 
-def _take_records(answer: RecordsAnswer, asked: list[str], received: dict[str, bytes],
-                  peeked: dict[str, _Peeked], report: PullReport) -> None:
-    """Keep the records of one answer, refusing any the peer had no reason to send.
+class _Checks:
+    """The signature checks of one pull's records, running while the pull goes on."""
+
+    def __init__(self, local: LocalStore, name: str, accept_author: AcceptAuthor, report: PullReport):
+        self._local = local
+        self._name = name
+        self._accept_author = accept_author
+        self._report = report
+        self._trusted: dict[bytes, bool] = {}   # author -> accept_author's answer, asked once per pull
+        self._running: list[asyncio.Future] = []
+
+    def start(self, records: list[Record]) -> None:
+        """Refuse records by authors not accepted; start verifying the rest."""
+        accepted = []
+        for record in records:
+            if self._accepts(record.author):
+                accepted.append(record)
+            else:
+                self._report.refused.append((record.id, f"author {record.author_text[:24]}… is not trusted here"))
+        # In pieces, so that both verifier threads share each answer.
+        for start in range(0, len(accepted), VERIFY_PIECE):
+            piece = accepted[start:start + VERIFY_PIECE]
+            self._running.append(asyncio.ensure_future(self._local.verify(self._name, piece)))
+
+    async def verified(self) -> list[Record]:
+        """Every record that passed, once all have been checked; the others are refused."""
+        records: list[Record] = []
+        for running in self._running:
+            good, rejected = await running
+            records += good
+            self._report.refused.extend((r.id, r.reason) for r in rejected)
+        self._running = []
+        return records
+
+    def cancel(self) -> None:
+        """Drop the checks still queued (the pull failed); those already running finish unheard."""
+        for running in self._running:
+            running.cancel()
+        self._running = []
+
+    def _accepts(self, author: bytes) -> bool:
+        if author not in self._trusted:
+            self._trusted[author] = self._accept_author(self._name, key_text(author))
+        return self._trusted[author]
+
+
+def _take_records(answer: RecordsAnswer, asked: list[str], received: dict[str, Record],
+                  report: PullReport) -> tuple[list[Record], list[str]]:
+    """Parse the records of one answer, refusing any the peer had no reason to send.
+
+    Returns the records new to this pull, and the ids of blocks that are not records.
 
     The peer walks newest first, so every record in an answer is one we asked
-    for or a parent of one before it in the same answer.
+    for or a parent of one before it in the same answer. Parsing here rather
+    than on the verifier threads keeps those out of the interpreter (and its
+    lock) but for a few microseconds per record.
     """
     expected = set(asked)
+    new, junk = [], []
     for block in answer.blocks:
         if block.id not in expected:
             raise ProtocolError(f"records answer holds {block.id[:19]}…, which was not asked for")
-        info = _peek(block.data)
-        if info is None:
-            report.refused.append((block.id, "not a record"))
+        try:
+            record = parse_hashed(block.data, block.id)  # the codec checked the id is the hash
+        except RecordError as exc:
+            report.refused.append((block.id, f"not a record: {exc}"))
+            junk.append(block.id)
             continue
         report.received += 1
         if block.id not in received:
-            received[block.id] = block.data
-            peeked[block.id] = info
-        expected.update(info.parents)
+            received[block.id] = record
+            new.append(record)
+        expected.update(record.parents)
+    return new, junk
