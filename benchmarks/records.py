@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import ENV, compile_package, fmt, run  # noqa: E402
+from _measure import ENV, compile_package, fmt, run, verify_rate  # noqa: E402
 
 FIXME = [str(Path(sys.executable).with_name("fixme"))]
 
@@ -71,22 +71,6 @@ def main() -> None:
         print(f"fixme set-workflow              {fmt(timings['set-workflow'])} (median)  [target <= 0.5 s]")
         print(f"fixme list                      {fmt(timings['list'])} (median)")
         blob_figures(work, args.blob_mb, args.blob_runs)
-
-
-def verify_rate(count: int = 20_000) -> float:
-    from nacl.bindings import crypto_sign_open
-    from nacl.signing import SigningKey
-
-    key = SigningKey.generate()
-    public = bytes(key.verify_key)
-    signed = [key.sign(os.urandom(400)) for _ in range(count)]
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        for message in signed:
-            crypto_sign_open(message, public)
-        runs.append(count / (time.perf_counter() - started))
-    return statistics.median(runs)
 
 
 def make_repo(root: Path, entries: int) -> Path:

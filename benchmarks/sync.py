@@ -65,7 +65,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import ENV, compile_package, fmt  # noqa: E402
+from _measure import ENV, compile_package, fmt, verify_rate  # noqa: E402
 
 FIXME = [str(Path(sys.executable).with_name("fixme"))]
 MIB = 1 << 20
@@ -573,23 +573,6 @@ def crypto_rates(megabytes: int = 64) -> tuple[float, float, float]:
             hashlib.sha256(data).digest()
         sha.append(megabytes / (time.perf_counter() - started))
     return statistics.median(seal), statistics.median(unseal), statistics.median(sha)
-
-
-def verify_rate(count: int = 20_000) -> float:
-    """Raw ed25519 signature checks per second, one thread (as in benchmarks/records.py)."""
-    from nacl.bindings import crypto_sign_open
-    from nacl.signing import SigningKey
-
-    key = SigningKey.generate()
-    public = bytes(key.verify_key)
-    signed = [key.sign(os.urandom(400)) for _ in range(count)]
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        for message in signed:
-            crypto_sign_open(message, public)
-        runs.append(count / (time.perf_counter() - started))
-    return statistics.median(runs)
 
 
 def add_records(peer: Peer, count: int, authors: list, entry: str) -> int:
