@@ -26,6 +26,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from .allocator import keep_frame_buffers
 from .book import NodeBook, now_ms
 from .channel import TransportError
 from .fetch import FaultBook, FetchError, FetchReport, Progress, fetch_blob
@@ -108,6 +109,7 @@ def parse_address(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int
 
 class Node:
     def __init__(self, node_dir: Path, settings: NodeSettings):
+        keep_frame_buffers()  # a frame's buffers would page-fault afresh each time: half the blob rate
         self.settings = settings
         self.local = LocalStore(node_dir, settings.logs)
         self.book = NodeBook(node_dir)
