@@ -7,8 +7,9 @@ answers what the other asks. A PeerLink runs the two halves:
 - a reader task that takes every incoming message and either queues it as a
   request for our answering task, or hands it to the request of ours it
   answers (answers come back in the order the requests were sent);
-- an answering task that serves the peer's requests one at a time, in order,
-  through an `Answerer` (the node's storage side).
+- an answering task that serves the peer's requests in order through an
+  `Answerer` (the node's storage side), preparing the next answer while the
+  previous one is being sent.
 
 A peer may have at most MAX_OUTSTANDING requests unanswered; one more is a
 protocol violation and ends the session. `bye` says "I will ask for nothing
@@ -300,11 +301,21 @@ class PeerLink:
 
     # -- the answering half ----------------------------------------------------
     async def _answer_loop(self) -> None:
+        # While one answer is sealed and sent (on this loop), the next is
+        # already being read from storage (on the storage thread): a peer
+        # fetching chunks gets them at the rate of the slower of the two,
+        # not of both together. Answers still go out in request order.
+        upcoming: asyncio.Future | None = None
         try:
             while True:
-                request = await self._requests.get()
+                if upcoming is None:
+                    upcoming = asyncio.ensure_future(self._answer(await self._requests.get()))
+                answer = await upcoming
+                upcoming = None
+                if not self._requests.empty():
+                    upcoming = asyncio.ensure_future(self._answer(self._requests.get_nowait()))
                 try:
-                    await self.send_all(await self._answer(request))
+                    await self.send_all(answer)
                 finally:
                     self._requests.task_done()
         except TransportError as exc:
@@ -314,6 +325,9 @@ class PeerLink:
         except Exception as exc:
             log.exception("answering %s failed", self.label)
             self._fail(PeerError(f"internal error: {exc}"))
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
 
 
 def _check_answer(request: Message, answer: Message) -> None:
