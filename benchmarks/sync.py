@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Sync between node processes over loopback: blobs, records, an idle round.
 
-    python benchmarks/sync.py [--blob-mb N] [--records N] [--repeat N]
+    python benchmarks/sync.py [--blob-mb N] [--records N] [--repeat N] [--capped-rate MIB_PER_S]
 
 Everything is built in a temporary directory, in one run: a git repository
 with one TODO, `fixme init`, cloned three times, every clone with its own
@@ -18,7 +18,8 @@ reference measured in the same run:
                      socket on 127.0.0.1 and sends as many bytes as the blob
                      with 1 MiB sendall(); this process receives with recv_into()
   sealed channel     context: the node's own transport alone (handshake.serve /
-                     connect, Session.send/recv of 1 MiB payloads), no storage
+                     connect, Session.send/recv of 1 MiB payloads, the allocator
+                     tuned as a Node tunes it), no storage
   CPU floor          context: one core's rate of secretstream seal and open and
                      of SHA-256, and the bound they put on any single stream
   blob, 1 source     a `fixme attach`-ed blob of --blob-mb MiB fetched by an
@@ -28,7 +29,12 @@ reference measured in the same run:
   blob, 3 sources    the same from three nodes at once, its runs taking turns
                      with the one-source runs: MiB/s as a ratio to one source;
                      duplicate bytes (FetchReport.duplicate_bytes) as a share
-                     of the blob; chunks per peer (FetchReport.by_peer)
+                     of the blob; chunks per peer (FetchReport.by_peer). On one
+                     machine the fetcher and three servers share its cores, so
+                     this measures CPU contention more than the fetch; so also:
+  3 sources, capped  the same with every source started with --upload-rate
+                     --capped-rate MiB/s, as each peer's uplink would cap it on
+                     a network: one source against three
   records            --records records signed by three trusted authors, plus
                      the attachment's, pulled by an empty clone from one node:
                      records/s over the Node.sync() wall time as a ratio to the
@@ -153,7 +159,9 @@ with socket.create_connection(("127.0.0.1", port)) as sock:
 CHANNEL_CHILD = r"""
 import asyncio, os, sys
 from nacl.signing import SigningKey
+from fixme.node.allocator import keep_frame_buffers
 from fixme.node.handshake import serve
+keep_frame_buffers()   # as a Node does
 total, network_key = int(sys.argv[1]), bytes.fromhex(sys.argv[2])
 
 async def main():
@@ -184,6 +192,8 @@ def main() -> None:
     parser.add_argument("--blob-mb", type=int, default=256, help="size of the blob, MiB (default 256)")
     parser.add_argument("--records", type=int, default=20_000, help="records to sync (default 20000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; medians are reported (default 3)")
+    parser.add_argument("--capped-rate", type=int, default=64, metavar="MIB_PER_S",
+                        help="each source's upload cap for the capped one-vs-three figure (default 64)")
     args = parser.parse_args()
     compile_package()
     print(f"fixme {code_version()}; {len(os.sched_getaffinity(0))} cores; blob {args.blob_mb} MiB,"
@@ -274,6 +284,23 @@ def bench(net: Network, work: Path, args) -> None:
               f" {r['blobs'][0]['duplicate_bytes'] / MIB:.1f} MiB")
     print(f"  CPU during the fetch: fetcher {med(triples, 'cpu'):.2f} s, servers {med(triples, 'server_cpu'):.2f} s"
           f" for {fmt(three)} wall ({(med(triples, 'cpu') + med(triples, 'server_cpu')) / three:.2f} cores busy)")
+
+    # 3b. Each source's upload capped, as a peer's uplink would be on a network.
+    for peer in (a, b, c):
+        peer.stop()
+        peer.start("--upload-rate", str(args.capped_rate))
+    capped_one, capped_three = [], []
+    for _ in range(args.repeat):
+        d.reset()
+        capped_one.append(net.fetch(d, [a], blob))
+        d.reset()
+        capped_three.append(net.fetch(d, [a, b, c], blob))
+    check_fetch(capped_one + capped_three, blob)
+    one_capped = size_mb / statistics.median(r["seconds"] for r in capped_one)
+    three_capped = size_mb / statistics.median(r["seconds"] for r in capped_three)
+    print(f"  each source capped at {args.capped_rate} MiB/s (`node run --upload-rate`): 1 source {one_capped:,.0f},"
+          f" 3 sources {three_capped:,.0f} MiB/s = {three_capped / one_capped:.2f}x; duplicates"
+          f" {statistics.median(r['blobs'][0]['duplicate_bytes'] for r in capped_three) / MIB:.1f} MiB")
 
     # 4. Records.
     rate = verify_rate()
@@ -369,10 +396,10 @@ class Peer:
         tracker = Tracker.open(self.root, home=self.home)
         return [item for item in tracker.attachments(entry) if item.value == path.name][-1].blob
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         log = open(self.log_path, "a")
         self.node = subprocess.Popen(FIXME + ["-C", str(self.root), "node", "run", "--listen", "127.0.0.1:0",
-                                              "--no-discovery"], stdout=log, stderr=log, env=self.env)
+                                              "--no-discovery", *extra], stdout=log, stderr=log, env=self.env)
         log.close()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -514,8 +541,10 @@ def sealed_channel(total: int) -> float:
 
     from nacl.signing import SigningKey
 
+    from fixme.node.allocator import keep_frame_buffers
     from fixme.node.handshake import connect
 
+    keep_frame_buffers()   # as a Node does (the fetching child process opens a Node)
     network_key = os.urandom(32)
     child = subprocess.Popen([sys.executable, "-c", CHANNEL_CHILD, str(total), network_key.hex()],
                              stdout=subprocess.PIPE, env=ENV)
@@ -555,23 +584,28 @@ def crypto_rates(megabytes: int = 64) -> tuple[float, float, float]:
 
     data = os.urandom(MIB)
     seal, unseal, sha = [], [], []
+    clock = time.perf_counter
     for _ in range(3):
         key = os.urandom(32)
         push = crypto_secretstream_xchacha20poly1305_state()
         header = crypto_secretstream_xchacha20poly1305_init_push(push, key)
-        started = time.perf_counter()
-        sealed = [crypto_secretstream_xchacha20poly1305_push(push, data, b"len!") for _ in range(megabytes)]
-        seal.append(megabytes / (time.perf_counter() - started))
         pull = crypto_secretstream_xchacha20poly1305_state()
         crypto_secretstream_xchacha20poly1305_init_pull(pull, header, key)
-        started = time.perf_counter()
-        for frame in sealed:
-            crypto_secretstream_xchacha20poly1305_pull(pull, frame, b"len!")
-        unseal.append(megabytes / (time.perf_counter() - started))
-        started = time.perf_counter()
+        # Each frame is opened right after it is sealed, so both reuse the
+        # same memory: keeping 64 sealed MiB would time page faults too.
+        sealing = opening = 0.0
+        for _ in range(megabytes):
+            began = clock()
+            sealed = crypto_secretstream_xchacha20poly1305_push(push, data, b"len!")
+            middle = clock()
+            crypto_secretstream_xchacha20poly1305_pull(pull, sealed, b"len!")
+            sealing, opening = sealing + middle - began, opening + clock() - middle
+        seal.append(megabytes / sealing)
+        unseal.append(megabytes / opening)
+        started = clock()
         for _ in range(megabytes):
             hashlib.sha256(data).digest()
-        sha.append(megabytes / (time.perf_counter() - started))
+        sha.append(megabytes / (clock() - started))
     return statistics.median(seal), statistics.median(unseal), statistics.median(sha)
 
 
