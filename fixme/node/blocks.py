@@ -155,7 +155,7 @@ class BlockStore:
 
         drop_cached: free the blocks' pages once they are durable, for data
         nobody will read back soon (a file being stored, which is still in
-        the cache as its source).
+        the cache as its source; a blob being fetched).
         """
         return LooseBatch(self, drop_cached)
 

@@ -216,7 +216,11 @@ class ChunkWriter:
 
     def __init__(self, local: LocalStore):
         self.local = local
-        self._batch: LooseBatch = local.store.loose_batch()
+        # A fetched blob is seldom read back at once; freeing each group's
+        # pages once durable lets the next group's writes reuse them. On
+        # this VM, writing into memory it had not touched lately doubled
+        # the fetcher's CPU (first fetches: ~200 MiB/s kept, ~300 dropped).
+        self._batch: LooseBatch = local.store.loose_batch(drop_cached=True)
         self._small: list[bytes] = []
 
     async def add(self, block: Block) -> None:
