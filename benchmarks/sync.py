@@ -236,13 +236,7 @@ def bench(net: Network, work: Path, args) -> None:
         peer.start()
     for peer in (a, b, c):
         peer.warm_cache()                  # every source serves from memory, as a busy node would
-    singles, triples = [], []
-    for _ in range(args.repeat):
-        d.reset()
-        singles.append(net.fetch(d, [a], blob))
-        d.reset()
-        triples.append(net.fetch(d, [a, b, c], blob))
-    check_fetch(singles + triples, blob)
+    singles, triples = net.one_and_three(blob, args.repeat)
     one = statistics.median(r["seconds"] for r in singles)
     one_rate = size_mb / one
     verdict = ok(one_rate / raw_rate >= 0.3)
@@ -291,13 +285,7 @@ def bench(net: Network, work: Path, args) -> None:
     for peer in (a, b, c):
         peer.stop()
         peer.start("--upload-rate", str(args.capped_rate))
-    capped_one, capped_three = [], []
-    for _ in range(args.repeat):
-        d.reset()
-        capped_one.append(net.fetch(d, [a], blob))
-        d.reset()
-        capped_three.append(net.fetch(d, [a, b, c], blob))
-    check_fetch(capped_one + capped_three, blob)
+    capped_one, capped_three = net.one_and_three(blob, args.repeat)
     one_capped = size_mb / statistics.median(r["seconds"] for r in capped_one)
     three_capped = size_mb / statistics.median(r["seconds"] for r in capped_three)
     print(f"  each source capped at {args.capped_rate} MiB/s (`node run --upload-rate`): 1 source {one_capped:,.0f},"
@@ -492,6 +480,18 @@ class Network:
         if errors:
             sys.exit(f"fetch from {[s.name for s in sources]} failed: {errors}")
         return result
+
+    def one_and_three(self, blob: str, repeat: int) -> tuple[list[dict], list[dict]]:
+        """`repeat` fetches of the blob by d from a alone and from a, b and c, taking turns."""
+        a, b, c, d = self.peers
+        singles, triples = [], []
+        for _ in range(repeat):
+            d.reset()
+            singles.append(self.fetch(d, [a], blob))
+            d.reset()
+            triples.append(self.fetch(d, [a, b, c], blob))
+        check_fetch(singles + triples, blob)
+        return singles, triples
 
     def stop_all(self) -> None:
         for peer in self.peers:
