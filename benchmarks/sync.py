@@ -34,7 +34,9 @@ reference measured in the same run:
                      this measures CPU contention more than the fetch; so also:
   3 sources, capped  the same with every source started with --upload-rate
                      --capped-rate MiB/s, as each peer's uplink would cap it on
-                     a network: one source against three
+                     a network: one source against three (the cap allows a
+                     burst of one second's worth, so it tells only with a blob
+                     several times --capped-rate, as the default 256 MiB is)
   records            --records records signed by three trusted authors, plus
                      the attachment's, pulled by an empty clone from one node:
                      records/s over the Node.sync() wall time as a ratio to the
