@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import random
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -491,6 +492,18 @@ def test_a_wrong_chunk_drops_the_peer_for_the_blob_counts_a_fault_and_bans_at_th
 
                 result = await node.sync([fake, honest])
                 assert [s.error for s in result.sessions] == ["banned for sending bad data", None]
+
+                # The ban is in peers.json, and a restarted node keeps it.
+                entry = node.book.peers()[key_text(fake_key)]
+                assert entry["faults"] == MAX_FAULTS and entry["banned_until"] / 1000 > time.time()
+                restarted = make_node(tmp_path / "node", SERVER_KEY)
+                try:
+                    assert restarted.faults.is_banned(fake_key)
+                    assert not restarted.faults.is_banned(bytes(HONEST_KEY.verify_key))
+                    result = await restarted.sync([fake])
+                    assert [s.error for s in result.sessions] == ["banned for sending bad data"]
+                finally:
+                    restarted.close()
             after = await state(node)
             evil = {hashing.block_id(b"evil %d " % i * 100) for i in range(8)}
             assert not evil & set(after["blocks"])
@@ -637,3 +650,27 @@ def test_an_attachment_named_to_climb_out_is_refused(repo, tmp_path, caplog):
     shown = cli("show", entry["id"])
     assert shown.code == 0
     assert f"{evil!r} ({len(PASSWD)} bytes) [unsafe name: refused as a file name]" in shown.out
+
+
+def test_node_peers_shows_a_peers_bad_chunks_and_its_ban(repo):
+    from fixme.node.book import NodeBook, now_ms
+    from fixme.tracker.changes import node_dir
+
+    repo.write("app.py", "# TODO: something\n")
+    repo.commit("start")
+    assert run_cli("init", cwd=repo.root).code == 0
+    book = NodeBook(node_dir(repo.root))
+    banned, faulty = key_text(bytes(HOSTILE_KEY.verify_key)), key_text(bytes(STRANGER.verify_key))
+    book.record_contact(banned, address="127.0.0.1:7001", last_contact=now_ms())
+    for _ in range(MAX_FAULTS):   # as Node records them (see _remember_fault)
+        book.record_contact(banned, faults=1)
+    book.record_contact(banned, banned_until=now_ms() + 600_000)
+    book.record_contact(faulty, address="127.0.0.1:7002", last_contact=now_ms(), faults=1)
+
+    result = run_cli("node", "peers", cwd=repo.root)
+    assert result.code == 0, result.err
+    lines = {line.split()[0]: line for line in result.out.splitlines()}
+    assert "banned until" in lines["127.0.0.1:7001"] and "(3 bad chunks)" in lines["127.0.0.1:7001"]
+    assert "banned" not in lines["127.0.0.1:7002"] and lines["127.0.0.1:7002"].endswith("1 bad chunk")
+    as_json = json.loads(run_cli("node", "peers", "--format", "json", cwd=repo.root).out)
+    assert as_json[banned]["faults"] == 3 and as_json[banned]["banned_until"] > now_ms()

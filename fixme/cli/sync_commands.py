@@ -224,8 +224,19 @@ def cmd_node_peers(args, env: Environment) -> int:
                 f"records {info.get('records_in', 0)} in / {info.get('records_out', 0)} out")
         if info.get("last_error"):
             line += paint(f"  last error: {info['last_error']}", "31")
+        line += _faults_note(info, paint)
         env.stdout.write(line + "\n")
     return EXIT_OK
+
+
+def _faults_note(info: dict, paint) -> str:
+    """'  banned until 14:05 (3 bad chunks)', or the bad chunks alone, or nothing."""
+    faults, until = info.get("faults"), info.get("banned_until")
+    count = f"{faults} bad chunk{'s' if faults != 1 else ''}" if isinstance(faults, int) and faults else ""
+    if isinstance(until, (int, float)) and until / 1000 > time.time():
+        when = time.strftime("%H:%M", time.localtime(until / 1000))
+        return paint(f"  banned until {when}" + (f" ({count})" if count else ""), "31")
+    return f"  {count}" if count else ""
 
 
 def _peer_name(config, key: str) -> str:

@@ -46,10 +46,15 @@ class FetchError(Exception):
 
 @dataclass
 class FaultBook:
-    """Bad chunks per peer key, and bans: shared by every fetch of a node."""
+    """Bad chunks per peer key, and bans: shared by every fetch of a node.
+
+    `on_fault(key, banned_until)` is told of every fault (banned_until is 0.0
+    unless this one banned the peer), so the node can keep bans across restarts.
+    """
 
     faults: dict[bytes, int] = field(default_factory=dict)
     banned_until: dict[bytes, float] = field(default_factory=dict)
+    on_fault: Callable[[bytes, float], None] | None = None
 
     def is_banned(self, key: bytes) -> bool:
         return self.banned_until.get(key, 0.0) > time.time()
@@ -57,11 +62,13 @@ class FaultBook:
     def fault(self, key: bytes) -> bool:
         """Count a fault; True if the peer is now banned."""
         self.faults[key] = self.faults.get(key, 0) + 1
-        if self.faults[key] >= MAX_FAULTS:
+        banned = self.faults[key] >= MAX_FAULTS
+        if banned:
             self.banned_until[key] = time.time() + BAN_SECONDS
             self.faults[key] = 0
-            return True
-        return False
+        if self.on_fault is not None:
+            self.on_fault(key, self.banned_until[key] if banned else 0.0)
+        return banned
 
 
 @dataclass

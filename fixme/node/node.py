@@ -31,7 +31,7 @@ from .book import NodeBook, now_ms
 from .channel import TransportError
 from .fetch import FaultBook, FetchError, FetchReport, Progress, fetch_blob
 from .handshake import DEFAULT_MAX_CONNECTIONS, Allowed, HandshakeError, Session, connect, serve
-from .keys import fingerprint, key_text
+from .keys import fingerprint, key_text, parse_key_text
 from .local import LocalStore
 from .peer import PeerLink, host_port
 from .reconcile import AcceptAuthor, pull_log
@@ -113,9 +113,27 @@ class Node:
         self.settings = settings
         self.local = LocalStore(node_dir, settings.logs)
         self.book = NodeBook(node_dir)
-        self.faults = FaultBook()
+        self.faults = FaultBook(banned_until=self._remembered_bans(), on_fault=self._remember_fault)
         self.key = settings.identity.verify_key.encode()
         self._upload: _RateLimit | None = None
+
+    def _remembered_bans(self) -> dict[bytes, float]:
+        """Bans still running, from peers.json: a restart must not lift them."""
+        now, bans = time.time(), {}
+        for key, info in self.book.peers().items():
+            until = info.get("banned_until")
+            if isinstance(until, (int, float)) and until / 1000 > now:
+                try:
+                    bans[parse_key_text(key)] = until / 1000
+                except ValueError:
+                    continue   # an address entry, or a damaged one
+        return bans
+
+    def _remember_fault(self, key: bytes, banned_until: float) -> None:
+        fields: dict[str, int] = {"faults": 1}
+        if banned_until:
+            fields["banned_until"] = int(banned_until * 1000)
+        self.book.record_contact(key_text(key), **fields)
 
     def set_upload_rate(self, bytes_per_second: float) -> None:
         """Cap the rate at which blob chunks are served (all peers together)."""
