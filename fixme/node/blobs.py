@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from ..fsutil import fsync_dir
+from ..fsutil import replacing, write_all
 from . import canonical
 from .blocks import SMALL_BLOCK_MAX, BlockCorrupt, BlockStore, LooseBatch
 from .hashing import PREFIX, is_block_id
@@ -240,14 +239,10 @@ def write_blob(store: BlockStore, blob_id: str, dest: Path) -> None:
     """
     dest = Path(dest)
     manifest = read_manifest(store, blob_id)  # fail before creating anything
-    temp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    try:
+    with replacing(dest, mode=0o666) as fd:
         written = 0
         for data in _iter_chunks(store, blob_id, manifest):
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             # Start writeback of what is written so far; the final fsync then
             # waits for the tail, not for the whole file.
             try:
@@ -257,19 +252,6 @@ def write_blob(store: BlockStore, blob_id: str, dest: Path) -> None:
             written += len(data)
         if written != manifest.size:  # cannot happen when every chunk checked out; cheap to be sure
             raise BlockCorrupt(blob_id, f"blob has {written} bytes, manifest says {manifest.size}")
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.replace(temp, dest)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(dest.parent)
 
 
 def missing_chunks(store: BlockStore, blob_id: str) -> list[str]:

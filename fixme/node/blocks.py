@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from ..fsutil import atomic_write_bytes, fsync_dir
+from ..fsutil import atomic_write_bytes, fsync_dir, write_all
 from .database import BUSY_TIMEOUT_S, connect_wal, write_batch
 from .hashing import PREFIX, block_id, check_block_id, is_block_id
 
@@ -478,9 +478,7 @@ class LooseBatch:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
         self._pending.append(_Pending(block_id, temp, final))
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             # Start writeback now (it does not wait), so the fsync in commit()
             # finds most of the data already on its way to the disk.
             try:

@@ -20,11 +20,10 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import secrets
 from pathlib import Path
 from typing import Callable
 
-from ..fsutil import fsync_dir
+from ..fsutil import fsync_dir, replacing, write_all
 
 MAX_NAME_LENGTH = 200
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
@@ -116,22 +115,5 @@ class Refs:
         return self.root / check_ref_name(name).replace("/", _SLASH)
 
     def _write(self, path: Path, data: bytes) -> None:
-        temp = path.with_name(f"{path.name}{_HELPER}{secrets.token_hex(4)}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-            os.close(fd)
-            fd = -1
-            os.replace(temp, path)
-        except BaseException:
-            if fd >= 0:
-                os.close(fd)
-            try:
-                os.unlink(temp)
-            except FileNotFoundError:
-                pass
-            raise
-        fsync_dir(self.root)
+        with replacing(path, temp_prefix=f"{path.name}{_HELPER}") as fd:  # names() skips it
+            write_all(fd, data)
