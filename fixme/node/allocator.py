@@ -15,6 +15,7 @@ Only glibc has mallopt(); elsewhere this does nothing.
 
 from __future__ import annotations
 
+import functools
 import os
 
 _M_TRIM_THRESHOLD = -1
@@ -22,15 +23,10 @@ _M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 4 * 1024 * 1024    # allocations below this come from the heap (a frame is ~1 MiB)
 TRIM_THRESHOLD = 32 * 1024 * 1024   # freed memory the heap keeps before giving any back
 
-_tuned: bool | None = None
-
-
+@functools.cache
 def keep_frame_buffers() -> bool:
-    """Tune this process's allocator once; True if it could be tuned (glibc)."""
-    global _tuned
-    if _tuned is None:
-        _tuned = _tune()
-    return _tuned
+    """Tune this process's allocator (once); True if it could be tuned (glibc)."""
+    return _tune()
 
 
 def _tune() -> bool:
