@@ -25,18 +25,18 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from conftest import run_cli
+from hostile_peers import FakePeer
 from fixme.node import canonical, hashing
 from fixme.node.blobs import iter_blob, put_blob, read_manifest
 from fixme.node.channel import LENGTH_SIZE, MAX_PAYLOAD, ChannelClosed, ChannelError
 from fixme.node.fetch import MAX_FAULTS
-from fixme.node.handshake import HandshakeError, Session, connect, initiate, serve
+from fixme.node.handshake import HandshakeError, Session, connect, initiate
 from fixme.node.keys import key_text
 from fixme.node.messages import (
     BLOCK,
     MAX_IDS_PER_MESSAGE,
     TYPE_CODES,
     BlobStatus,
-    Bye,
     Error,
     HaveBlob,
     HelloLogs,
@@ -185,40 +185,6 @@ def errors_in(messages: list) -> list[str]:
     return [m.reason for m in messages if isinstance(m, Error)]
 
 
-class FakePeer:
-    """A scripted peer: it announces `logs`, answers every request with
-    `answer(request)` (messages, or raw payloads it wants to send as they are),
-    and answers bye with bye."""
-
-    def __init__(self, answer=lambda request: [], logs=(), key: SigningKey = HOSTILE_KEY):
-        self.answer, self.logs, self.key = answer, tuple(logs), key
-        self.requests: list = []
-
-    async def start(self) -> str:
-        self.server = await serve(HOST, 0, self.key, NETWORK, self._session, handshake_timeout=2.0,
-                                  idle_timeout=5.0)
-        return f"{HOST}:{self.server.sockets[0].getsockname()[1]}"
-
-    async def close(self) -> None:
-        self.server.close()
-        await self.server.wait_closed()
-
-    async def _session(self, session: Session) -> None:
-        await session.send_message(HelloLogs(self.logs))
-        while True:
-            try:
-                msg = await session.recv_message()
-            except ChannelClosed:
-                return
-            if isinstance(msg, Bye):
-                await session.send_message(Bye())
-                return
-            if isinstance(msg, (WantRecords, HaveBlob, WantChunk, WantBlock)):
-                self.requests.append(msg)
-                for reply in self.answer(msg):
-                    await (session.send(reply) if isinstance(reply, bytes) else session.send_message(reply))
-
-
 # -- 1. not a hello ---------------------------------------------------------------------
 
 def test_random_bytes_instead_of_a_hello(tmp_path, caplog):
@@ -336,7 +302,7 @@ def test_a_record_with_a_bad_signature_is_refused(tmp_path, caplog):
                 if isinstance(request, WantRecords) and bad.id in request.ids:
                     return [Records(1), bad]
                 return [Records(0, missing=tuple(request.ids))]
-            fake = FakePeer(answer, logs=[LogHeads(LOG, (bad.id,))])
+            fake = FakePeer(NETWORK, answer, logs=[LogHeads(LOG, (bad.id,))])
             address = await fake.start()
             try:
                 result = await node.sync([address])
@@ -369,7 +335,7 @@ def test_a_parent_answered_with_junk_is_asked_for_once(tmp_path, caplog):
                 if junk.id in request.ids:
                     return [Records(1), junk]
                 return [Records(0, missing=tuple(request.ids))]
-            fake = FakePeer(answer, logs=[LogHeads(LOG, (child.id,))])
+            fake = FakePeer(NETWORK, answer, logs=[LogHeads(LOG, (child.id,))])
             address = await fake.start()
             try:
                 result = await node.sync([address])
@@ -447,7 +413,7 @@ async def blob_holders(tmp_path: Path, datas: list[bytes], wrong_chunk):
     holder = make_node(tmp_path / "holder", HONEST_KEY)
     blobs = [blob_of(holder.local.store, data) for data in datas]
     server = await holder.serve(HOST, 0)
-    fake = FakePeer(chunk_liar(holder.local.store, blobs, wrong_chunk))
+    fake = FakePeer(NETWORK, chunk_liar(holder.local.store, blobs, wrong_chunk))
     fake_address = await fake.start()
     try:
         yield blobs, fake, fake_address, f"{HOST}:{server.sockets[0].getsockname()[1]}"

@@ -10,79 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-FIXME = [sys.executable, "-m", "fixme"]
-DEADLINE = 30.0
-
-
-class Peer:
-    """One clone of the project with its own FIXME_HOME (so its own key), and maybe a running node."""
-
-    def __init__(self, root: Path, home: Path):
-        self.root = root
-        self.home = home
-        self.node: subprocess.Popen | None = None
-        self.log_path = root.parent / f"{root.name}.node.log"
-
-    def env(self) -> dict:
-        return {**os.environ, "FIXME_HOME": str(self.home)}
-
-    def fixme(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([*FIXME, "-C", str(self.root), *args], capture_output=True, text=True,
-                              env=self.env(), timeout=120)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"fixme {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
-        return proc
-
-    def key(self) -> str:
-        """This peer's public key, made now (key commands need no repository)."""
-        cwd = self.home.parent
-        subprocess.run([*FIXME, "key", "init"], capture_output=True, env=self.env(), cwd=cwd)
-        out = subprocess.run([*FIXME, "key", "show"], capture_output=True, text=True, env=self.env(),
-                             cwd=cwd, check=True).stdout
-        return next(word for word in out.split() if word.startswith("ed25519:"))
-
-    def start(self, *peers: str, extra: tuple[str, ...] = ()) -> str:
-        """Start the node; returns its HOST:PORT once it listens."""
-        args = ["node", "run", "--listen", "127.0.0.1:0", "--no-discovery", "--interval", "0.5", "-v", *extra]
-        for peer in peers:
-            args += ["--peer", peer]
-        log = open(self.log_path, "a")
-        self.node = subprocess.Popen([*FIXME, "-C", str(self.root), *args], stdout=log, stderr=log,
-                                     env=self.env())
-        log.close()
-        deadline = time.monotonic() + DEADLINE
-        while time.monotonic() < deadline:
-            running = json.loads(self.fixme("node", "status", "--format", "json").stdout)["running"]
-            if running and running["pid"] == self.node.pid:
-                return running["listen"]
-            assert self.node.poll() is None, f"node exited: {self.log_path.read_text()}"
-            time.sleep(0.05)
-        raise AssertionError(f"node did not start: {self.log_path.read_text()}")
-
-    def stop(self) -> None:
-        if self.node is not None and self.node.poll() is None:
-            self.node.send_signal(signal.SIGTERM)
-            assert self.node.wait(timeout=10) == 0, self.log_path.read_text()
-        self.node = None
-
-    def states(self) -> dict[str, str]:
-        entries = json.loads(self.fixme("list", "--all", "--format", "json").stdout)
-        return {e["id"]: e["workflow"] for e in entries}
-
-    def set_workflow(self, entry: str, state: str) -> None:
-        self.fixme("set-workflow", entry, state)
-
-
-def _git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+from realnodes import FIXME, Peer, git as _git, wait_until
 
 
 @pytest.fixture
@@ -108,19 +41,7 @@ def network(tmp_path):
         _git(tmp_path, "clone", "-q", str(origin), str(peer.root))
     yield peers
     for peer in peers:
-        if peer.node is not None and peer.node.poll() is None:
-            peer.node.kill()
-            peer.node.wait()
-
-
-def wait_until(condition, what: str, peers=()) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    logs = "\n".join(p.log_path.read_text() for p in peers if p.log_path.exists())
-    raise AssertionError(f"timed out waiting for {what}\n{logs[-4000:]}")
+        peer.kill()
 
 
 def entry_ids(peer: Peer) -> list[str]:
