@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from .blobs import Manifest, ManifestError, parse_manifest
 from .channel import TransportError
+from .chunkset import ChunkClaimError, HeldChunks
 from .local import LocalStore
 from .messages import BlobStatus, Block, HaveBlob, NotFound, ProtocolError, WantBlock, WantChunk
 from .peer import PeerLink
@@ -100,7 +101,7 @@ async def fetch_blob(blob_id: str, links: list[PeerLink], local: LocalStore, fau
     need = await local.missing_chunks(manifest)
     report.already = report.chunks - len(need)
     if need:
-        sources = await _sources(blob_id, links, report)
+        sources = await _sources(blob_id, len(manifest.chunks), links, faults, report)
         await _Fetch(blob_id, manifest, need, sources, local, faults, report, progress).run()
     if fetched_manifest is not None:
         await local.put(fetched_manifest)  # last: holding a manifest means holding the blob
@@ -124,16 +125,28 @@ async def _fetch_manifest(blob_id: str, links: list[PeerLink]) -> tuple[Manifest
     raise FetchError(f"no peer has blob {blob_id}" if links else f"no peer to fetch blob {blob_id} from")
 
 
-async def _sources(blob_id: str, links: list[PeerLink], report: FetchReport) -> dict[PeerLink, set[int]]:
-    """Each peer that has some of the blob, and the chunk indexes it has."""
-    async def status(link: PeerLink) -> tuple[PeerLink, set[int] | None]:
+async def _sources(blob_id: str, chunk_count: int, links: list[PeerLink], faults: FaultBook,
+                   report: FetchReport) -> dict[PeerLink, HeldChunks]:
+    """Each peer that has some of the blob, and the chunks it says it has.
+
+    A claim to chunks the blob does not have (its manifest fixes how many)
+    is a fault, like a bad chunk: the peer is not asked for this blob.
+    """
+    async def status(link: PeerLink) -> tuple[PeerLink, HeldChunks | None]:
         try:
             answer = await link.request(HaveBlob(blob_id))
         except TransportError as exc:
             report.dropped[link.label] = str(exc)
             return link, None
         assert isinstance(answer, BlobStatus)
-        return link, {i for start, end in answer.ranges for i in range(start, end)}
+        try:
+            return link, HeldChunks(answer.ranges, chunk_count)
+        except ChunkClaimError as exc:
+            banned = faults.fault(link.peer_key)
+            log.warning("%s sent a blob_status for %s that %s: dropped for this blob%s", link.label, blob_id,
+                        exc, ", and banned for a while" if banned else "")
+            report.dropped[link.label] = f"blob_status {exc}"
+            return link, None
 
     found = await asyncio.gather(*(status(link) for link in links))
     return {link: held for link, held in found if held}
@@ -142,7 +155,7 @@ async def _sources(blob_id: str, links: list[PeerLink], report: FetchReport) -> 
 class _Fetch:
     """The shared state of one multi-peer fetch: what is left, in flight, done."""
 
-    def __init__(self, blob_id: str, manifest: Manifest, need: list[int], sources: dict[PeerLink, set[int]],
+    def __init__(self, blob_id: str, manifest: Manifest, need: list[int], sources: dict[PeerLink, HeldChunks],
                  local: LocalStore, faults: FaultBook, report: FetchReport, progress: Progress | None):
         self.blob_id = blob_id
         self.manifest = manifest
@@ -189,7 +202,9 @@ class _Fetch:
 
     def _could_help(self, link: PeerLink) -> bool:
         """Is a chunk this peer holds still to come (so it may be given back)?"""
-        held = self.sources.get(link, set())
+        held = self.sources.get(link)
+        if held is None:
+            return False
         return any(index in held for index in self.in_flight) or any(index in held for index in self.todo)
 
     async def _worker(self, link: PeerLink) -> None:

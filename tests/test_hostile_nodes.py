@@ -1,0 +1,101 @@
+"""Hostile peers against real fixme processes on 127.0.0.1.
+
+The victim is a real `fixme` process (a `sync`, or a running `fixme node
+run`) in a real repository; the hostile peer runs in the test, written with
+the protocol's own handshake and codec (hostile_peers.FakePeer). Memory is
+measured on the victim process itself, whose address space is capped so that
+a runaway allocation fails the test instead of exhausting the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from fixme.node.blobs import put_blob
+from fixme.node.blocks import BlockStore
+from fixme.node.keys import key_text
+from fixme.node.messages import BlobStatus, HaveBlob, LogHeads, NotFound, Records, WantBlock, WantRecords, make_block
+from fixme.node.records import sign_record
+from fixme.tracker.workflow import LOG_NAME, attach_payload
+from hostile_peers import FakePeer
+from realnodes import Peer, git, project
+
+OWNER = SigningKey(b"o" * 32)      # trusted by the victim's project
+HOSTILE = SigningKey(b"m" * 32)    # the hostile node's identity: it holds the network key, nothing more
+LIMIT = 60.0
+
+
+def run(coro, limit: float = LIMIT):
+    async def bounded():
+        async with asyncio.timeout(limit):
+            return await coro
+    return asyncio.run(bounded())
+
+
+def victim_and_clone(tmp_path: Path) -> tuple[Peer, Peer]:
+    """A project that trusts OWNER, and a clone of it (same network key) with its own home."""
+    victim = project(tmp_path / "victim", tmp_path / "home-victim", {"app.py": "# TODO: first task\n"})
+    victim.fixme("trust", "add", key_text(bytes(OWNER.verify_key)), "--name", "owner")
+    git(victim.root, "commit", "-qam", "trust owner")
+    git(tmp_path, "clone", "-q", str(victim.root), str(tmp_path / "clone"))
+    return victim, Peer(tmp_path / "clone", tmp_path / "home-clone")
+
+
+def test_a_blob_status_claiming_four_billion_chunks_is_refused_without_expanding_it(tmp_path):
+    """Issue 14.1: `ranges: [[0, 2^32]]` for a blob of 4 chunks once built a set of 2^32 ints."""
+    victim, holder = victim_and_clone(tmp_path)
+    data = os.urandom(3 * 1024 * 1024 + 5)   # 4 chunks of 1 MiB
+    scratch = BlockStore(tmp_path / "scratch")
+    blob = put_blob(scratch, io.BytesIO(data))
+    manifest = scratch.get(blob)
+    (tmp_path / "big.bin").write_bytes(data)
+    assert holder.fixme("node", "put", str(tmp_path / "big.bin")).stdout.strip() == blob
+    honest = holder.start()
+
+    # A record the victim stores (its author is trusted) that references the blob.
+    record = sign_record(OWNER, LOG_NAME, [], 1, int(time.time() * 1000),
+                         attach_payload("e" * 40, "big.bin", blob, len(data)), refs=[blob])
+
+    def answer(request):
+        if isinstance(request, WantRecords):
+            return [Records(1), make_block(record.data)]
+        if isinstance(request, WantBlock) and request.id == blob:
+            return [make_block(manifest)]
+        if isinstance(request, HaveBlob):
+            return [BlobStatus(blob, ((0, 2**32),))]
+        return [NotFound(blob)]
+
+    async def main():
+        fake = FakePeer(victim.network_key(), answer, logs=[LogHeads(LOG_NAME, (record.id,))], key=HOSTILE)
+        hostile = await fake.start()
+        try:
+            return await asyncio.to_thread(victim.measured, "sync", hostile, honest, "--format", "json")
+        finally:
+            await fake.close()
+
+    try:
+        result = run(main())
+    finally:
+        holder.stop()
+    assert result.code == 0, result.err
+    assert result.peak_rss < 200 * 1024 * 1024, f"peak RSS {result.peak_rss / 2**20:.0f} MiB"
+    report = json.loads(result.out)
+    assert [s["error"] for s in report["sessions"]] == [None, None]
+    assert report["sessions"][0]["records_in"] == 1
+    [fetch] = report["blobs"]
+    assert report["blob_errors"] == [] and fetch["complete"] and fetch["fetched"] == fetch["chunks"] == 4
+    assert list(fetch["by_peer"]) != list(fetch["dropped"])
+    [why] = fetch["dropped"].values()
+    assert why == "blob_status claims chunks up to 4294967295 of a blob of 4 chunks"
+    out = tmp_path / "fetched.bin"
+    victim.fixme("node", "get", blob, "-o", str(out))
+    assert out.read_bytes() == data
+    peers = json.loads(victim.fixme("node", "peers", "--format", "json").stdout)
+    assert peers[key_text(bytes(HOSTILE.verify_key))]["faults"] == 1   # counted like a bad chunk
