@@ -99,3 +99,88 @@ def test_a_blob_status_claiming_four_billion_chunks_is_refused_without_expanding
     assert out.read_bytes() == data
     peers = json.loads(victim.fixme("node", "peers", "--format", "json").stdout)
     assert peers[key_text(bytes(HOSTILE.verify_key))]["faults"] == 1   # counted like a bad chunk
+
+
+CLOCK_MAX = 2**63 - 1   # the largest integer a canonical document may hold
+
+
+def entry_id(peer: Peer) -> str:
+    [entry] = json.loads(peer.fixme("list", "--all", "--format", "json").stdout)
+    return entry["id"]
+
+
+def assert_every_kind_of_write_works(peer: Peer, entry: str, tmp_path: Path) -> None:
+    """set-workflow, set, comment and attach all land, and list shows the state they set."""
+    (tmp_path / "trace.log").write_text("a trace\n")
+    for args in (("set-workflow", entry, "wip"), ("set", entry, "assigned", "grace"),
+                 ("comment", entry, "on it"), ("attach", entry, str(tmp_path / "trace.log"))):
+        proc = peer.fixme(*args, check=False)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (args, proc.stderr)
+    [shown] = json.loads(peer.fixme("list", "--format", "json").stdout)
+    assert shown["workflow"] == "wip"
+
+
+def test_a_record_with_a_huge_clock_is_refused_and_writes_go_on(tmp_path):
+    """Issue 14.2: one record with clock 2^63-1 by a trusted key made every later write fail."""
+    victim = project(tmp_path / "victim", tmp_path / "home-victim", {"app.py": "# TODO: first task\n"})
+    victim.fixme("trust", "add", key_text(bytes(OWNER.verify_key)), "--name", "owner")
+    victim.fixme("trust", "add", victim.key(), "--name", "me")
+    entry = entry_id(victim)
+    poisoned = sign_record(OWNER, LOG_NAME, [], CLOCK_MAX, int(time.time() * 1000),
+                           {"op": "set", "entry": entry, "attr": "workflow", "value": "done"})
+    # A sound record far ahead, but within the bound, is accepted.
+    ahead = sign_record(OWNER, LOG_NAME, [], 1024, int(time.time() * 1000),
+                        {"op": "comment", "entry": entry, "text": "clock 1024"})
+
+    def answer(request):
+        found = [r for r in (poisoned, ahead) if r.id in request.ids]
+        return [Records(len(found), tuple(i for i in request.ids if i not in {r.id for r in found})),
+                *(make_block(r.data) for r in found)]
+
+    async def main():
+        fake = FakePeer(victim.network_key(), answer, logs=[LogHeads(LOG_NAME, (ahead.id, poisoned.id))],
+                        key=HOSTILE)
+        hostile = await fake.start()
+        try:
+            return await asyncio.to_thread(victim.fixme, "sync", hostile, "--format", "json")
+        finally:
+            await fake.close()
+
+    [session] = json.loads(run(main()).stdout)["sessions"]
+    assert session["records_in"] == 1
+    assert session["refused"] == [f"{poisoned.id}: clock {CLOCK_MAX} runs more than 1024 ahead of its parents' (0)"]
+    assert_every_kind_of_write_works(victim, entry, tmp_path)
+
+
+def test_a_store_holding_a_huge_clock_from_an_older_fixme_can_be_written_again(tmp_path):
+    """Issue 14.2: a record an older fixme accepted is dropped from the index on first open."""
+    from fixme.node.log import LogIndex, RecordLog
+    from fixme.node.storage import open_node_storage
+    from fixme.tracker.changes import INDEX_FILE, node_dir
+
+    victim = project(tmp_path / "victim", tmp_path / "home-victim", {"app.py": "# TODO: first task\n"})
+    victim.fixme("trust", "add", key_text(bytes(OWNER.verify_key)), "--name", "owner")
+    victim.fixme("trust", "add", victim.key(), "--name", "me")
+    entry = entry_id(victim)
+    victim.fixme("set-workflow", entry, "test")   # an honest record before the poisoned one
+
+    # Store it as the older fixme did: in the blocks, the index and the heads ref, no clock bound.
+    store, refs = open_node_storage(node_dir(victim.root))
+    index = LogIndex(node_dir(victim.root) / INDEX_FILE)
+    log = RecordLog(store, refs, index, LOG_NAME)
+    [honest] = log.heads()
+    poisoned = sign_record(OWNER, LOG_NAME, [honest], CLOCK_MAX, int(time.time() * 1000),
+                           {"op": "set", "entry": entry, "attr": "workflow", "value": "done"})
+    store.put(poisoned.data)
+    index.add([poisoned])
+    log._move_heads([poisoned])
+    index.db.execute("PRAGMA user_version=0")
+    assert log.heads() == [poisoned.id]
+    index.close()
+    store.close()
+
+    assert_every_kind_of_write_works(victim, entry, tmp_path)   # wip, not the poisoned "done"
+    records = json.loads(victim.fixme("log", "--format", "json").stdout)
+    assert poisoned.id not in {r["record_id"] for r in records}
+    assert [r["value"] for r in records if r["attr"] == "workflow"] == ["wip", "test"]
+    assert victim.fixme("fsck").returncode == 0

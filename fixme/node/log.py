@@ -15,6 +15,7 @@ can verify.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +24,15 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from . import canonical
 from .database import connect_wal, write_batch
 from .hashing import PREFIX, block_id
-from .records import Record, RecordError, parse_hashed, sign_record, verify_signature
+from .records import MAX_CLOCK_STEP, Record, RecordError, parse_hashed, sign_record, verify_signature
 
 if TYPE_CHECKING:  # reading the index (what `fixme list` does) needs none of these
     from nacl.signing import SigningKey
 
     from .blocks import BlockStore
     from .refs import Refs
+
+logger = logging.getLogger(__name__)
 
 VERIFY_THREADS = 2
 VERIFY_BATCH = 512  # at most this many records per worker task
@@ -49,6 +52,10 @@ CREATE TABLE IF NOT EXISTS records (
     payload TEXT NOT NULL
 );
 """
+# PRAGMA user_version of records.db. 1: no record's clock runs more than
+# MAX_CLOCK_STEP ahead of its parents' (an older fixme accepted any clock).
+INDEX_VERSION = 1
+EVICT_BATCH = 1000
 
 
 @dataclass
@@ -78,6 +85,44 @@ class LogIndex:
         # ingest inserts random digests, which dirty the same index pages
         # batch after batch, and a rarer checkpoint copies each page once.
         self.db.execute("PRAGMA wal_autocheckpoint=10000")
+        if self.db.execute("PRAGMA user_version").fetchone()[0] < INDEX_VERSION:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Bring an index written by an older fixme up to INDEX_VERSION, once."""
+        with write_batch(self.db):
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]  # another process may have done it
+            if version < 1:
+                evicted = self._evict_runaway_clocks()
+                if evicted:
+                    logger.warning("%s: removed %d records whose clock ran more than %d ahead of their parents'"
+                                   " (and their descendants); an older fixme had accepted them",
+                                   self.path, evicted, MAX_CLOCK_STEP)
+            self.db.execute(f"PRAGMA user_version={INDEX_VERSION}")
+
+    def _evict_runaway_clocks(self) -> int:
+        """Remove the records that break the MAX_CLOCK_STEP rule, and their descendants, as
+        ingest would have refused them; how many. Their blocks stay in the store.
+
+        Parents are indexed before their children, so one pass in `seq` order
+        sees every parent first.
+        """
+        top = self.db.execute("SELECT max(clock) FROM records").fetchone()[0]
+        if top is None or top <= MAX_CLOCK_STEP:
+            return 0  # no clock can be that far ahead of its parents'
+        evicted: set[str] = set()
+        last = 0
+        while rows := self.db.execute("SELECT seq, digest, clock, parents FROM records WHERE seq > ?"
+                                      " ORDER BY seq LIMIT ?", (last, EVICT_BATCH)).fetchall():
+            last = rows[-1][0]
+            clocks = self.clocks({p for row in rows for p in row[3].split()})
+            for _, digest, clock, parents in rows:
+                parent_ids = parents.split()
+                base = max((clocks[p] for p in parent_ids if p in clocks), default=0)
+                if clock - base > MAX_CLOCK_STEP or not evicted.isdisjoint(parent_ids):
+                    evicted.add(_id(digest))
+        self.db.executemany("DELETE FROM records WHERE digest = ?", [(_digest(i),) for i in evicted])
+        return len(evicted)
 
     def close(self) -> None:
         self.db.close()
@@ -193,7 +238,34 @@ class RecordLog:
 
     # -- reading ---------------------------------------------------------
     def heads(self) -> list[str]:
-        return _decode_heads(self.refs.get(self.heads_ref))
+        return self._indexed(_decode_heads(self.refs.get(self.heads_ref)))
+
+    def _indexed(self, heads: list[str]) -> list[str]:
+        """`heads`, each one the index lacks replaced by its nearest indexed ancestors.
+
+        The index gains a record before the heads ref names it, so normally
+        every head is indexed. One is not when the index dropped it (a record
+        an older fixme accepted and this one refuses) or lost it; writing on
+        top of it would give a record that no peer can accept.
+        """
+        absent = set(heads) - self.index.known(heads)
+        if not absent:
+            return heads
+        from .blocks import BlockCorrupt, BlockNotFound
+
+        found = set(heads) - absent
+        seen: set[str] = set()
+        while absent:
+            record_id = absent.pop()
+            seen.add(record_id)
+            try:
+                parents = parse_hashed(self.store.get(record_id), record_id).parents
+            except (BlockNotFound, BlockCorrupt, RecordError):
+                continue  # its ancestry is unknown here: the next sync brings what is missing
+            indexed = self.index.known(parents)
+            found |= indexed
+            absent |= {p for p in parents if p not in indexed and p not in seen}
+        return sorted(found)
 
     def records(self, after_seq: int = 0) -> Iterator[tuple[int, Record]]:
         """Every verified record of this log, in the order they arrived, with its sequence number."""
@@ -331,6 +403,8 @@ class RecordLog:
                 report.rejected.append(Rejected(record.id, f"clock {record.clock} does not exceed parent {late}'s"))
             elif missing:
                 report.waiting.append(record)
+            elif (ahead := _clock_ahead(record, clocks)) is not None:
+                report.rejected.append(Rejected(record.id, ahead))
             else:
                 clocks[record.id] = record.clock
                 sound.append(record)
@@ -338,7 +412,7 @@ class RecordLog:
 
     def _move_heads(self, added: list[Record]) -> None:
         def change(current: bytes | None) -> bytes:
-            heads = set(_decode_heads(current)) | {r.id for r in added}
+            heads = set(self._indexed(_decode_heads(current))) | {r.id for r in added}
             # Parents always enter the log before their children, so a new
             # record has no children yet and only its parents stop being heads.
             heads -= {p for r in added for p in r.parents}
@@ -361,6 +435,14 @@ def _late_or_missing(record: Record, clocks: dict[str, int]) -> tuple[str | None
         elif clock >= record.clock and late is None:
             late = parent
     return late, missing
+
+
+def _clock_ahead(record: Record, clocks: dict[str, int]) -> str | None:
+    """Why the record's clock runs too far ahead of its parents' (see MAX_CLOCK_STEP), or None."""
+    base = max((clocks[p] for p in record.parents), default=0)
+    if record.clock - base <= MAX_CLOCK_STEP:
+        return None
+    return f"clock {record.clock} runs more than {MAX_CLOCK_STEP} ahead of its parents' ({base})"
 
 
 def _digest(record_id: str) -> bytes:

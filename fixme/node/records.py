@@ -31,6 +31,12 @@ FORMAT_VERSION = 1
 # replayed as a signature over anything else the key signs (a handshake).
 SIGNING_CONTEXT = b"fixme record v1\x00"
 MAX_RECORD_BYTES = 32 * 1024
+# A record's clock may run at most this far ahead of its largest parent
+# clock (0 without parents). Writers use exactly 1 more; the bound keeps
+# every clock below (number of records) * MAX_CLOCK_STEP, so no record can
+# push the clock near the 2^63 limit of canonical integers and leave later
+# writers unable to write a larger one.
+MAX_CLOCK_STEP = 1024
 MAX_PARENTS = 64
 MAX_REFS = 64
 _HEX_KEY = re.compile(r"ed25519:[0-9a-f]{64}\Z")
