@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from fixme.tracker.blame import blame_file, replay_blame
-from fixme.tracker.gitio import Git
+from fixme.scan.blame import blame_file, replay_blame
+from fixme.scan.gitio import Git
 
 
 def _all_lines(repo) -> dict[str, set[int]]:

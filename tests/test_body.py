@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fixme.tracker.body import BodyInfo, parse_body
+from fixme.scan.body import BodyInfo, parse_body
 
 FIELDS = ["branch", "commit", "assigned", "Reviewer"]
 

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from fixme.tracker.codescan import scan_code
-from fixme.tracker.comments import CommentLine, iter_comments
-from fixme.tracker.languages import language_for
-from fixme.tracker.model import CODE, RawEntry
-from fixme.tracker.tags import TagSyntax
+from fixme.scan.codescan import scan_code
+from fixme.scan.comments import CommentLine, iter_comments
+from fixme.scan.languages import language_for
+from fixme.scan.model import CODE, RawEntry
+from fixme.scan.tags import TagSyntax
 
 TAGS = TagSyntax(["TODO", "FIXME", "XXX", "HACK", "BUG"])
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fixme.cli.main import build_parser
 from fixme.config import default_config_document
-from fixme.tracker.languages import LANGUAGES
+from fixme.scan.languages import LANGUAGES
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

@@ -13,7 +13,7 @@ from fixme.node.log import LogIndex, RecordLog
 from fixme.node.records import sign_record
 from fixme.node.storage import open_node_storage
 from fixme.node.keys import key_text
-from fixme.tracker.entry import Entry
+from fixme.scan.entry import Entry
 from fixme.tracker.fold import apply_changes
 from fixme.tracker.workflow import LOG_NAME, change_of, latest_sets, set_payload
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fixme.errors import Ambiguous, NotFound
-from fixme.tracker.entry import Entry
-from fixme.tracker.identity import content_id, normalise_title, short_length, slug_id, slug_of
+from fixme.scan.entry import Entry
+from fixme.scan.identity import content_id, normalise_title, short_length, slug_id, slug_of
 from fixme.tracker.query import resolve
 
 
@@ -58,7 +58,7 @@ def test_resolve_by_prefix_slug_and_pr_slug():
 def test_iso_date_says_what_datetime_says():
     from datetime import datetime, timedelta, timezone
 
-    from fixme.tracker.entry import iso_date
+    from fixme.scan.entry import iso_date
 
     for epoch in (0, -1, 1_700_000_000, 951_782_400, -2_000_000_000, 253_402_200_000):
         for tz in ("+0000", "-0000", "+0530", "-1200", "+1400", "-2359", "bogus", None):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixme.tracker.codescan import scan_code
-from fixme.tracker.languages import EXTENSIONS, FILE_NAMES, LANGUAGES, Language, language_for
-from fixme.tracker.tags import TagSyntax
+from fixme.scan.codescan import scan_code
+from fixme.scan.languages import EXTENSIONS, FILE_NAMES, LANGUAGES, Language, language_for
+from fixme.scan.tags import TagSyntax
 
 TAGS = TagSyntax(["TODO", "FIXME", "XXX", "HACK", "BUG"])
 

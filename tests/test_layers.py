@@ -27,10 +27,10 @@ def imported_modules(path: Path) -> set[str]:
     return found
 
 
-def test_the_node_never_imports_the_tracker_cli_or_tui():
+def test_the_node_never_imports_the_tracker_the_read_side_cli_or_tui():
     for path in (PACKAGE / "node").rglob("*.py"):
         for name in imported_modules(path):
-            assert not name.startswith(("fixme.tracker", "fixme.cli", "fixme.tui", "fixme.config")), (path, name)
+            assert not name.startswith(("fixme.tracker", "fixme.scan", "fixme.cli", "fixme.tui", "fixme.config")), (path, name)
 
 
 def test_nothing_outside_tui_imports_textual():
@@ -44,3 +44,9 @@ def test_nothing_outside_tui_imports_textual():
 def test_the_checker_sees_relative_imports():
     names = imported_modules(PACKAGE / "tracker" / "changes.py")
     assert "fixme.config" in names and "fixme.tracker.workflow" in names
+
+
+def test_the_read_side_never_imports_the_tracker_cli_or_tui():
+    for path in (PACKAGE / "scan").rglob("*.py"):
+        for name in imported_modules(path):
+            assert not name.startswith(("fixme.tracker", "fixme.cli", "fixme.tui")), (path, name)

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from fixme.tracker.model import DEVLOG, TASKLIST
-from fixme.tracker.prose import scan_prose
-from fixme.tracker.tags import TagSyntax
+from fixme.scan.model import DEVLOG, TASKLIST
+from fixme.scan.prose import scan_prose
+from fixme.scan.tags import TagSyntax
 
 TAGS = TagSyntax(["TODO", "FIXME", "XXX", "HACK", "BUG", "PR", "REVIEW", "NOTE"])
 CORPUS = sorted(glob.glob("/work/shared/corpus/*.txt"))

@@ -20,7 +20,7 @@ import pytest
 
 from fixme.tracker import dashboard
 from fixme.tracker.dashboard import Filters, Me, Order, arrange, count_entries, editor_command
-from fixme.tracker.entry import Entry, Location
+from fixme.scan.entry import Entry, Location
 from fixme.tracker.tracker import Tracker
 from fixme.tui import app as app_module
 from fixme.tui.app import FixmeApp

@@ -105,8 +105,8 @@ def _hooks_dir(args, env: Environment):
     from pathlib import Path
 
     from ..hooks import HookError, hooks_dir
-    from ..tracker.gitio import GitError, find_root
-    from ..tracker.store import ensure_state_dir
+    from ..scan.gitio import GitError, find_root
+    from ..scan.store import ensure_state_dir
 
     try:
         root = find_root(Path(env.start_dir(args.directory)))

@@ -193,7 +193,7 @@ def cmd_init(args, env: Environment) -> int:
 def cmd_scan(args, env: Environment) -> int:
     import time
 
-    from ..tracker.quickcheck import check_status
+    from ..scan.quickcheck import check_status
     from .render import render_summary, summary_json
 
     started = time.perf_counter()
@@ -206,7 +206,7 @@ def cmd_scan(args, env: Environment) -> int:
         summary.seconds = time.perf_counter() - started
     else:
         if check is not None and not args.full:
-            from ..tracker.early import start_early_git
+            from ..scan.early import start_early_git
 
             check.early = start_early_git(check)  # git works on the new commits while the scanner loads
         # The scan reuses this `git status` rather than running another.

@@ -59,7 +59,7 @@ def node_storage(args: argparse.Namespace, env: Environment) -> "tuple[BlockStor
     """The block store and refs of the repository the command runs in."""
     from ..node.storage import open_node_storage
     from ..tracker.changes import node_dir
-    from ..tracker.gitio import GitError, find_root
+    from ..scan.gitio import GitError, find_root
 
     try:
         root = find_root(Path(env.start_dir(args.directory)))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from ..tracker.quickcheck import find_work_tree, start_status
-from ..tracker.spawn import Child
+from ..scan.quickcheck import find_work_tree, start_status
+from ..scan.spawn import Child
 
 
 class StatusPrefetch:

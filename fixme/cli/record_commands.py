@@ -194,7 +194,7 @@ def _identity(env: Environment, create: bool):
 def _in_repository(args, env: Environment) -> bool:
     from pathlib import Path
 
-    from ..tracker.gitio import GitError, find_root
+    from ..scan.gitio import GitError, find_root
 
     try:
         find_root(Path(env.start_dir(args.directory)))

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
-from ..tracker.entry import age_label, location_label, shown_state
+from ..scan.entry import age_label, location_label, shown_state
 
 # typing costs ~2 ms to import, a tenth of a warm scan; type checkers read this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..tracker.entry import Entry
-    from ..tracker.scan import ScanSummary
+    from ..scan.entry import Entry
+    from ..scan.scanner import ScanSummary
 
-GONE = "gone"  # the status of an entry no longer in the work tree (tracker.entry.GONE)
+GONE = "gone"  # the status of an entry no longer in the work tree (scan.entry.GONE)
 
 LIST_FORMATS = ("table", "json", "jsonl", "csv", "markdown")
 CSV_COLUMNS = ("id", "short_id", "tag", "slug", "title", "path", "line", "source", "workflow", "status",

@@ -91,7 +91,7 @@ def hit_json(hit, short: int) -> dict:
 
 def render_hits(hits: list, short: int, width: int, paint) -> str:
     """One line per hit, as `list` shows entries: id, state, tag, title, location."""
-    from ..tracker.entry import location_label, shown_state
+    from ..scan.entry import location_label, shown_state
     from .render import STATE_COLOURS, TAG_COLOURS
 
     rows = [(hit.entry.id[:short], shown_state(hit.entry), hit.entry.tag, location_label(hit.entry)) for hit in hits]

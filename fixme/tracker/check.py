@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import CheckRules
-from .entry import GONE, Entry
+from ..scan.entry import GONE, Entry
 
 TYPE_CHECKING = False  # typing costs ~2 ms to import; type checkers read this as True
 if TYPE_CHECKING:

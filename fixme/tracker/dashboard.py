@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .entry import GONE, Entry, age_label, location_label, shown_state
+from ..scan.entry import GONE, Entry, age_label, location_label, shown_state
 
 COLUMNS = ("id", "state", "tag", "title", "location", "author", "age")
 ALL_OPEN = None  # the state filter that shows every entry still in the work tree
@@ -60,7 +60,7 @@ class Me:
 
 def who_am_i(root: Path) -> Me:
     """The author identity git would put on a commit here (config or GIT_AUTHOR_* variables)."""
-    from .gitio import Git, GitError
+    from ..scan.gitio import Git, GitError
 
     try:
         ident = Git(root).run("var", "GIT_AUTHOR_IDENT").decode("utf-8", "replace").strip()

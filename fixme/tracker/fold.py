@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import Config
-from .entry import Entry
+from ..scan.entry import Entry
 from .workflow import Change, latest_sets, resolve, iso_to_ms
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..errors import Ambiguous, NotFound
-from .entry import GONE, Entry
-from .globs import GlobSet
+from ..scan.entry import GONE, Entry
+from ..scan.globs import GlobSet
 
 
 @dataclass

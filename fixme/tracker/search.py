@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import FixmeError
-from .entry import GONE, Entry
+from ..scan.entry import GONE, Entry
 from .searchstate import (INDEX_SCHEMA, LOCK_FILE, STATE_FILE, Changes, IndexSource, IndexState, config_stamp,
                           index_dir, read_state, write_state)
 
@@ -146,7 +146,7 @@ class SearchIndex:
 
     def short_id_length(self) -> int:
         """Tracker.short_id_length() as of the index's last catch-up, without reading every id."""
-        from .identity import ID_HEX
+        from ..scan.identity import ID_HEX
 
         state = read_state(self.root)
         if state is None:
@@ -311,7 +311,7 @@ class _IndexLock:
     def __enter__(self) -> "_IndexLock":
         import fcntl
 
-        from .store import ensure_state_dir
+        from ..scan.store import ensure_state_dir
 
         ensure_state_dir(self.path.parents[1])  # .fixme/ with its .gitignore, then .fixme/index/
         self.path.parent.mkdir(exist_ok=True)

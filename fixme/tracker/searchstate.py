@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..config import Config
-from .entry import Entry
+from ..scan.entry import Entry
 
 INDEX_DIR = "index"  # under .fixme/
 STATE_FILE = "state.json"
@@ -129,7 +129,7 @@ class IndexSource:
     @property
     def store(self):
         if self._store is None:
-            from .store import ScanStore
+            from ..scan.store import ScanStore
 
             self._store = ScanStore(self.root)
         return self._store
@@ -196,7 +196,7 @@ class IndexSource:
     # -- entries -----------------------------------------------------------
     def id_prefix(self) -> int:
         """The shortest prefix length keeping every id the scan store knows distinct."""
-        from .identity import short_length
+        from ..scan.identity import short_length
 
         return short_length([entry_id for (entry_id,) in self.store.db.execute("SELECT id FROM entries")], 1)
 

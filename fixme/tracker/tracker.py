@@ -7,16 +7,16 @@ from pathlib import Path
 
 from ..config import CONFIG_DIR, Config, ConfigError, config_path, load_config
 from ..errors import FixmeError
-from .gitio import GitError, find_root
-from .scan import Progress, Scanner, ScanSummary
+from ..scan.gitio import GitError, find_root
+from ..scan.scanner import Progress, Scanner, ScanSummary
 
 # typing costs ~2 ms to import; type checkers read this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..node.keys import Identity
-    from .entry import Entry
+    from ..scan.entry import Entry
     from .query import EntryQuery
-    from .quickcheck import StatusCheck
+    from ..scan.quickcheck import StatusCheck
     from .search import IndexReport, SearchHit
     from .workflow import Change, HistoryItem, Written
 
@@ -100,7 +100,7 @@ class Tracker:
     def _scanned_entries(self) -> list[Entry]:
         """Entries as the scan left them (enough to resolve an id); the fold works on these."""
         if self._scanned is None:
-            from .store import ScanStore
+            from ..scan.store import ScanStore
 
             store = ScanStore(self.root)
             try:
@@ -110,15 +110,15 @@ class Tracker:
         return self._scanned
 
     def short_id_length(self) -> int:
-        from .identity import short_length
+        from ..scan.identity import short_length
 
         # Ids do not depend on records: no need to fold them in for this.
         return short_length([e.id for e in self._scanned_entries()], self.config.short_id_length)
 
     def source_lines(self, entry: Entry, radius: int = 3) -> list[SourceLine]:
         """The lines around an entry's tag line, as they are in the work tree."""
-        from .entry import GONE
-        from .files import Skipped, read_text
+        from ..scan.entry import GONE
+        from ..scan.files import Skipped, read_text
 
         if entry.status == GONE:
             return []  # the line number no longer points at this entry
@@ -260,7 +260,7 @@ class Tracker:
 
     def _commits_since(self, rev: str) -> set[str]:
         """The commits reachable from HEAD but not from `rev`."""
-        from .gitio import Git
+        from ..scan.gitio import Git
 
         if not rev.strip() or rev.startswith("-"):
             raise FixmeError(f"--since {rev!r}: not a revision")
@@ -313,7 +313,7 @@ class Tracker:
 
         from ..config import default_config_document, set_network_key
         from ..fsutil import atomic_write_bytes
-        from .store import ensure_state_dir
+        from ..scan.store import ensure_state_dir
 
         done: list[str] = []
         state = ensure_state_dir(self.root)
@@ -369,7 +369,7 @@ class Tracker:
 
     def _git_user_name(self) -> str | None:
         try:
-            from .gitio import Git
+            from ..scan.gitio import Git
 
             return Git(self.root).run("config", "user.name").decode("utf-8", "replace").strip() or None
         except GitError:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FixmeError
-from .gitio import Git, GitError
+from ..scan.gitio import Git, GitError
 
 TYPE_CHECKING = False  # typing costs ~2 ms to import; type checkers read this as True
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ def apply_trailers(tracker: Tracker, lines: list[TrailerLine],
 
     `replaced` maps a rewritten commit to the commits it replaces.
     """
-    from .store import state_dir
+    from ..scan.store import state_dir
 
     memory = TrailerMemory(state_dir(tracker.root) / MEMORY_FILE)
     done = _applied_by_records(tracker)

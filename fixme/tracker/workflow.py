@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
-    from .entry import Entry
+    from ..scan.entry import Entry
 
 LOG_NAME = "tracker"
 OP_SET = "set"

@@ -34,7 +34,7 @@ from ..tracker.dashboard import (ALL_OPEN, RANK, Counts, EntryDetail, Filters, M
                                  arrange, assigned_to, chosen_editor, count_entries, cycle, editor_command,
                                  entry_detail, hits_as_entries, network_status, state_filter_options,
                                  step_state, tag_filter_options, who_am_i)
-from ..tracker.entry import GONE, Entry
+from ..scan.entry import GONE, Entry
 from ..tracker.tracker import Tracker
 from .screens.board import BoardScreen
 from .screens.chooser import ChoiceScreen
@@ -48,7 +48,7 @@ from .widgets.summary import SummaryStrip
 if TYPE_CHECKING:
     from rich.syntax import Syntax
 
-    from ..tracker.scan import ScanSummary
+    from ..scan.scanner import ScanSummary
     from ..tracker.workflow import Written
 
 SEARCH_LIMIT = 1000  # hits shown for a query, best first

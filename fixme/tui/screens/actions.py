@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from textual.binding import Binding
 
 if TYPE_CHECKING:
-    from ...tracker.entry import Entry
+    from ...scan.entry import Entry
     from ..app import FixmeApp
 
 ENTRY_BINDINGS = [

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from ...tracker.entry import Entry
+from ...scan.entry import Entry
 from ..widgets.cards import CardList
 from ..widgets.rows import RowList
 from ..widgets.status import StatusBar

@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from ...tracker.dashboard import COLUMNS
-from ...tracker.entry import Entry
+from ...scan.entry import Entry
 from ..widgets.detail import DetailPane
 from ..widgets.entry_table import EntryTable
 from ..widgets.rows import RowList

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 
-from ...tracker.entry import Entry
+from ...scan.entry import Entry
 from .palette import ALERT_TAGS, WARN_TAGS
 from .rows import RowList, fit
 

@@ -11,8 +11,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...tracker.dashboard import EntryDetail, assigned_to
-from ...tracker.entry import shown_state
-from ...tracker.entry import Entry
+from ...scan.entry import shown_state
+from ...scan.entry import Entry
 from .palette import MUTED, STATE_STYLES, tag_style
 
 Parts = list[str | tuple[str, str]]  # what Content.assemble takes: text, or (text, style)

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.strip import Strip
 
 from ...tracker.dashboard import COLUMNS, Order, row_cells
-from ...tracker.entry import Entry
+from ...scan.entry import Entry
 from .palette import ALERT_TAGS, WARN_TAGS
 from .rows import RowList, fit
 

@@ -25,8 +25,8 @@ import datetime
 import re
 from dataclasses import dataclass, field
 
-from fixme.tracker.model import DEVLOG, TASKLIST, RawEntry
-from fixme.tracker.tags import TagSyntax
+from fixme.scan.model import DEVLOG, TASKLIST, RawEntry
+from fixme.scan.tags import TagSyntax
 
 TAB_WIDTH = 8
 
