@@ -328,7 +328,7 @@ def default_config_document() -> str:
     doc.add(tomlkit.nl())
 
     scan = tomlkit.table()
-    scan.add(tomlkit.comment("Words that start an entry when followed by ':' (case-sensitive)."))
+    scan.add(tomlkit.comment("Words that start an entry; docs/formats.md (Tags) has every spelling: TODO: x, TODO x, todo: x, @todo x."))
     scan.add("tags", _array(d.tags))
     scan.add(tomlkit.comment("Which files are scanned: git's tracked and untracked-not-ignored files,"))
     scan.add(tomlkit.comment("kept when they match an include glob and no exclude glob."))

@@ -138,7 +138,8 @@ def test_body_is_deeper_lines_dedented() -> None:
         "# TODO: make retries configurable\n"
         "#   the default of 3\n"
         "#     is too low\n"
-        "# unrelated\n"
+        "#\n"
+        "# unrelated: after a blank comment line, only deeper lines go on\n"
     )
     [entry] = scan("a.py", source)
     assert entry.body == "the default of 3\n  is too low"
@@ -167,9 +168,9 @@ def test_blank_comment_lines_kept_only_before_deeper_line() -> None:
 
 
 def test_body_in_block_comment_without_decoration() -> None:
-    source = "{-\n  TODO: t\n    body\n  not body\n-}\n"
+    source = "{-\n  TODO: t\n    body\n  same column: body too\n not body\n-}\n"
     [entry] = scan("a.hs", source)
-    assert (entry.line, entry.column, entry.body) == (2, 2, "body")
+    assert (entry.line, entry.column, entry.body) == (2, 2, "  body\nsame column: body too")
 
 
 def test_body_does_not_cross_into_another_comment() -> None:
@@ -255,7 +256,7 @@ def test_hash_is_not_a_comment_in_css() -> None:
         "# fixmeup helper\n",
         "# the TODO: list\n",
         "# see TODO: later\n",
-        "# todo: lower case\n",
+        "# todo list for the scheduler\n",
         "# TODO:no space after the colon\n",
         "x = TODO: not a comment\n",
     ],

@@ -91,6 +91,8 @@ def _build(entry_id: str, group: list[Occurrence], config: Config, now: float) -
         context += [c for c in parsed.context if c not in context]
     if raw.who and "assigned" not in fields:
         fields["assigned"] = raw.who
+    if raw.issue and "issue" not in fields:
+        fields["issue"] = raw.issue
     warnings = list(dict.fromkeys(f"{occ.path}: {w}" for occ in group for w in occ.raw.warnings))
     entry = Entry(
         id=entry_id,

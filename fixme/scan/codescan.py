@@ -1,27 +1,37 @@
 """Entries written in source-code comments.
 
-An entry is a tag at the start of a comment's text (`# TODO: title`,
-`call()  // FIXME(ann): title`, ` * BUG[slug]: title` inside a block). The
-comment lines right below it that are indented deeper than the tag form its
-body:
+An entry is a tag that starts a comment's text (`# TODO: title`,
+`call()  // FIXME(ann): title`, ` * BUG[slug]: title` inside a block, `///
+@todo title`), or a tag with a colon that starts a sentence or a bracket
+further into a comment (`(TODO: allow F-order too)`); tags.py has the
+spellings.
 
-    # TODO: make retries configurable
-    #   the default of 3 is too low on slow links     <- body
+The comment lines that continue it form its body (docs/formats.md, "The
+body", says it exactly):
+
+    # TODO: make retries configurable, the default of 3     <- tag line
+    # is too low on slow links.                              <- same column: body
+    #   see the 2021 incident notes                          <- deeper: body
     #
-    #   see the 2021 incident notes                   <- body (keeps the blank)
-    # unrelated comment                               <- not deeper: body ends
+    #   priority: high                                       <- deeper after a blank: body
+    # Unrelated.                                             <- same column after a blank: not
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Sequence
 from itertools import groupby
 from operator import attrgetter
-from collections.abc import Iterator, Sequence
 
 from .comments import CommentLine, iter_comments
 from .languages import Language
 from .model import CODE, RawEntry
-from .tags import TagSyntax
+from .tags import TagHead, TagSyntax
+
+# A doc command at the start of a line (`@param x`, `\return`, `:param x:`)
+# starts a section of its own, not more of the entry's text.
+_DOC_SECTION = re.compile(r"[@\\][A-Za-z]|:[A-Za-z]+[ :]")
 
 
 def scan_code(text: str, language: Language, tags: TagSyntax) -> list[RawEntry]:
@@ -34,16 +44,21 @@ def scan_code(text: str, language: Language, tags: TagSyntax) -> list[RawEntry]:
     return entries
 
 
+def _head_of(line: CommentLine, tags: TagSyntax) -> TagHead | None:
+    """The entry a comment line starts: a tag at its start, else one further in."""
+    return tags.match_comment(line.text) or tags.search_comment(line.text)
+
+
 def _entries_in(lines: Sequence[CommentLine], tags: TagSyntax) -> Iterator[RawEntry]:
     """Entries of one comment (a block, or a run of line comments)."""
     i = 0
     while i < len(lines):
         tag_line = lines[i]
-        head = tags.match(tag_line.text)
+        head = _head_of(tag_line, tags)
         if head is None:
             i += 1
             continue
-        body, i = _body(lines, i, tags)
+        body, i = ([], i + 1) if head.bracketed else _body(lines, i, tags)
         yield RawEntry(
             tag=head.tag,
             title=head.title,
@@ -53,15 +68,19 @@ def _entries_in(lines: Sequence[CommentLine], tags: TagSyntax) -> Iterator[RawEn
             column=tag_line.column,
             who=head.who,
             slug=head.slug,
+            issue=head.issue,
         )
 
 
 def _body(lines: Sequence[CommentLine], head: int, tags: TagSyntax) -> tuple[list[CommentLine], int]:
     """The body lines under `lines[head]`, and the index where scanning resumes.
 
-    The body is the following comment lines, on consecutive source lines,
-    whose text starts deeper than the tag; blank comment lines count only when
-    a deeper line follows them. A line that is itself a tag line ends it.
+    The body is the comment lines that follow on consecutive source lines:
+    - at the tag's column or deeper, until the first blank comment line;
+    - after a blank comment line, only deeper ones (blanks count only when
+      such a line follows them).
+    A tag line, a doc section (`@param`) at the tag's column, or a line that
+    starts left of the tag ends it.
     """
     depth = lines[head].column
     previous = lines[head].line
@@ -74,7 +93,7 @@ def _body(lines: Sequence[CommentLine], head: int, tags: TagSyntax) -> tuple[lis
             break
         if not line.text:
             blanks.append(line)
-        elif line.column <= depth or tags.match(line.text) is not None:
+        elif not _continues(line, depth, bool(blanks)) or _head_of(line, tags) is not None:
             break
         else:
             body += blanks
@@ -83,6 +102,12 @@ def _body(lines: Sequence[CommentLine], head: int, tags: TagSyntax) -> tuple[lis
         previous = line.line
         i += 1
     return body, i - len(blanks)
+
+
+def _continues(line: CommentLine, depth: int, after_blank: bool) -> bool:
+    if line.column > depth:
+        return True
+    return line.column == depth and not after_blank and _DOC_SECTION.match(line.text) is None
 
 
 def _dedent(body: Sequence[CommentLine]) -> str:

@@ -28,7 +28,7 @@ from .blame import Origin
 from .entry import Entry
 from .model import RawEntry
 
-SCHEMA = 3
+SCHEMA = 4
 LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n"
 
 _TABLES = """
@@ -259,7 +259,7 @@ def _origin_list(o: Origin) -> list:
     return [o.commit, o.author, o.email, o.time, o.tz, o.path]
 
 
-_RAW_OPTIONAL = ("body", "column", "who", "slug", "devlog_date", "done", "warnings")
+_RAW_OPTIONAL = ("body", "column", "who", "slug", "devlog_date", "done", "warnings", "issue")
 
 
 def raw_to_dict(raw: RawEntry) -> dict:
