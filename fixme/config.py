@@ -96,7 +96,7 @@ class Config(_Settings):
         """A hash of every setting that changes what a scan finds."""
         import json
 
-        from .sha import sha256
+        from hashlib import sha256
 
         data = self._asdict()
         for name in _NOT_SCAN_SETTINGS:

@@ -36,6 +36,8 @@ changes nothing when it is current.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import stat
 from collections import namedtuple
@@ -45,7 +47,6 @@ from .fsutil import atomic_write_bytes
 
 # Every command's parser lists the hook names, so this module stays cheap to
 # import: no typing (~2 ms), no dataclasses (~4 ms); type checkers read this as True.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Sequence
 

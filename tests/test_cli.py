@@ -183,15 +183,20 @@ def test_unknown_option_is_reported_once(repo, cli):
     assert result.code == 2 and result.err == "fixme: unrecognized arguments: --bogus\n"
 
 
-def test_plain_scan_command_lines_parse_as_argparse_would():
-    from fixme.cli.main import build_parser, plain_scan_args
+def test_a_command_line_parses_the_same_with_only_its_commands_parser():
+    from fixme.cli.main import _COMMAND_MODULES, _OWN_COMMANDS, build_parser, command_word
 
-    plain = [["scan"], ["-C", "sub", "scan"], ["scan", "--format", "json"], ["scan", "--format=text"],
-             ["-C", "scan", "scan", "--format", "text"]]
-    for argv in plain:
-        quick, full = plain_scan_args(argv), build_parser().parse_args(argv)
-        assert vars(quick) == vars(full), argv
-    others = [["scan", "--full"], ["scan", "--form", "json"], ["scan", "--format", "xml"], ["list"],
-              ["--color", "never", "scan"], ["-C", "-x", "scan"], ["scan", "-h"], ["-Csub", "scan"], []]
-    for argv in others:
-        assert plain_scan_args(argv) is None, argv
+    full = build_parser()
+    commands = full._subparsers._group_actions[0].choices  # argparse keeps them here
+    assert set(commands) == set(_OWN_COMMANDS) | set(_COMMAND_MODULES)  # the table misses none
+    lines = [["scan"], ["-C", "sub", "scan"], ["scan", "--format", "json"], ["--color=never", "list", "--all"],
+             ["-Csub", "show", "abc"], ["--color", "always", "log"], ["node", "run", "-v"],
+             ["sync", "127.0.0.1:1"], ["attach", "x", "f"], ["fsck", "--repair"], ["hook", "install"],
+             ["check", "--format", "github"], ["search", "peer*"], ["trust", "list"], ["tui", "--no-scan"]]
+    for argv in lines:
+        assert command_word(argv) in commands, argv
+        only = build_parser(argv)
+        assert set(only._subparsers._group_actions[0].choices) < set(commands), argv  # fewer parsers built
+        assert vars(only.parse_args(argv)) == vars(full.parse_args(argv)), argv
+    for argv in ([], ["--version"], ["-h"], ["lst"], ["-C", "x"]):
+        assert command_word(argv) not in commands, argv

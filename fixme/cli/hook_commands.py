@@ -197,7 +197,7 @@ def cmd_hook_run(args, env: Environment) -> int:
     except (FixmeError, hooks.HookError) as exc:
         env.stderr.write(f"{prefix}: fixme: {exc}\n")
         return getattr(exc, "exit_code", EXIT_USAGE)
-    from .render import render_summary
+    from .summary import render_summary
 
     env.stdout.write(f"{prefix}: {render_summary(summary)}")
     for outcome in outcomes:

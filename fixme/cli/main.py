@@ -6,6 +6,7 @@ so the dashboard and the CLI give the same answers.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
@@ -35,8 +36,42 @@ exit codes: 0 ok, 1 entry not found or ambiguous, 2 usage or environment error.
 Run 'fixme COMMAND --help' for the options of one command."""
 
 
-def build_parser():
-    import argparse  # not needed for a plain `fixme scan` (see plain_scan_args)
+# The modules that register the other commands (main registers its own:
+# init, scan, list, show, demo). A command line builds only the parsers of
+# its own command: building all of them (and importing every command module)
+# would cost more than the rest of a warm `fixme scan`.
+_OWN_COMMANDS = ("init", "scan", "list", "show", "demo")
+_COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("set-workflow", "set", "comment", "log", "key", "trust"), ("record_commands",)),
+    **dict.fromkeys(("node", "sync", "attach", "attachment"), ("node_commands", "sync_commands")),
+    "fsck": ("node_commands",),
+    "search": ("search_commands",),
+    "hook": ("hook_commands",),
+    "check": ("hook_commands",),
+    "tui": ("tui_commands",),
+}
+
+
+def command_word(argv: list[str]) -> str | None:
+    """The command a command line names, past the global options; None when
+    there is none (`fixme`, `fixme --help`, `fixme --version`)."""
+    words = iter(argv)
+    for word in words:
+        if word in ("-C", "--color"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+        elif not word.startswith(("-C", "--color=")):
+            return None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`'s command (every command's parser when it names
+    none, or one that does not exist, so help and errors list them all)."""
+    command = command_word(argv) if argv is not None else None
+    known = command in _OWN_COMMANDS or command in _COMMAND_MODULES
+    wanted = set(_OWN_COMMANDS) | set(_COMMAND_MODULES) if not known else {command}
 
     class _Parser(argparse.ArgumentParser):
         """argparse that reports usage errors as one line and exit code 2."""
@@ -52,7 +87,26 @@ def build_parser():
                         help="colour output: auto (only on a terminal, honours NO_COLOR), always, never")
     parser.add_argument("--version", action="version", version=f"fixme {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    if wanted & set(_OWN_COMMANDS):
+        _register_own(sub)
+    modules = {name for command in wanted for name in _COMMAND_MODULES.get(command, ())}
+    _register_modules(sub, modules)
+    return parser
 
+
+def _register_modules(sub, modules: set[str]) -> None:
+    from importlib import import_module
+
+    loaded = {name: import_module(f"{__package__}.{name}") for name in sorted(modules)}
+    node_sub = loaded["node_commands"].register(sub) if "node_commands" in loaded else None
+    for name, module in loaded.items():
+        if name == "sync_commands":
+            module.register(sub, node_sub)
+        elif name != "node_commands":
+            module.register(sub)
+
+
+def _register_own(sub) -> None:
     p = sub.add_parser("init", help="write .fixme/config.toml with every default, and git-ignore local state",
                        description="Write .fixme/config.toml (commented, every default spelled out) and make "
                                    "sure local state under .fixme/ is git-ignored. An existing config is kept.")
@@ -95,40 +149,6 @@ def build_parser():
     p.add_argument("dir", nargs="?", metavar="DIR", help="where to create it (default: a new temporary directory)")
     p.set_defaults(run=cmd_demo)
 
-    from . import hook_commands, node_commands, record_commands, search_commands, sync_commands, tui_commands
-
-    record_commands.register(sub)
-    sync_commands.register(sub, node_commands.register(sub))
-    search_commands.register(sub)
-    hook_commands.register(sub)
-    tui_commands.register(sub)
-    return parser
-
-
-def plain_scan_args(argv: list[str]):
-    """The arguments of `[-C DIR] scan [--format text|json]`, or None for anything else.
-
-    A warm scan takes about three `git status` times, and argparse (with the
-    gettext, locale and shutil imports it makes while building the parser)
-    would be a quarter of that. These few spellings mean exactly what
-    argparse would make of them; every other command line goes to argparse.
-    """
-    from types import SimpleNamespace  # already loaded at start-up (enum uses it)
-
-    rest = list(argv)
-    directory = None
-    if rest[:1] == ["-C"] and len(rest) >= 2 and not rest[1].startswith("-"):
-        directory, rest = rest[1], rest[2:]
-    if rest[:1] != ["scan"]:
-        return None
-    options = rest[1:]
-    if len(options) == 1 and options[0].startswith("--format="):
-        options = ["--format", options[0].removeprefix("--format=")]
-    if options and not (len(options) == 2 and options[0] == "--format" and options[1] in ("text", "json")):
-        return None
-    return SimpleNamespace(directory=directory, color="auto", command="scan", full=False,
-                           format=options[1] if options else "text", run=cmd_scan)
-
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     """Run one command line; without `argv` this is the program, and it ends the process."""
@@ -157,13 +177,11 @@ def _exit_without_teardown(code: int) -> None:
 
 def run(argv: list[str], env: Environment) -> int:
     try:
-        args = plain_scan_args(argv)
-        if args is None:
-            parser = build_parser()
-            args = parser.parse_args(argv)
-            if not getattr(args, "command", None):
-                parser.print_help(env.stdout)
-                return EXIT_USAGE
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help(env.stdout)
+            return EXIT_USAGE
         return args.run(args, env)
     except Ambiguous as exc:
         env.stderr.write(f"fixme: {exc}\n")
@@ -194,7 +212,7 @@ def cmd_scan(args, env: Environment) -> int:
     import time
 
     from ..scan.quickcheck import check_status
-    from .render import render_summary, summary_json
+    from .summary import render_summary, summary_json
 
     started = time.perf_counter()
     start = env.start_dir(args.directory)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 
-# typing costs ~2 ms to import; type checkers read this name as True.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 

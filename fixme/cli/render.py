@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 
 from ..scan.entry import age_label, location_label, shown_state
 
-# typing costs ~2 ms to import, a tenth of a warm scan; type checkers read this name as True.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..scan.entry import Entry
-    from ..scan.scanner import ScanSummary
 
 GONE = "gone"  # the status of an entry no longer in the work tree (scan.entry.GONE)
 
@@ -231,24 +230,3 @@ def _lifecycle(entry: Entry) -> str:
         gone = f"gone at {entry.gone_commit[:10]}" if entry.gone_commit else "gone from the work tree (not committed)"
         return f"{first}; {gone}"
     return f"{first}; open"
-
-
-def render_summary(summary: ScanSummary) -> str:
-    if summary.unchanged:
-        return (f"{_count(summary.files, 'file')}, {_count(summary.entries, 'entry')}; nothing changed "
-                f"({summary.seconds * 1000:.0f} ms)\n")
-    parts = [f"scanned {_count(summary.files, 'file')} ({summary.reread} read, {summary.blamed} blamed)",
-             _count(summary.entries, "entry"), f"{summary.new} new", f"{summary.gone} gone",
-             f"{summary.seconds:.2f} s"]
-    return ", ".join(parts) + "\n"
-
-
-def _count(n: int, noun: str) -> str:
-    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
-    return f"{n} {noun if n == 1 else plural}"
-
-
-def summary_json(summary: ScanSummary) -> str:
-    data = {k: getattr(summary, k) for k in ("files", "entries", "new", "gone", "reread", "blamed",
-                                              "seconds", "unchanged", "head", "notices")}
-    return json.dumps(data, indent=2) + "\n"

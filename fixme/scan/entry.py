@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
-from ..record import Record
-
-# typing costs ~2 ms to import; type checkers read this name as True.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -15,94 +13,79 @@ OPEN = "open"
 GONE = "gone"
 
 
-class Location(Record):
+@dataclass
+class Location:
     """One place an entry is written, with the blame of its tag line."""
 
-    __slots__ = ("path", "line", "source", "commit", "author", "author_email", "date", "devlog_date",
-                 "origin_path")
-
-    def __init__(self, path: str, line: int, source: str, commit: str | None = None, author: str | None = None,
-                 author_email: str | None = None, date: str | None = None, devlog_date: str | None = None,
-                 origin_path: str | None = None):
-        self.path = path
-        self.line = line
-        self.source = source
-        self.commit = commit  # None: not committed yet
-        self.author = author
-        self.author_email = author_email
-        self.date = date  # ISO 8601 author date of the tag line
-        self.devlog_date = devlog_date
-        self.origin_path = origin_path  # the path in the commit that wrote the line
+    path: str
+    line: int
+    source: str
+    commit: str | None = None  # None: not committed yet
+    author: str | None = None
+    author_email: str | None = None
+    date: str | None = None  # ISO 8601 author date of the tag line
+    devlog_date: str | None = None
+    origin_path: str | None = None  # the path in the commit that wrote the line
 
 
-class Entry(Record):
-    __slots__ = ("id", "tag", "slug", "title", "body", "path", "line", "source", "locations", "commit", "author",
-                 "author_email", "date", "devlog_date", "fields", "attrs", "labels", "context", "links",
-                 "workflow", "status", "first_seen", "seen_at", "gone_commit", "warnings")
-
-    def __init__(self, id: str, tag: str, slug: str | None, title: str, body: str, path: str, line: int,
-                 source: str, locations: list[Location], commit: str | None = None, author: str | None = None,
-                 author_email: str | None = None, date: str | None = None, devlog_date: str | None = None,
-                 fields: dict[str, str] | None = None, attrs: dict[str, str] | None = None,
-                 labels: list[str] | None = None, context: list[dict] | None = None,
-                 links: list[dict] | None = None, workflow: str = "new", status: str = OPEN,
-                 first_seen: str | None = None, seen_at: str | None = None, gone_commit: str | None = None,
-                 warnings: list[str] | None = None):
-        self.id = id
-        self.tag = tag
-        self.slug = slug
-        self.title = title
-        self.body = body
-        self.path = path
-        self.line = line
-        self.source = source
-        self.locations = locations
-        self.commit = commit
-        self.author = author
-        self.author_email = author_email
-        self.date = date
-        self.devlog_date = devlog_date
-        self.fields = {} if fields is None else fields
-        self.attrs = {} if attrs is None else attrs
-        self.labels = [] if labels is None else labels
-        self.context = [] if context is None else context
-        self.links = [] if links is None else links
-        self.workflow = workflow
-        self.status = status
-        self.first_seen = first_seen  # HEAD when this clone first saw it
-        self.seen_at = seen_at  # HEAD when last seen in the work tree
-        self.gone_commit = gone_commit  # HEAD when first seen missing
-        self.warnings = [] if warnings is None else warnings
+@dataclass
+class Entry:
+    id: str
+    tag: str
+    slug: str | None
+    title: str
+    body: str
+    path: str
+    line: int
+    source: str
+    locations: list[Location]
+    commit: str | None = None
+    author: str | None = None
+    author_email: str | None = None
+    date: str | None = None
+    devlog_date: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    attrs: dict[str, str] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    context: list[dict] = field(default_factory=list)
+    links: list[dict] = field(default_factory=list)
+    workflow: str = "new"
+    status: str = OPEN
+    first_seen: str | None = None  # HEAD when this clone first saw it
+    seen_at: str | None = None  # HEAD when last seen in the work tree
+    gone_commit: str | None = None  # HEAD when first seen missing
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def uncommitted(self) -> bool:
         return self.commit is None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A plain-data copy (what JSON output and the cache hold).
 
-        Written out by hand: a deep copy of every value (dataclasses.asdict)
-        costs seconds on tens of thousands of entries.
+        One level of copying by hand: dataclasses.asdict deep-copies every
+        value, which costs seconds on tens of thousands of entries.
         """
-        data = self.as_dict()
-        data["locations"] = [loc.as_dict() for loc in self.locations]
-        data["fields"] = dict(self.fields)
-        data["attrs"] = dict(self.attrs)
-        data["labels"] = list(self.labels)
+        data = {name: getattr(self, name) for name in _ENTRY_FIELDS}
+        data["locations"] = [{name: getattr(loc, name) for name in _LOCATION_FIELDS} for loc in self.locations]
+        for name in ("fields", "attrs"):
+            data[name] = dict(data[name])
+        for name in ("labels", "warnings"):
+            data[name] = list(data[name])
         data["context"] = [dict(c) for c in self.context]
         data["links"] = [dict(link) for link in self.links]
-        data["warnings"] = list(self.warnings)
         data["uncommitted"] = self.uncommitted
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Entry":
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
         values = {k: v for k, v in data.items() if k in _ENTRY_FIELDS}
         values["locations"] = [Location(**loc) for loc in data.get("locations", [])]
         return cls(**values)
 
 
-_ENTRY_FIELDS = frozenset(Entry.__slots__)
+_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+_LOCATION_FIELDS = tuple(f.name for f in fields(Location))
 
 
 def iso_date(epoch: int | None, tz: str | None) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..sha import sha256
+from hashlib import sha256
 
 ID_HEX = 40
 _SLUG = re.compile(r"[^\s]+\Z")

@@ -21,6 +21,8 @@ are rebuilt and rewritten.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import stat
 import time
@@ -36,8 +38,6 @@ from .quickcheck import ScanSummary
 # repository a replay costs about as much as 60 single-file blames).
 REPLAY_MIN_FILES = 48
 
-# typing costs ~2 ms to import; type checkers read this name as True.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..config import Config
 

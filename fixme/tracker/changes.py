@@ -7,11 +7,12 @@ record yet has no index, and reading it costs nothing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pathlib import Path
 
 from ..config import Config
 
-TYPE_CHECKING = False  # typing costs ~2 ms to import; type checkers read this as True
 
 if TYPE_CHECKING:
     from ..node.keys import Identity

@@ -8,6 +8,8 @@ project's config names.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 from pathlib import Path
 
@@ -17,8 +19,6 @@ from .changes import node_dir
 from .tracker import Tracker
 from .workflow import LOG_NAME
 
-# typing costs ~2 ms to import; type checkers read this name as True.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterable
 

@@ -105,7 +105,7 @@ def config_stamp(config: Config) -> str:
     reads: states, attributes and their values, the trust list. Network
     settings and display width do not count.
     """
-    from ..sha import sha256
+    from hashlib import sha256
 
     shaping = {"scan": config.fingerprint(), "states": config.states, "initial": config.initial_state,
                "attributes": config.attributes, "values": config.attribute_values,

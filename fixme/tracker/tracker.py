@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections import namedtuple
 from pathlib import Path
 
@@ -10,8 +12,6 @@ from ..errors import FixmeError
 from ..scan.gitio import GitError, find_root
 from ..scan.scanner import Progress, Scanner, ScanSummary
 
-# typing costs ~2 ms to import; type checkers read this name as True.
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..node.keys import Identity
     from ..scan.entry import Entry

@@ -29,6 +29,8 @@ after amend), where no record names the newest commit.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +38,6 @@ from pathlib import Path
 from ..errors import FixmeError
 from ..scan.gitio import Git, GitError
 
-TYPE_CHECKING = False  # typing costs ~2 ms to import; type checkers read this as True
 if TYPE_CHECKING:
     from .tracker import Tracker
 
