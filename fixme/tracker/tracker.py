@@ -26,6 +26,9 @@ INIT_GITIGNORE = """\
 *
 !.gitignore
 !config.toml
+# The older fixme tool's settings and workflow log, when a repository has them.
+!config
+!log
 """
 
 
