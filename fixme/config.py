@@ -51,10 +51,12 @@ class CheckRules(namedtuple("_CheckRules", "require_slug forbid_states max_count
     __slots__ = ()
 
 
-_Settings = namedtuple("_Settings", "tags include exclude prose devlog fields max_file_size states initial_state "
-                                    "closed_states short_id_length trusted attributes attribute_values "
-                                    "network_key allow peers listen discovery discovery_port check", defaults=(
+_Settings = namedtuple("_Settings", "tags comment_markers include exclude prose devlog fields max_file_size "
+                                    "states initial_state closed_states short_id_length trusted attributes "
+                                    "attribute_values network_key allow peers listen discovery discovery_port check",
+                       defaults=(
     DEFAULT_TAGS,
+    (),  # comment_markers: line-comment markers for every file, besides each language's own
     ("**",),  # include
     (".fixme/**",),  # exclude
     ("*.md", "*.markdown", "*.txt", "*.rst", "*.org"),  # prose
@@ -154,6 +156,7 @@ def _config_from_dict(data: dict, path: Path) -> Config:
     defaults = Config()
     cfg = Config(
         tags=_strings(scan, "tags", defaults.tags, path),
+        comment_markers=_strings(scan, "comment_markers", defaults.comment_markers, path, "scan."),
         include=_strings(scan, "include", defaults.include, path),
         exclude=_strings(scan, "exclude", defaults.exclude, path),
         prose=_strings(scan, "prose", defaults.prose, path),
@@ -186,6 +189,9 @@ def _check(cfg: Config, path: Path) -> None:
     for tag in cfg.tags:
         if not tag or not all(c.isalnum() or c == "_" for c in tag):
             raise ConfigError(f"{path}: scan.tags: {tag!r} is not a word")
+    for marker in cfg.comment_markers:
+        if not marker or any(c.isspace() for c in marker):
+            raise ConfigError(f"{path}: scan.comment_markers: {marker!r} must be non-empty, without spaces")
     if cfg.initial_state not in cfg.states:
         raise ConfigError(f"{path}: workflow.initial {cfg.initial_state!r} is not in workflow.states")
     for state in cfg.closed_states:
@@ -330,6 +336,8 @@ def default_config_document() -> str:
     scan = tomlkit.table()
     scan.add(tomlkit.comment("Words that start an entry when followed by ':' (case-sensitive)."))
     scan.add("tags", _array(d.tags))
+    scan.add(tomlkit.comment("Line-comment markers for every file, besides each language's own (e.g. [\"--\"])."))
+    scan.add("comment_markers", _array(d.comment_markers))
     scan.add(tomlkit.comment("Which files are scanned: git's tracked and untracked-not-ignored files,"))
     scan.add(tomlkit.comment("kept when they match an include glob and no exclude glob."))
     scan.add(tomlkit.comment("'*' stays inside one directory, '**' crosses directories; a glob"))
