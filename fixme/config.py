@@ -12,6 +12,7 @@ from pathlib import Path
 
 CONFIG_DIR = ".fixme"
 CONFIG_FILE = "config.toml"
+LEGACY_CONFIG_FILE = "config"  # the older Haskell tool's settings (legacy_config.py), read when config.toml is absent
 
 # NOTE is not a default: on real code most NOTE comments explain rather than ask
 # for work (45-70 % of all entries reported on real projects). Add it in config.
@@ -85,14 +86,24 @@ class Config(_Settings):
 
     An immutable value (a namedtuple rather than a frozen dataclass, which
     costs milliseconds to create on every start). `source_path`, the file it
-    was read from, is not a setting: equal settings compare equal whatever
-    their file.
+    was read from, and `notices`, what the user should hear about reading it
+    (the older tool's `.fixme/config` may say things fixme does not read),
+    are not settings: equal settings compare equal whatever their file.
     """
 
-    def __new__(cls, *args, source_path: Path | None = None, **kwargs):
+    source_path: Path | None = None
+    notices: tuple[str, ...] = ()
+
+    def __new__(cls, *args, source_path: Path | None = None, notices: tuple[str, ...] = (), **kwargs):
         self = super().__new__(cls, *args, **kwargs)
         self.source_path = source_path
+        self.notices = notices
         return self
+
+    @property
+    def is_legacy(self) -> bool:
+        """Read from the older tool's `.fixme/config` (there is no config.toml)."""
+        return self.source_path is not None and self.source_path.name == LEGACY_CONFIG_FILE
 
     def fingerprint(self) -> str:
         """A hash of every setting that changes what a scan finds."""
@@ -130,13 +141,18 @@ def config_path(root: Path) -> Path:
     return root / CONFIG_DIR / CONFIG_FILE
 
 
+def legacy_config_path(root: Path) -> Path:
+    return root / CONFIG_DIR / LEGACY_CONFIG_FILE
+
+
 def load_config(root: Path) -> Config:
-    """Read the project's config; a repository never initialised gets defaults."""
+    """Read the project's config.toml; without one, the older tool's `.fixme/config`;
+    a repository with neither gets defaults."""
     path = config_path(root)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return Config()
+        return _load_legacy_config(root)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     import tomllib  # only a repository with a config file pays for the parser
@@ -148,7 +164,32 @@ def load_config(root: Path) -> Config:
     return _config_from_dict(data, path)
 
 
-def _config_from_dict(data: dict, path: Path) -> Config:
+# fixme never edits the older tool's file; a config.toml of its own takes the file's place.
+_LEGACY_HINT = f" (fixme reads {CONFIG_DIR}/{CONFIG_FILE} instead when there is one)"
+
+
+def _load_legacy_config(root: Path) -> Config:
+    """The older tool's `.fixme/config` translated (legacy_config.py), or defaults without one.
+
+    Only reached when config.toml is absent, so only such repositories pay for it.
+    """
+    path = legacy_config_path(root)
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return Config()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}{_LEGACY_HINT}") from None
+    from .legacy_config import LegacyConfigError, read_legacy_config
+
+    try:
+        legacy = read_legacy_config(raw, Config())
+    except LegacyConfigError as exc:
+        raise ConfigError(f"{path}: {exc}{_LEGACY_HINT}") from None
+    return _config_from_dict(legacy.data, path, legacy.notices)
+
+
+def _config_from_dict(data: dict, path: Path, notices: tuple[str, ...] = ()) -> Config:
     scan = _table(data, "scan", path)
     workflow = _table(data, "workflow", path)
     display = _table(data, "display", path)
@@ -178,6 +219,7 @@ def _config_from_dict(data: dict, path: Path) -> Config:
         discovery_port=_integer(network, "discovery_port", defaults.discovery_port, path),
         check=_check_rules(_table(data, "check", path), path),
         source_path=path,
+        notices=notices,
     )
     _check(cfg, path)
     return cfg
