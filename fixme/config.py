@@ -365,11 +365,16 @@ def _integer(table: dict, key: str, default: int, path: Path) -> int:
     return value
 
 
-def default_config_document() -> str:
-    """The commented config that `fixme init` writes, every default spelled out."""
+def default_config_document(settings: Config | None = None) -> str:
+    """The commented config that `fixme init` writes, every setting spelled out.
+
+    `settings` fills in the values (those read from the older tool's
+    `.fixme/config`); without it, every default. Only what the document
+    shows is carried over: trust, network and peers are added by later edits.
+    """
     import tomlkit  # only `init` pays for tomlkit
 
-    d = Config()
+    d = settings if settings is not None else Config()
     doc = tomlkit.document()
     doc.add(tomlkit.comment("fixme project configuration. Commit this file: every peer reads it."))
     doc.add(tomlkit.comment("Local state (cache, block store, search index) lives beside it and is git-ignored."))
@@ -405,6 +410,11 @@ def default_config_document() -> str:
     workflow.add(tomlkit.comment("Other attributes 'fixme set ID ATTR VALUE' may change. To limit an"))
     workflow.add(tomlkit.comment("attribute to some values, add e.g. [workflow.values] priority = [\"low\", \"high\"]."))
     workflow.add("attributes", _array(d.attributes))
+    if d.attribute_values:
+        values = tomlkit.table()
+        for name, allowed in d.attribute_values:
+            values.add(name, _array(allowed))
+        workflow.add("values", values)
     doc.add("workflow", workflow)
 
     display = tomlkit.table()
