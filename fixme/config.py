@@ -12,6 +12,7 @@ from pathlib import Path
 
 CONFIG_DIR = ".fixme"
 CONFIG_FILE = "config.toml"
+LEGACY_CONFIG_FILE = "config"  # the older Haskell tool's settings (legacy_config.py), read when config.toml is absent
 
 # NOTE is not a default: on real code most NOTE comments explain rather than ask
 # for work (45-70 % of all entries reported on real projects). Add it in config.
@@ -51,10 +52,12 @@ class CheckRules(namedtuple("_CheckRules", "require_slug forbid_states max_count
     __slots__ = ()
 
 
-_Settings = namedtuple("_Settings", "tags include exclude prose devlog fields max_file_size states initial_state "
-                                    "closed_states short_id_length trusted attributes attribute_values "
-                                    "network_key allow peers listen discovery discovery_port check", defaults=(
+_Settings = namedtuple("_Settings", "tags comment_markers include exclude prose devlog fields max_file_size "
+                                    "states initial_state closed_states short_id_length trusted attributes "
+                                    "attribute_values network_key allow peers listen discovery discovery_port check",
+                       defaults=(
     DEFAULT_TAGS,
+    (),  # comment_markers: line-comment markers for every file, besides each language's own
     ("**",),  # include
     (".fixme/**",),  # exclude
     ("*.md", "*.markdown", "*.txt", "*.rst", "*.org"),  # prose
@@ -83,14 +86,24 @@ class Config(_Settings):
 
     An immutable value (a namedtuple rather than a frozen dataclass, which
     costs milliseconds to create on every start). `source_path`, the file it
-    was read from, is not a setting: equal settings compare equal whatever
-    their file.
+    was read from, and `notices`, what the user should hear about reading it
+    (the older tool's `.fixme/config` may say things fixme does not read),
+    are not settings: equal settings compare equal whatever their file.
     """
 
-    def __new__(cls, *args, source_path: Path | None = None, **kwargs):
+    source_path: Path | None = None
+    notices: tuple[str, ...] = ()
+
+    def __new__(cls, *args, source_path: Path | None = None, notices: tuple[str, ...] = (), **kwargs):
         self = super().__new__(cls, *args, **kwargs)
         self.source_path = source_path
+        self.notices = notices
         return self
+
+    @property
+    def is_legacy(self) -> bool:
+        """Read from the older tool's `.fixme/config` (there is no config.toml)."""
+        return self.source_path is not None and self.source_path.name == LEGACY_CONFIG_FILE
 
     def fingerprint(self) -> str:
         """A hash of every setting that changes what a scan finds."""
@@ -128,13 +141,18 @@ def config_path(root: Path) -> Path:
     return root / CONFIG_DIR / CONFIG_FILE
 
 
+def legacy_config_path(root: Path) -> Path:
+    return root / CONFIG_DIR / LEGACY_CONFIG_FILE
+
+
 def load_config(root: Path) -> Config:
-    """Read the project's config; a repository never initialised gets defaults."""
+    """Read the project's config.toml; without one, the older tool's `.fixme/config`;
+    a repository with neither gets defaults."""
     path = config_path(root)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return Config()
+        return _load_legacy_config(root)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     import tomllib  # only a repository with a config file pays for the parser
@@ -146,7 +164,32 @@ def load_config(root: Path) -> Config:
     return _config_from_dict(data, path)
 
 
-def _config_from_dict(data: dict, path: Path) -> Config:
+# fixme never edits the older tool's file; a config.toml of its own takes the file's place.
+_LEGACY_HINT = f" (fixme reads {CONFIG_DIR}/{CONFIG_FILE} instead when there is one)"
+
+
+def _load_legacy_config(root: Path) -> Config:
+    """The older tool's `.fixme/config` translated (legacy_config.py), or defaults without one.
+
+    Only reached when config.toml is absent, so only such repositories pay for it.
+    """
+    path = legacy_config_path(root)
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return Config()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}{_LEGACY_HINT}") from None
+    from .legacy_config import LegacyConfigError, read_legacy_config
+
+    try:
+        legacy = read_legacy_config(raw, Config())
+    except LegacyConfigError as exc:
+        raise ConfigError(f"{path}: {exc}{_LEGACY_HINT}") from None
+    return _config_from_dict(legacy.data, path, legacy.notices)
+
+
+def _config_from_dict(data: dict, path: Path, notices: tuple[str, ...] = ()) -> Config:
     scan = _table(data, "scan", path)
     workflow = _table(data, "workflow", path)
     display = _table(data, "display", path)
@@ -154,6 +197,7 @@ def _config_from_dict(data: dict, path: Path) -> Config:
     defaults = Config()
     cfg = Config(
         tags=_strings(scan, "tags", defaults.tags, path),
+        comment_markers=_strings(scan, "comment_markers", defaults.comment_markers, path, "scan."),
         include=_strings(scan, "include", defaults.include, path),
         exclude=_strings(scan, "exclude", defaults.exclude, path),
         prose=_strings(scan, "prose", defaults.prose, path),
@@ -175,6 +219,7 @@ def _config_from_dict(data: dict, path: Path) -> Config:
         discovery_port=_integer(network, "discovery_port", defaults.discovery_port, path),
         check=_check_rules(_table(data, "check", path), path),
         source_path=path,
+        notices=notices,
     )
     _check(cfg, path)
     return cfg
@@ -186,6 +231,9 @@ def _check(cfg: Config, path: Path) -> None:
     for tag in cfg.tags:
         if not tag or not all(c.isalnum() or c == "_" for c in tag):
             raise ConfigError(f"{path}: scan.tags: {tag!r} is not a word")
+    for marker in cfg.comment_markers:
+        if not marker or any(c.isspace() for c in marker):
+            raise ConfigError(f"{path}: scan.comment_markers: {marker!r} must be non-empty, without spaces")
     if cfg.initial_state not in cfg.states:
         raise ConfigError(f"{path}: workflow.initial {cfg.initial_state!r} is not in workflow.states")
     for state in cfg.closed_states:
@@ -317,11 +365,16 @@ def _integer(table: dict, key: str, default: int, path: Path) -> int:
     return value
 
 
-def default_config_document() -> str:
-    """The commented config that `fixme init` writes, every default spelled out."""
+def default_config_document(settings: Config | None = None) -> str:
+    """The commented config that `fixme init` writes, every setting spelled out.
+
+    `settings` fills in the values (those read from the older tool's
+    `.fixme/config`); without it, every default. Only what the document
+    shows is carried over: trust, network and peers are added by later edits.
+    """
     import tomlkit  # only `init` pays for tomlkit
 
-    d = Config()
+    d = settings if settings is not None else Config()
     doc = tomlkit.document()
     doc.add(tomlkit.comment("fixme project configuration. Commit this file: every peer reads it."))
     doc.add(tomlkit.comment("Local state (cache, block store, search index) lives beside it and is git-ignored."))
@@ -330,6 +383,8 @@ def default_config_document() -> str:
     scan = tomlkit.table()
     scan.add(tomlkit.comment("Words that start an entry; docs/formats.md (Tags) has every spelling: TODO: x, TODO x, todo: x, @todo x."))
     scan.add("tags", _array(d.tags))
+    scan.add(tomlkit.comment("Line-comment markers for every file, besides each language's own (e.g. [\"--\"])."))
+    scan.add("comment_markers", _array(d.comment_markers))
     scan.add(tomlkit.comment("Which files are scanned: git's tracked and untracked-not-ignored files,"))
     scan.add(tomlkit.comment("kept when they match an include glob and no exclude glob."))
     scan.add(tomlkit.comment("'*' stays inside one directory, '**' crosses directories; a glob"))
@@ -355,6 +410,11 @@ def default_config_document() -> str:
     workflow.add(tomlkit.comment("Other attributes 'fixme set ID ATTR VALUE' may change. To limit an"))
     workflow.add(tomlkit.comment("attribute to some values, add e.g. [workflow.values] priority = [\"low\", \"high\"]."))
     workflow.add("attributes", _array(d.attributes))
+    if d.attribute_values:
+        values = tomlkit.table()
+        for name, allowed in d.attribute_values:
+            values.add(name, _array(allowed))
+        workflow.add("values", values)
     doc.add("workflow", workflow)
 
     display = tomlkit.table()

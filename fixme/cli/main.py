@@ -211,7 +211,8 @@ def cmd_init(args, env: Environment) -> int:
 def cmd_scan(args, env: Environment) -> int:
     import time
 
-    from ..scan.quickcheck import check_status
+    from ..scan.quickcheck import check_status, reads_legacy_config
+    from .common import print_legacy_config_notices
     from .summary import render_summary, summary_json
 
     started = time.perf_counter()
@@ -221,6 +222,8 @@ def cmd_scan(args, env: Environment) -> int:
     check = check_status(start, prefetched)
     if check is not None and check.unchanged() and not args.full:
         summary = check.summary()
+        if reads_legacy_config(check.state):
+            print_legacy_config_notices(check.root, env)
         summary.seconds = time.perf_counter() - started
     else:
         if check is not None and not args.full:

@@ -107,13 +107,28 @@ def read_state(root: str) -> dict:
 
 
 def config_signature(root: str) -> list:
-    """The config file's stat: cheap to compare, no parsing."""
-    path = os.path.join(root, ".fixme", "config.toml")
+    """The config file's stat: cheap to compare, no parsing.
+
+    Without config.toml, fixme reads the older tool's `.fixme/config`
+    (config.py): its stat, marked "legacy" (which also tells the CLI, with
+    no parsing, that there may be notices about that file to repeat).
+    """
     try:
-        st = os.stat(path)
+        st = os.stat(os.path.join(root, ".fixme", "config.toml"))
+        return [st.st_size, st.st_mtime_ns]
+    except OSError:
+        pass
+    try:
+        st = os.stat(os.path.join(root, ".fixme", "config"))
     except OSError:
         return ["defaults"]
-    return [st.st_size, st.st_mtime_ns]
+    return ["legacy", st.st_size, st.st_mtime_ns]
+
+
+def reads_legacy_config(state: dict) -> bool:
+    """Whether the scan that saved `state` read its settings from the older tool's `.fixme/config`."""
+    signature = state.get("config")
+    return isinstance(signature, list) and signature[:1] == ["legacy"]
 
 
 def status_records(raw: bytes):

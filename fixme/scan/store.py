@@ -29,7 +29,9 @@ from .entry import Entry
 from .model import RawEntry
 
 SCHEMA = 4
-LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n"
+# `config` and `log` are the older fixme tool's, shared through git when a repository has them.
+LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n!config\n!log\n"
+_FIRST_LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n"  # hid them too
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,12 +56,20 @@ def ensure_state_dir(root: Path) -> Path:
     """Create `.fixme/` so that git never sees its local state.
 
     An uninitialised repository gets a `.gitignore` that ignores everything
-    (itself included), so scanning leaves `git status` clean.
+    (itself included) but the older fixme tool's files, so scanning leaves
+    `git status` clean. One written by an earlier version, which ignored
+    those too, is replaced: it ignores itself, so it is only ever ours.
     """
     directory = state_dir(root)
     directory.mkdir(exist_ok=True)
     ignore = directory / ".gitignore"
-    if not ignore.exists():
+    try:
+        current = ignore.read_bytes()
+    except FileNotFoundError:
+        current = None
+    except OSError:
+        return directory  # not ours to fix
+    if current is None or current == _FIRST_LOCAL_GITIGNORE.encode():
         ignore.write_text(LOCAL_GITIGNORE)
     return directory
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from collections import namedtuple
 from pathlib import Path
 
-from ..config import CONFIG_DIR, Config, ConfigError, config_path, load_config
+from ..config import CONFIG_DIR, LEGACY_CONFIG_FILE, Config, ConfigError, config_path, load_config
 from ..errors import FixmeError
 from ..scan.gitio import GitError, find_root
 from ..scan.scanner import Progress, Scanner, ScanSummary
@@ -26,6 +26,9 @@ INIT_GITIGNORE = """\
 *
 !.gitignore
 !config.toml
+# The older fixme tool's settings and workflow log, when a repository has them.
+!config
+!log
 """
 
 
@@ -324,6 +327,9 @@ class Tracker:
         path = config_path(self.root)
         if path.exists():
             done.append(f"kept existing {CONFIG_DIR}/config.toml")
+        elif self.config.is_legacy:  # from here on config.toml wins; .fixme/config is left as it is
+            atomic_write_bytes(path, default_config_document(self.config).encode())
+            done.append(f"wrote {CONFIG_DIR}/config.toml from {CONFIG_DIR}/{LEGACY_CONFIG_FILE}")
         else:
             atomic_write_bytes(path, default_config_document().encode())
             done.append(f"wrote {CONFIG_DIR}/config.toml with every default")
