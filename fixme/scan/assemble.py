@@ -12,7 +12,7 @@ import time
 from ..config import Config
 from ..record import Record
 from .blame import Origin
-from .body import parse_body
+from .body import BodyInfo, parse_body
 from .entry import Entry, Location, iso_date
 from .identity import content_id, normalise_title, slug_id, slug_of
 from .model import TASKLIST, RawEntry
@@ -81,10 +81,10 @@ def _build(entry_id: str, group: list[Occurrence], config: Config, now: float) -
     by_date = sorted(group, key=lambda o: (o.sort_date(now), o.path, o.raw.line))
     primary = by_date[-1]
     raw = primary.raw
-    info = parse_body(raw.title, raw.body, config.fields)
+    info = _parse(raw, config)
     fields, attrs, labels, context = {}, {}, [], []
     for occ in by_date:  # oldest first, so the latest text wins
-        parsed = info if occ is primary else parse_body(occ.raw.title, occ.raw.body, config.fields)
+        parsed = info if occ is primary else _parse(occ.raw, config)
         fields.update(parsed.fields)
         attrs.update(parsed.attrs)
         labels += [label for label in parsed.labels if label not in labels]
@@ -115,6 +115,10 @@ def _build(entry_id: str, group: list[Occurrence], config: Config, now: float) -
     )
     entry.workflow = _source_workflow(entry, raw, config)
     return entry
+
+
+def _parse(raw: RawEntry, config: Config) -> BodyInfo:
+    return parse_body(raw.title, raw.body, config.fields, raw.directives)
 
 
 def _location(occ: Occurrence) -> Location:

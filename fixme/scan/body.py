@@ -13,7 +13,7 @@ just text, and nothing in a body can make parsing fail.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from ..record import Record
 
@@ -57,11 +57,13 @@ class BodyInfo(Record):
         self.context = [] if context is None else context
 
 
-def parse_body(title: str, body: str, field_names: Collection[str]) -> BodyInfo:
+def parse_body(title: str, body: str, field_names: Collection[str], directives: Iterable[str] = ()) -> BodyInfo:
     """Extract fields, attributes, labels and code contexts.
 
     Field keys match `field_names` case-insensitively and are stored under the
     configured spelling. For fields and attributes the last line wins.
+    `directives` are attribute lines written after the body (a devlog's
+    fenced `$$$` block): they come later in the file, so they win over the body.
     """
     spelling: dict[str, str] = {}
     for name in field_names:
@@ -69,6 +71,10 @@ def parse_body(title: str, body: str, field_names: Collection[str]) -> BodyInfo:
     info = BodyInfo()
     for line in body.split("\n"):
         _parse_line(line, spelling, info)
+    for line in directives:
+        attr = parse_attr(line)
+        if attr is not None:
+            info.attrs[attr[0]] = attr[1]
     info.labels = parse_labels(title + "\n" + body)
     info.context = parse_contexts(body)
     return info
@@ -77,7 +83,7 @@ def parse_body(title: str, body: str, field_names: Collection[str]) -> BodyInfo:
 def _parse_line(line: str, spelling: dict[str, str], info: BodyInfo) -> None:
     """Apply a field or attribute line to `info`; other lines are ignored."""
     if "$" in line:
-        attr = _parse_attr(line)
+        attr = parse_attr(line)
         if attr is not None:
             info.attrs[attr[0]] = attr[1]
             return
@@ -91,7 +97,8 @@ def _parse_line(line: str, spelling: dict[str, str], info: BodyInfo) -> None:
         info.fields[name] = value
 
 
-def _parse_attr(line: str) -> tuple[str, str] | None:
+def parse_attr(line: str) -> tuple[str, str] | None:
+    """(name, value) of a `$name: value` or `$$$ (set name value)` line, else None."""
     m = _SET.match(line)
     if m is not None:
         quoted, bare = m.group(2), m.group(3)

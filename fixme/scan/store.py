@@ -28,7 +28,9 @@ from .blame import Origin
 from .entry import Entry
 from .model import RawEntry
 
-SCHEMA = 3
+# Bumped when what is stored changes, or what a grammar finds in the same
+# bytes: occurrences are cached by blob, so an old cache would keep old answers.
+SCHEMA = 4
 LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n"
 
 _TABLES = """
@@ -259,7 +261,7 @@ def _origin_list(o: Origin) -> list:
     return [o.commit, o.author, o.email, o.time, o.tz, o.path]
 
 
-_RAW_OPTIONAL = ("body", "column", "who", "slug", "devlog_date", "done", "warnings")
+_RAW_OPTIONAL = ("body", "column", "who", "slug", "devlog_date", "done", "warnings", "directives")
 
 
 def raw_to_dict(raw: RawEntry) -> dict:
