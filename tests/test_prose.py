@@ -1,8 +1,13 @@
-"""Tests for the prose grammar: devlog entries, dated headings, task lists."""
+"""Tests for the prose grammar: devlog entries, dated headings, task lists.
+
+Most tests call the grammar directly; the ones at the end scan real git
+repositories with the CLI, as a user would.
+"""
 
 from __future__ import annotations
 
 import glob
+import json
 import textwrap
 import time
 
@@ -356,9 +361,23 @@ def test_task_items_open_and_done():
     assert [e.column for e in entries] == [0, 0, 0, 0, 0, 4]
 
 
-@pytest.mark.parametrize("line", ["- [ ]", "- [ ]   ", "- []  x", "- [y] x", "-[ ] x", "- [ ]x", "[ ] x"])
+@pytest.mark.parametrize("line", ["- [ ]", "- [ ]   ", "- []  x", "- [y] x", "-[ ] x", "- [ ]x", "[ ] x",
+                                  "- [~] in progress", "- [-] cancelled", "- [?] maybe", "* [/] half done",
+                                  "1. [~] numbered"])
 def test_not_a_task(line):
     assert scan_prose(line + "\n", TAGS) == []
+
+
+def test_non_standard_boxes_are_body_text_of_a_real_task():
+    # Some editors write [~], [-] or [?] for states GitHub does not know; they
+    # are plain list items, so under a real task they are its body.
+    (task,) = scan("""
+        - [ ] migrate the store
+          - [~] copy the blocks
+          - [-] keep the old format
+          - [?] compress
+    """)
+    assert task.body == "- [~] copy the blocks\n- [-] keep the old format\n- [?] compress"
 
 
 def test_task_starting_with_tag():
@@ -424,6 +443,211 @@ def test_task_lists_in_plain_text():
     assert summary(entries) == [("TODO", "txt task", 1)]
 
 
+# -- emphasised tags -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, tag, who, slug",
+    [
+        ("**TODO:** write the upgrade notes", "TODO", None, None),
+        ("**TODO**: write the upgrade notes", "TODO", None, None),
+        ("*TODO*: write the upgrade notes", "TODO", None, None),
+        ("*TODO:* write the upgrade notes", "TODO", None, None),
+        ("**FIXME(ada):** write the upgrade notes", "FIXME", "ada", None),
+        ("**HACK[upgrade]**: write the upgrade notes", "HACK", None, "upgrade"),
+        ("  **TODO:**\twrite the upgrade notes", "TODO", None, None),
+    ],
+)
+@pytest.mark.parametrize("markup", [{"markdown": True}, {"markdown": False}], ids=["markdown", "text"])
+def test_emphasised_tag_at_line_start_is_an_entry(line, tag, who, slug, markup):
+    (entry,) = scan_prose(line + "\n    body\n", TAGS, **markup)
+    assert (entry.tag, entry.title, entry.who, entry.slug) == (tag, "write the upgrade notes", who, slug)
+    assert (entry.source, entry.body) == (DEVLOG, "body")
+
+
+def test_emphasised_tag_with_no_title():
+    (entry,) = scan_prose("**TODO**:\n", TAGS)
+    assert (entry.tag, entry.title) == ("TODO", "")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "**TODO: the whole sentence in bold**",  # emphasised prose, not a tag head
+        "**TODO** without a colon",
+        "**TODO:**glued",
+        "**TODO**:glued",
+        "**TODO :** spaced",
+        "***TODO***: three stars",
+        "**TODO*: unbalanced",
+        "**todo**: lower case",
+        "**TODOS**: not a tag",
+        "* TODO: a bullet, not emphasis",
+        "- **TODO**: in a bullet",
+        "> **TODO:** quoted",
+        "Text, then **TODO:** mid-line",
+        "**Note**: not a configured spelling",
+    ],
+)
+def test_emphasis_that_is_not_an_entry(line):
+    assert scan_prose(line + "\n", TAGS) == []
+
+
+def test_emphasised_tag_in_a_fence_is_an_example():
+    assert scan("""
+        ```markdown
+        **TODO:** example
+        ```
+    """) == []
+
+
+def test_task_text_may_start_with_an_emphasised_tag():
+    (task,) = scan("- [x] **FIXME(bob):** the retry loop\n")
+    assert (task.tag, task.who, task.title, task.done, task.source) == ("FIXME", "bob", "the retry loop", True, TASKLIST)
+
+
+# -- directives after an entry -------------------------------------------------
+
+DEVLOG_WITH_DIRECTIVES = """\
+# Devlog
+
+## 2024-03-02
+
+TODO: atomic-ref-update
+
+```
+$$$ (set workflow backlog)
+```
+
+  HEAD is rewritten in place.
+
+FIXME: peer-list-lost
+  Peers are forgotten on restart.
+$workflow: wip
+
+## 2024-03-01
+
+```
+$$$ (set workflow done)
+```
+
+TODO: older-entry
+"""
+
+
+def test_directive_fenced_or_unindented_after_an_entry_applies_to_it():
+    atomic, peers, older = scan_prose(DEVLOG_WITH_DIRECTIVES, TAGS)
+    assert atomic.directives == ["$$$ (set workflow backlog)"]
+    assert atomic.body == ""  # the fence ended the body; the directive is kept apart from it
+    assert (peers.body, peers.directives) == ("Peers are forgotten on restart.", ["$workflow: wip"])
+    # The fenced directive below "## 2024-03-01" has no entry above it in its section.
+    assert older.directives == []
+
+
+def test_directive_goes_to_the_nearest_entry_above():
+    first, second = scan("""
+        TODO: first
+        TODO: second
+          body
+
+        ~~~
+        $owner: ann
+        ~~~
+        $$$ (set workflow wip)
+    """)
+    assert (first.directives, second.directives) == ([], ["$owner: ann", "$$$ (set workflow wip)"])
+
+
+def test_directive_after_a_task_applies_to_the_task():
+    parent, child = scan("""
+        - [ ] parent
+          - [ ] child
+        ```
+        $$$ (set workflow wip)
+        ```
+    """)
+    assert (parent.directives, child.directives) == ([], ["$$$ (set workflow wip)"])
+
+
+def test_directive_after_the_outer_body_applies_to_the_outer_entry():
+    parent, child = scan("""
+        - [ ] parent
+          - [ ] child
+          parent body again
+        $$$ (set workflow wip)
+    """)
+    assert (parent.directives, child.directives) == (["$$$ (set workflow wip)"], [])
+
+
+def test_indented_directive_stays_in_the_body():
+    (entry,) = scan("TODO: x\n  $$$ (set workflow wip)\n")
+    assert (entry.body, entry.directives) == ("$$$ (set workflow wip)", [])
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "Some unrelated text.",
+        "### Notes",  # an undated heading is text too
+        "```\nmake test\n```",  # a fence holding code, not only directives
+        "- [-] a non-standard box is text",
+    ],
+    ids=["text", "undated-heading", "code-fence", "non-task"],
+)
+def test_directive_after_other_text_applies_to_nothing(between):
+    (entry,) = scan_prose(f"TODO: x\n  body\n\n{between}\n\n```\n$$$ (set workflow done)\n```\n", TAGS)
+    assert entry.directives == []
+
+
+def test_directive_and_code_in_one_fence():
+    (entry,) = scan("""
+        TODO: x
+        ```
+        $$$ (set workflow backlog)
+        make test
+        $$$ (set workflow done)
+        ```
+    """)
+    assert entry.directives == ["$$$ (set workflow backlog)"]
+
+
+def test_directive_in_the_next_dated_section_applies_to_nothing():
+    (entry,) = scan("""
+        ## 2024-03-02
+        TODO: x
+
+        ## 2024-03-03
+
+        $$$ (set workflow done)
+    """)
+    assert entry.directives == []
+
+
+def test_directive_before_any_entry_applies_to_nothing():
+    (entry,) = scan("$$$ (set workflow done)\nTODO: x\n")
+    assert entry.directives == []
+
+
+def test_directive_after_blank_lines_still_applies():
+    # Two blank lines end a body, but only text ends an entry's reach.
+    (entry,) = scan_prose("TODO: x\n  body\n\n\n\n$workflow: wip\n", TAGS)
+    assert (entry.body, entry.directives) == ("body", ["$workflow: wip"])
+
+
+def test_almost_directives_are_text_that_ends_the_reach():
+    (entry,) = scan("""
+        TODO: x
+        $$$ (set workflow two words)
+        $$$ (set workflow wip)
+    """)
+    assert entry.directives == []
+
+
+def test_directive_in_plain_text_files():
+    (entry,) = scan("TODO: x\n$workflow: wip\n", markdown=False)
+    assert entry.directives == ["$workflow: wip"]
+
+
 # -- robustness ----------------------------------------------------------------
 
 
@@ -479,3 +703,70 @@ def test_deep_nesting_is_linear():
     entries = scan_prose(text, TAGS)
     assert len(entries) == 3000
     assert time.perf_counter() - start < 1.0
+
+
+# -- end to end: real repositories -------------------------------------------------
+
+
+def listed(cli) -> list[dict]:
+    result = cli("list", "--all", "--format", "json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def places(items: list[dict], path: str) -> list[tuple]:
+    """(line, tag, title) of every location in `path`, in line order."""
+    return sorted((loc["line"], e["tag"], e["title"]) for e in items for loc in e["locations"] if loc["path"] == path)
+
+
+PROJECT_DEVLOG = """\
+# Devlog
+
+## 2024-03-09
+
+TODO: atomic-ref-update
+
+```
+$$$ (set workflow backlog)
+```
+
+  HEAD is written to HEAD.tmp and renamed; the directory is not fsynced.
+
+FIXME: peer-list-lost
+  Peers learned by broadcast are forgotten on restart.
+
+Release notes for 0.4 are in CHANGES.md.
+
+```
+$$$ (set workflow done)
+```
+
+## 2024-03-02
+
+```
+$workflow: wip
+```
+
+PR: atomic-ref-update
+  branch: fix/atomic-refs
+$$$ (set workflow test)
+"""
+
+
+def test_devlog_directives_after_entries_set_their_workflow(repo, cli):
+    repo.write("docs/devlog.md", PROJECT_DEVLOG)
+    repo.write("src/refs.py", "# TODO: atomic-ref-update\n#   rename is not atomic on every filesystem\n")
+    repo.commit()
+    found = {(e["tag"], e["title"]): e for e in listed(cli)}
+    assert found[("TODO", "atomic-ref-update")]["workflow"] == "backlog"
+    assert found[("TODO", "atomic-ref-update")]["attrs"] == {"workflow": "backlog"}
+    # The `done` block follows unrelated text, and the `wip` one opens a day with no entry above it.
+    assert found[("FIXME", "peer-list-lost")]["workflow"] == "new"
+    assert found[("PR", "atomic-ref-update")]["workflow"] == "test"
+
+    # Change only the code file: the devlog is not read again, its occurrences
+    # come from the scan cache, and they must still carry the directive.
+    repo.write("src/refs.py", "# TODO: atomic-ref-update\n#   rename is atomic on POSIX only\n")
+    repo.commit()
+    found = {(e["tag"], e["title"]): e for e in listed(cli)}
+    assert found[("TODO", "atomic-ref-update")]["workflow"] == "backlog"

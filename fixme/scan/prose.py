@@ -6,9 +6,15 @@ line based and indentation driven:
     ## 2024-03-02                  dates the entries below it
     TODO: title                    a devlog entry (tag at the start of a line)
       body lines, indented deeper
+    **TODO:** title                the same, with the tag emphasised
     - [ ] open task                a task-list entry (tag TODO)
     - [x] FIXME: done task         ... whose text may start with a tag
       task body, indented deeper than the bullet
+    ```
+    $$$ (set workflow backlog)     a directive after an entry applies to it
+    ```
+
+In markdown files, fenced code is skipped.
 
 Open entries form a stack ordered by indentation, so a task item nested in a
 body (or in another task) is its own entry and the outer body resumes after
@@ -16,23 +22,25 @@ it, the way markdown list items nest. A tag line is different: it ends every
 open body, because it starts a new devlog entry of its own.
 
 Every line is looked at once and the stack only pops what it pushed, so the
-scan is linear in the size of the text.
+scan is linear in the size of the text. This module is imported on every
+scan that reads a prose file, so it avoids dataclasses (see record.py).
 """
 
 from __future__ import annotations
 
-import datetime
 import re
-from dataclasses import dataclass, field
 
-from fixme.scan.model import DEVLOG, TASKLIST, RawEntry
-from fixme.scan.tags import TagSyntax
+from ..record import Record
+from .body import parse_attr
+from .model import DEVLOG, TASKLIST, RawEntry
+from .tags import TagHead, TagSyntax
 
 TAB_WIDTH = 8
 
 # `- [ ] text`, `* [x] text`, `1. [X] text`, `2) [ ] text`; applied to a line
 # with its indentation already removed. The text must not be empty: a bare
-# `- [ ]` is not a task in GitHub's task-list syntax either.
+# `- [ ]` is not a task in GitHub's task-list syntax either. Other boxes
+# (`[~]`, `[-]`, `[?]`) are not GitHub task items, so not entries.
 _TASK = re.compile(r"(?:[-*+]|\d{1,9}[.)])[ \t]+\[([ xX])\][ \t]+(\S.*)")
 
 # `## 2024-03-02` with 1-6 '#' and optional text after the date. The date is
@@ -44,6 +52,11 @@ _HEADING = re.compile(r"#{1,6}[ \t]+(\d{4}-\d{2}-\d{2})(?![0-9])")
 # may not contain backticks (CommonMark), which keeps inline ``` spans out.
 _FENCE_OPEN = re.compile(r"(`{3,})[^`]*$|(~{3,})")
 
+# A tag head wrapped in `*` or `**` emphasis: `**TODO:** x`, `*TODO*: x`.
+# Group 2 is what the emphasis holds; it may not start with a space (then
+# the `*` is a bullet) and the closing marker is not part of a longer run.
+_EMPHASIS = re.compile(r"(\*\*?)([^\s*][^*\n]*?)\1(?!\*)")
+
 # CommonMark lets a heading be indented by at most three spaces.
 _MAX_HEADING_INDENT = 3
 
@@ -52,22 +65,51 @@ _TASK_START = frozenset("-*+0123456789")
 # A line holding something other than whitespace ('.' stops only at "\n").
 _NON_BLANK_LINE = re.compile(r"^[^\S\n]*\S.*$", re.MULTILINE)
 
+# What a line inside a fenced code block is.
+_FENCE_LINE = "fence"  # a fence's opening or closing line
+_CODE_LINE = "code"  # a line of the code itself
 
-@dataclass
-class _Open:
+
+class _Open(Record):
     """An entry whose body is still being collected."""
 
-    entry: RawEntry
-    indent: int  # width of the tag line / bullet; body lines must be deeper
-    lines: list[str] = field(default_factory=list)  # raw lines, "" for blank
+    __slots__ = ("entry", "indent", "lines")
+
+    def __init__(self, entry: RawEntry, indent: int):
+        self.entry = entry
+        self.indent = indent  # width of the tag line / bullet; body lines must be deeper
+        self.lines: list[str] = []  # raw lines, "" for blank
 
 
-@dataclass
-class _Fence:
+class _Fence(Record):
     """An open fenced code block: what closes it."""
 
-    char: str
-    length: int
+    __slots__ = ("char", "length")
+
+    def __init__(self, char: str, length: int):
+        self.char = char
+        self.length = length
+
+
+def may_hold_entries(text: str, tags: TagSyntax) -> bool:
+    """A cheap look (no line loop) for anything `scan_prose` could find; False means nothing."""
+    if tags.mentions_any(text):
+        return True
+    if "[ ]" in text or "[x]" in text or "[X]" in text:  # task lists name no tag
+        return True
+    return _emphasis_mentions(tags).search(text) is not None
+
+
+_EMPHASIS_MENTIONS: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def _emphasis_mentions(tags: TagSyntax) -> re.Pattern[str]:
+    """What `mentions_any` misses: `*TODO*:`, a tag followed by the emphasis that closes it."""
+    pattern = _EMPHASIS_MENTIONS.get(tags.tags)
+    if pattern is None:
+        pattern = re.compile(r"(?:%s)\*" % "|".join(re.escape(t) for t in tags.tags))
+        _EMPHASIS_MENTIONS[tags.tags] = pattern
+    return pattern
 
 
 def scan_prose(text: str, tags: TagSyntax, *, markdown: bool = True) -> list[RawEntry]:
@@ -108,6 +150,10 @@ class _ProseScanner:
         self.fence: _Fence | None = None
         self.date: str | None = None
         self.date_warning: str | None = None
+        # The entry a directive line outside any body applies to: the entry
+        # whose tag line or body came last, as long as only blank lines, fence
+        # lines and directive lines followed it (see `_text`).
+        self.target: RawEntry | None = None
 
     def feed(self, number: int, line: str) -> None:
         """Take one non-blank line."""
@@ -115,32 +161,44 @@ class _ProseScanner:
         offset = len(line) - len(stripped)
         width = _width(line, offset)
         self._dedent(width)
-        if self._in_code(stripped):
-            self._text(line)
-        elif not (
-            self._tag_line(number, line, offset, width)
+        code = self._code_kind(stripped)
+        if code is not None:
+            self._text(line, stripped, fence=code == _FENCE_LINE)
+            return
+        if not (
+            self._tag_line(number, line, stripped, width)
             or self._task_line(number, stripped, width)
             or self._heading_line(number, stripped, width)
         ):
-            self._text(line)
+            self._text(line, stripped)
 
     def finish(self) -> list[RawEntry]:
         self._close_all()
         return self.entries
 
+    def blank_lines(self, count: int) -> None:
+        """Take `count` blank lines in a row (after the last line fed)."""
+        self.blanks += count
+        if self.blanks >= 2:
+            self._close_all()
+
     # -- line kinds ---------------------------------------------------------
 
-    def _tag_line(self, number: int, line: str, offset: int, width: int) -> bool:
-        if line[offset] not in self.tag_starts:  # cheap test before the regex
+    def _tag_line(self, number: int, line: str, stripped: str, width: int) -> bool:
+        """`TAG: title`, or `**TAG:** title`, at the start of the line."""
+        first = stripped[0]
+        if first in self.tag_starts:  # cheap test before the regex
+            head = self.tags.match(stripped)
+            column = width
+        elif first == "*":
+            head = _emphasized_head(self.tags, stripped)
+            column = _width(line, len(line) - len(stripped.lstrip("*")))
+        else:
             return False
-        head = self.tags.match(line, offset)
         if head is None:
             return False
         self._close_all()  # a tag line ends every open body, however deep
-        self._open(RawEntry(
-            tag=head.tag, title=head.title, line=number, source=DEVLOG,
-            column=width, who=head.who, slug=head.slug,
-        ), width)
+        self._open(_devlog_entry(head, number, column), width)
         return True
 
     def _task_line(self, number: int, stripped: str, width: int) -> bool:
@@ -159,41 +217,52 @@ class _ProseScanner:
         if heading is None:
             return False  # an undated heading leaves the date alone
         self._set_date(heading.group(1), number)
+        self.target = None  # a directive never reaches into an earlier day
         return True
 
-    def blank_lines(self, count: int) -> None:
-        """Take `count` blank lines in a row (after the last line fed)."""
-        self.blanks += count
-        if self.blanks >= 2:
-            self._close_all()
-
-    def _in_code(self, stripped: str) -> bool:
-        """Track fences; True if this line is code (a fence line included)."""
+    def _code_kind(self, stripped: str) -> str | None:
+        """Is this line code (or a fence around code)? Tracks fences."""
         if not self.markdown:
-            return False
+            return None
         if self.fence is not None:
             if _closes(stripped, self.fence):
                 self.fence = None
-            return True
+                return _FENCE_LINE
+            return _CODE_LINE
         if stripped[0] not in "`~":
-            return False
+            return None
         m = _FENCE_OPEN.match(stripped)
         if m is None:
-            return False
+            return None
         marker = m.group(1) or m.group(2)
         self.fence = _Fence(marker[0], len(marker))
-        return True
+        return _FENCE_LINE
 
-    def _text(self, line: str) -> None:
-        """A plain line: body of the innermost open entry, if any."""
+    def _text(self, line: str, stripped: str, *, fence: bool = False) -> None:
+        """A plain line: body of the innermost open entry; outside bodies, maybe a directive."""
         if self.stack:
-            body = self.stack[-1].lines
-            # Blank lines inside a body are kept only once the body goes on;
-            # leading and trailing ones never get in.
-            if body and self.blanks:
-                body.extend([""] * self.blanks)
-            body.append(line)
+            self._body_line(line)
+        elif parse_attr(stripped) is not None:
+            self._attach(stripped)
+        elif not fence:
+            # Other text between an entry and a directive: the directive is
+            # about something else, so the entry stops taking directives.
+            self.target = None
         self.blanks = 0
+
+    def _body_line(self, line: str) -> None:
+        opened = self.stack[-1]
+        # Blank lines inside a body are kept only once the body goes on;
+        # leading and trailing ones never get in.
+        if opened.lines and self.blanks:
+            opened.lines.extend([""] * self.blanks)
+        opened.lines.append(line)
+        self.target = opened.entry
+
+    def _attach(self, directive: str) -> None:
+        """A directive line outside any body: it applies to the entry above, if any."""
+        if self.target is not None:
+            self.target.directives.append(directive)
 
     def _task_entry(self, task: re.Match[str], number: int, width: int) -> RawEntry:
         text = task.group(2).strip()
@@ -201,10 +270,7 @@ class _ProseScanner:
             tag="TODO", title=text, line=number, source=TASKLIST, column=width,
             done=task.group(1) != " ",
         )
-        head = self.tags.match(text, 0)
-        if head is not None:
-            entry.tag, entry.title = head.tag, head.title
-            entry.who, entry.slug = head.who, head.slug
+        _fill_title(entry, text, self.tags)
         return entry
 
     def _set_date(self, date: str, number: int) -> None:
@@ -223,6 +289,7 @@ class _ProseScanner:
         self.entries.append(entry)
         self.stack.append(_Open(entry, indent))
         self.blanks = 0
+        self.target = entry
 
     def _dedent(self, width: int) -> None:
         """Close the entries this line is not indented deeper than."""
@@ -234,6 +301,47 @@ class _ProseScanner:
             _finish_body(self.stack.pop())
 
 
+def _devlog_entry(head: TagHead, number: int, column: int) -> RawEntry:
+    return RawEntry(
+        tag=head.tag, title=head.title, line=number, source=DEVLOG,
+        column=column, who=head.who, slug=head.slug,
+    )
+
+
+def _fill_title(entry: RawEntry, text: str, tags: TagSyntax) -> None:
+    """Title a task from its text; a tag head there gives its tag too."""
+    text = text.strip()
+    head = tags.match(text) or _emphasized_head(tags, text)
+    if head is None:
+        entry.title = text
+        return
+    entry.tag, entry.title = head.tag, head.title
+    entry.who, entry.slug = head.who, head.slug
+
+
+def _emphasized_head(tags: TagSyntax, text: str) -> TagHead | None:
+    """A tag head in emphasis at the start of `text`: `**TODO:** x`, `**TODO**: x`, `*TODO*: x`.
+
+    The emphasis must hold exactly the head (tag, and `(who)` or `[slug]`),
+    with the colon just inside or just after it; `**TODO: all of it**` is
+    emphasised prose, not an entry.
+    """
+    m = _EMPHASIS.match(text)
+    if m is None:
+        return None
+    inner, rest = m.group(2), text[m.end():]
+    if not inner.endswith(":"):
+        if not rest.startswith(":"):
+            return None
+        inner, rest = inner + ":", rest[1:]
+    if rest[:1] not in ("", " ", "\t"):
+        return None  # `**TODO:**x`, like `TODO:x`, is not a head
+    head = tags.match(inner)
+    if head is None or head.title:
+        return None
+    return head._replace(title=rest.strip(), end=len(text))
+
+
 def _finish_body(open_entry: _Open) -> None:
     lines = open_entry.lines
     if not lines:
@@ -243,7 +351,7 @@ def _finish_body(open_entry: _Open) -> None:
 
 
 def _width(line: str, offset: int) -> int:
-    """Display width of the first `offset` characters (spaces and tabs)."""
+    """Display width of the first `offset` characters (tabs to the next multiple of 8)."""
     if "\t" not in line[:offset]:
         return offset
     width = 0
@@ -275,6 +383,8 @@ def _closes(stripped: str, fence: _Fence) -> bool:
 
 
 def _is_real_date(date: str) -> bool:
+    import datetime  # only for dated headings, and kept off the import path of every scan
+
     try:
         datetime.date.fromisoformat(date)
     except ValueError:
