@@ -1,4 +1,4 @@
-"""Tests for the prose grammar: devlog entries, dated headings, task lists.
+"""Tests for the prose grammar: devlog entries, dated headings, task lists, rst.
 
 Most tests call the grammar directly; the ones at the end scan real git
 repositories with the CLI, as a user would.
@@ -21,8 +21,13 @@ TAGS = TagSyntax(["TODO", "FIXME", "XXX", "HACK", "BUG", "PR", "REVIEW", "NOTE"]
 CORPUS = sorted(glob.glob("/work/shared/corpus/*.txt"))
 
 
-def scan(text: str, *, markdown: bool = True):
-    return scan_prose(textwrap.dedent(text).lstrip("\n"), TAGS, markdown=markdown)
+def scan(text: str, *, markdown: bool = True, rst: bool = False):
+    return scan_prose(textwrap.dedent(text).lstrip("\n"), TAGS, markdown=markdown, rst=rst)
+
+
+def scan_rst(text: str):
+    """As the scanner reads a .rst file."""
+    return scan(text, markdown=False, rst=True)
 
 
 def summary(entries):
@@ -458,7 +463,8 @@ def test_task_lists_in_plain_text():
         ("  **TODO:**\twrite the upgrade notes", "TODO", None, None),
     ],
 )
-@pytest.mark.parametrize("markup", [{"markdown": True}, {"markdown": False}], ids=["markdown", "text"])
+@pytest.mark.parametrize("markup", [{"markdown": True}, {"markdown": False}, {"markdown": False, "rst": True}],
+                         ids=["markdown", "text", "rst"])
 def test_emphasised_tag_at_line_start_is_an_entry(line, tag, who, slug, markup):
     (entry,) = scan_prose(line + "\n    body\n", TAGS, **markup)
     assert (entry.tag, entry.title, entry.who, entry.slug) == (tag, "write the upgrade notes", who, slug)
@@ -503,7 +509,231 @@ def test_emphasised_tag_in_a_fence_is_an_example():
 
 def test_task_text_may_start_with_an_emphasised_tag():
     (task,) = scan("- [x] **FIXME(bob):** the retry loop\n")
-    assert (task.tag, task.who, task.title, task.done, task.source) == ("FIXME", "bob", "the retry loop", True, TASKLIST)
+    assert (task.tag, task.who, task.title, task.done) == ("FIXME", "bob", "the retry loop", True)
+    assert task.source == TASKLIST
+
+
+# -- reStructuredText ----------------------------------------------------------
+
+GUIDE_RST = """\
+Sync guide
+==========
+
+.. TODO: explain-peer-discovery
+   The LAN broadcast is not described anywhere yet.
+
+Peers find each other by UDP broadcast.
+
+.. FIXME(ada): the port number below is wrong
+
+.. todo: say what happens behind NAT
+
+Committing
+----------
+
+Standard acronyms to start the commit message with are::
+
+    API: an (incompatible) API change
+    BUG: bug fix
+    TODO: not an entry, an example
+    - [ ] nor is this task
+    .. todo:: nor this directive
+
+.. todo::
+
+   Document the record format
+   for third-party tools.
+
+   It changed in 0.4.
+
+.. TODO:: a second todo directive, with its title inline
+   :class: urgent
+
+.. code-block:: python
+   :caption: example
+
+   # TODO: in a code directive
+   TODO: also code
+
+FIXME: after the code, an entry again
+"""
+
+
+def test_rst_guide():
+    entries = scan_rst(GUIDE_RST)
+    assert [(e.tag, e.title, e.line) for e in entries] == [
+        ("TODO", "explain-peer-discovery", 4),
+        ("FIXME", "the port number below is wrong", 9),
+        ("TODO", "say what happens behind NAT", 11),
+        ("TODO", "Document the record format", 24),  # a directive's line is the `.. todo::` line
+        ("TODO", "a second todo directive, with its title inline", 31),
+        ("FIXME", "after the code, an entry again", 40),
+    ]
+    comment, who, _, directive, inline, _ = entries
+    assert comment.body == "The LAN broadcast is not described anywhere yet."
+    assert comment.column == 3  # the tag's column, after ".. "
+    assert who.who == "ada"
+    assert directive.body == "for third-party tools.\n\nIt changed in 0.4."
+    assert inline.body == ""  # the :class: option is not content
+    assert all(e.source == DEVLOG for e in entries)
+
+
+def test_rst_forms_are_rst_only():
+    # In markdown and plain text, `..` is just text: no comment, no directive.
+    text = ".. TODO: a comment\n.. todo:: a directive\n"
+    assert scan_prose(text, TAGS) == []
+    assert scan_prose(text, TAGS, markdown=False) == []
+    assert len(scan_prose(text, TAGS, markdown=False, rst=True)) == 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "..TODO: glued to the marker",
+        ".. TODOS: not a tag",
+        ".. todo:no space",
+        ".. note:: TODO: inside another directive's argument",
+        ".. _todo: https://example.org/todo",
+        ".. |todo| replace:: TODO: substitution",
+        ".. see TODO: not at the start of the comment",
+        ".. todo::glued",
+    ],
+)
+def test_rst_markup_that_is_not_an_entry(line):
+    assert scan_rst(line + "\n") == []
+
+
+def test_rst_comment_takes_any_case_and_reports_the_configured_spelling():
+    entries = scan_rst(".. todo: a\n.. Fixme(ann): b\n.. fixme[peer-list]: c\n")
+    assert [(e.tag, e.title, e.who, e.slug) for e in entries] == [
+        ("TODO", "a", None, None), ("FIXME", "b", "ann", None), ("FIXME", "c", None, "peer-list")]
+
+
+def test_todo_directive_title_from_first_content_line():
+    (entry,) = scan_rst("""
+        .. todo::
+           :class: later
+           :name: record-format
+
+           Document the record format
+           for third-party tools.
+        Not content.
+    """)
+    assert (entry.tag, entry.title, entry.line, entry.body) == ("TODO", "Document the record format", 1,
+                                                                "for third-party tools.")
+
+
+def test_todo_directive_content_may_start_with_a_tag_head():
+    same_line, next_line = scan_rst("""
+        .. todo:: FIXME(ada): the record format
+        .. todo::
+
+           PR: record-format
+           branch: docs/records
+    """)
+    assert (same_line.tag, same_line.who, same_line.title) == ("FIXME", "ada", "the record format")
+    assert (next_line.tag, next_line.title, next_line.body) == ("PR", "record-format", "branch: docs/records")
+
+
+def test_todo_directive_is_tagged_todo_in_any_case_and_indented():
+    entries = scan_rst("""
+        Section
+          .. TODO:: upper
+          .. Todo:: capitalised
+          .. todo::
+    """)
+    assert [(e.tag, e.title, e.column) for e in entries] == [("TODO", "upper", 2), ("TODO", "capitalised", 2),
+                                                             ("TODO", "", 2)]
+
+
+def test_rst_literal_block_is_skipped_until_indentation_returns():
+    entries = scan_rst("""
+        Example::
+
+            TODO: literal
+
+              BUG: deeper, still literal
+        TODO: outside again
+    """)
+    assert summary(entries) == [("TODO", "outside again", 6)]
+
+
+def test_rst_literal_block_expanded_and_bare_forms():
+    entries = scan_rst("""
+        Paragraph: ::
+
+            TODO: literal after an expanded-form marker
+
+        ::
+
+            TODO: literal after a bare marker
+
+        TODO: prose
+    """)
+    assert summary(entries) == [("TODO", "prose", 9)]
+
+
+def test_rst_double_colon_without_an_indented_block_is_plain_text():
+    entries = scan_rst("""
+        Use C++ namespaces like std::
+
+        TODO: not indented, so not literal
+          body
+    """)
+    assert [(e.title, e.body) for e in entries] == [("not indented, so not literal", "body")]
+
+
+def test_rst_literal_block_in_a_list_item_ends_at_the_item_text():
+    entries = scan_rst("""
+        - Build it with::
+
+              TODO: literal
+
+          TODO: the item's own text, not literal
+    """)
+    assert summary(entries) == [("TODO", "the item's own text, not literal", 5)]
+
+
+@pytest.mark.parametrize("directive", ["code-block:: c", "code:: python", "sourcecode:: sh", "Code-Block::",
+                                       "doctest::", "testoutput::", "parsed-literal::"])
+def test_rst_code_directives_are_skipped(directive):
+    entries = scan_rst(f"""
+        .. {directive}
+           :linenos:
+
+           TODO: code
+           .. todo:: code too
+        TODO: prose
+    """)
+    assert summary(entries) == [("TODO", "prose", 6)]
+
+
+def test_rst_other_directives_hold_prose():
+    (entry,) = scan_rst("""
+        .. note::
+
+           TODO: an entry inside a note
+    """)
+    assert (entry.title, entry.column) == ("an entry inside a note", 3)
+
+
+def test_rst_literal_block_inside_a_body_is_body_text():
+    (entry,) = scan_rst("""
+        .. TODO: add a sync example
+
+           Like this::
+
+              fixme sync
+              TODO: literal, not an entry
+
+           back in the body
+    """)
+    assert entry.body == "Like this::\n\n   fixme sync\n   TODO: literal, not an entry\n\nback in the body"
+
+
+def test_markdown_fences_are_text_in_rst():
+    entries = scan_rst("```\nTODO: rst has no fences\n```\n")
+    assert summary(entries) == [("TODO", "rst has no fences", 2)]
 
 
 # -- directives after an entry -------------------------------------------------
@@ -643,6 +873,17 @@ def test_almost_directives_are_text_that_ends_the_reach():
     assert entry.directives == []
 
 
+def test_rst_directive_in_a_literal_block_after_an_entry():
+    (entry,) = scan_rst("""
+        .. TODO: x
+
+        ::
+
+            $$$ (set workflow backlog)
+    """)
+    assert entry.directives == ["$$$ (set workflow backlog)"]
+
+
 def test_directive_in_plain_text_files():
     (entry,) = scan("TODO: x\n$workflow: wip\n", markdown=False)
     assert entry.directives == ["$workflow: wip"]
@@ -695,6 +936,40 @@ def test_five_megabytes_is_fast():
     elapsed = time.perf_counter() - start
     assert len(entries) == 3 * text.count("## 2024-03-02")
     assert elapsed < 2.0  # about 0.2 s on the development machine; slack for CI
+
+
+def test_megabytes_of_rst_are_fast():
+    chunk = textwrap.dedent("""
+        Section
+        =======
+
+        .. TODO: a comment entry
+           with a body
+
+        .. todo::
+           :class: later
+
+           A directive entry.
+
+        Example::
+
+            TODO: literal
+            BUG: literal
+
+        .. code-block:: python
+
+           # FIXME: code
+        **TODO**: emphasised
+
+
+    """)
+    # 2.5 MB: rst lines are short, so this is about as many lines as 5 MB of the markdown above.
+    text = chunk * (2_500_000 // len(chunk) + 1)
+    start = time.perf_counter()
+    entries = scan_prose(text, TAGS, markdown=False, rst=True)
+    elapsed = time.perf_counter() - start
+    assert len(entries) == 3 * text.count("Section\n")
+    assert elapsed < 2.0  # about 0.45 s on a loaded 2-CPU machine; slack for CI
 
 
 def test_deep_nesting_is_linear():
@@ -770,3 +1045,47 @@ def test_devlog_directives_after_entries_set_their_workflow(repo, cli):
     repo.commit()
     found = {(e["tag"], e["title"]): e for e in listed(cli)}
     assert found[("TODO", "atomic-ref-update")]["workflow"] == "backlog"
+
+
+SPHINX_INDEX = """\
+Overview
+========
+
+.. todo::
+
+   Write the overview.
+
+.. toctree::
+   :maxdepth: 2
+
+   sync
+"""
+
+
+def test_rst_docs_are_scanned_with_their_own_markup(repo, cli):
+    repo.write("docs/guide.rst", GUIDE_RST)
+    # Files whose only entries are written in markup that names no `TAG:`.
+    repo.write("docs/index.rst", SPHINX_INDEX)
+    repo.write("docs/sync.rst", "Sync\n====\n\n.. todo: describe the handshake\n")
+    repo.write("README.md", "# fixme\n\n**TODO**: a screenshot of the dashboard\n")
+    repo.commit()
+    items = listed(cli)
+    assert places(items, "docs/guide.rst") == [
+        (4, "TODO", "explain-peer-discovery"),
+        (9, "FIXME", "the port number below is wrong"),
+        (11, "TODO", "say what happens behind NAT"),
+        (24, "TODO", "Document the record format"),
+        (31, "TODO", "a second todo directive, with its title inline"),
+        (40, "FIXME", "after the code, an entry again"),
+    ]
+    assert places(items, "docs/index.rst") == [(4, "TODO", "Write the overview.")]
+    assert places(items, "docs/sync.rst") == [(4, "TODO", "describe the handshake")]
+    assert places(items, "README.md") == [(3, "TODO", "a screenshot of the dashboard")]
+
+
+def test_rst_markup_in_markdown_and_text_files_is_plain_text(repo, cli):
+    text = "Notes\n\n.. TODO: not a comment here\n.. todo:: nor a directive\n"
+    repo.write("NOTES.md", text)
+    repo.write("notes.txt", text)
+    repo.commit()
+    assert listed(cli) == []

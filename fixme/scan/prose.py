@@ -14,7 +14,9 @@ line based and indentation driven:
     $$$ (set workflow backlog)     a directive after an entry applies to it
     ```
 
-In markdown files, fenced code is skipped.
+In .rst files, `.. TODO: title` comments and `.. todo::` directives are
+entries too, and literal blocks are skipped (see rst.py); in markdown files,
+fenced code is skipped.
 
 Open entries form a stack ordered by indentation, so a task item nested in a
 body (or in another task) is its own entry and the outer body resumes after
@@ -31,6 +33,7 @@ from __future__ import annotations
 import re
 
 from ..record import Record
+from . import rst
 from .body import parse_attr
 from .model import DEVLOG, TASKLIST, RawEntry
 from .tags import TagHead, TagSyntax
@@ -65,7 +68,7 @@ _TASK_START = frozenset("-*+0123456789")
 # A line holding something other than whitespace ('.' stops only at "\n").
 _NON_BLANK_LINE = re.compile(r"^[^\S\n]*\S.*$", re.MULTILINE)
 
-# What a line inside a fenced code block is.
+# What a line inside code (a fence, a literal block) is.
 _FENCE_LINE = "fence"  # a fence's opening or closing line
 _CODE_LINE = "code"  # a line of the code itself
 
@@ -73,12 +76,16 @@ _CODE_LINE = "code"  # a line of the code itself
 class _Open(Record):
     """An entry whose body is still being collected."""
 
-    __slots__ = ("entry", "indent", "lines")
+    __slots__ = ("entry", "indent", "lines", "title_pending", "in_options")
 
     def __init__(self, entry: RawEntry, indent: int):
         self.entry = entry
         self.indent = indent  # width of the tag line / bullet; body lines must be deeper
         self.lines: list[str] = []  # raw lines, "" for blank
+        # A `.. todo::` directive: the first content line is the title, and
+        # option lines (`:class: x`) may come before the content.
+        self.title_pending = False
+        self.in_options = False
 
 
 class _Fence(Record):
@@ -97,30 +104,38 @@ def may_hold_entries(text: str, tags: TagSyntax) -> bool:
         return True
     if "[ ]" in text or "[x]" in text or "[X]" in text:  # task lists name no tag
         return True
-    return _emphasis_mentions(tags).search(text) is not None
+    emphasised, rst_comment = _markup_mentions(tags)
+    return emphasised.search(text) is not None or rst_comment.search(text) is not None
 
 
-_EMPHASIS_MENTIONS: dict[tuple[str, ...], re.Pattern[str]] = {}
+_MARKUP_MENTIONS: dict[tuple[str, ...], tuple[re.Pattern[str], re.Pattern[str]]] = {}
 
 
-def _emphasis_mentions(tags: TagSyntax) -> re.Pattern[str]:
-    """What `mentions_any` misses: `*TODO*:`, a tag followed by the emphasis that closes it."""
-    pattern = _EMPHASIS_MENTIONS.get(tags.tags)
-    if pattern is None:
-        pattern = re.compile(r"(?:%s)\*" % "|".join(re.escape(t) for t in tags.tags))
-        _EMPHASIS_MENTIONS[tags.tags] = pattern
-    return pattern
+def _markup_mentions(tags: TagSyntax) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """What `mentions_any` misses: `*TODO*:`; and an rst `.. todo: x` in any case, or `.. todo::`.
+
+    Two patterns, not one alternation: a pattern that starts with a literal
+    (`..`) is searched many times faster than one that starts with a choice.
+    """
+    patterns = _MARKUP_MENTIONS.get(tags.tags)
+    if patterns is None:
+        names = "|".join(re.escape(t) for t in tags.tags)
+        patterns = (re.compile(rf"(?:{names})\*"), re.compile(rf"\.\.[ \t]+(?i:{names}|todo::)"))
+        _MARKUP_MENTIONS[tags.tags] = patterns
+    return patterns
 
 
-def scan_prose(text: str, tags: TagSyntax, *, markdown: bool = True) -> list[RawEntry]:
+def scan_prose(text: str, tags: TagSyntax, *, markdown: bool = True, rst: bool = False) -> list[RawEntry]:
     """Find devlog entries and task-list items in prose text.
 
     `text` is decoded, with lines separated by "\\n". When `markdown` is true,
     lines inside fenced code blocks are never entries (they are examples),
     though they still count as body text of an entry they are indented under.
+    When `rst` is true, reStructuredText comments and todo directives are
+    entries, and literal blocks are skipped like fences.
     Entries are returned in line order.
     """
-    scanner = _ProseScanner(tags, markdown)
+    scanner = _ProseScanner(tags, markdown, rst)
     # Only non-blank lines are visited one by one; runs of blank lines (some
     # files have thousands) are counted in C with str.count.
     number, next_start = 0, 0  # line number of the last line fed; where the next line starts
@@ -140,20 +155,22 @@ def scan_prose(text: str, tags: TagSyntax, *, markdown: bool = True) -> list[Raw
 class _ProseScanner:
     """Line-at-a-time state machine behind `scan_prose`."""
 
-    def __init__(self, tags: TagSyntax, markdown: bool):
+    def __init__(self, tags: TagSyntax, markdown: bool, rst_markup: bool):
         self.tags = tags
         self.markdown = markdown
+        self.literals = rst.LiteralBlocks() if rst_markup else None  # None: not an rst file
         self.tag_starts = frozenset(t[0] for t in tags.tags)
+        self.tag_spellings = {t.lower(): t for t in reversed(tags.tags)}  # for rst comments; first wins
         self.entries: list[RawEntry] = []
         self.stack: list[_Open] = []
         self.blanks = 0  # blank lines seen since the last non-blank one
         self.fence: _Fence | None = None
         self.date: str | None = None
         self.date_warning: str | None = None
-        # The entry a directive line outside any body applies to: the entry
-        # whose tag line or body came last, as long as only blank lines, fence
-        # lines and directive lines followed it (see `_text`).
-        self.target: RawEntry | None = None
+        # The entry a `$$$`/`$attr:` line outside any body applies to: the
+        # entry whose tag line or body came last, as long as only blank lines,
+        # fence lines and such directive lines followed it (see `_text`).
+        self.directive_target: RawEntry | None = None
 
     def feed(self, number: int, line: str) -> None:
         """Take one non-blank line."""
@@ -161,12 +178,16 @@ class _ProseScanner:
         offset = len(line) - len(stripped)
         width = _width(line, offset)
         self._dedent(width)
-        code = self._code_kind(stripped)
+        code = self._code_kind(stripped, width)
         if code is not None:
             self._text(line, stripped, fence=code == _FENCE_LINE)
             return
+        if self.literals is not None:
+            self.literals.note(stripped, width)
         if not (
-            self._tag_line(number, line, stripped, width)
+            self._todo_content_start(stripped)
+            or self._tag_line(number, line, stripped, width)
+            or self._rst_line(number, line, stripped, offset, width)
             or self._task_line(number, stripped, width)
             or self._heading_line(number, stripped, width)
         ):
@@ -179,6 +200,8 @@ class _ProseScanner:
     def blank_lines(self, count: int) -> None:
         """Take `count` blank lines in a row (after the last line fed)."""
         self.blanks += count
+        if self.stack:
+            self.stack[-1].in_options = False  # options come right after the directive
         if self.blanks >= 2:
             self._close_all()
 
@@ -191,7 +214,7 @@ class _ProseScanner:
             head = self.tags.match(stripped)
             column = width
         elif first == "*":
-            head = _emphasized_head(self.tags, stripped)
+            head = _emphasised_head(self.tags, stripped)
             column = _width(line, len(line) - len(stripped.lstrip("*")))
         else:
             return False
@@ -199,6 +222,54 @@ class _ProseScanner:
             return False
         self._close_all()  # a tag line ends every open body, however deep
         self._open(_devlog_entry(head, number, column), width)
+        return True
+
+    def _rst_line(self, number: int, line: str, stripped: str, offset: int, width: int) -> bool:
+        """`.. todo::` directives and `.. TAG: title` comments, in rst files."""
+        if self.literals is None or stripped[0] != ".":
+            return False
+        return self._todo_directive_line(number, stripped, width) or self._rst_comment_line(
+            number, line, stripped, offset, width)
+
+    def _todo_directive_line(self, number: int, stripped: str, width: int) -> bool:
+        text = rst.todo_directive(stripped)
+        if text is None:
+            return False
+        self._close_all()  # like a tag line, the directive starts an entry of its own
+        self._open(RawEntry(tag="TODO", title="", line=number, source=DEVLOG, column=width), width)
+        opened = self.stack[-1]
+        opened.in_options = True
+        if text:
+            _fill_title(opened.entry, text, self.tags)
+        else:
+            opened.title_pending = True
+        return True
+
+    def _rst_comment_line(self, number: int, line: str, stripped: str, offset: int, width: int) -> bool:
+        found = rst.comment_tag(stripped, self.tag_spellings)
+        if found is None:
+            return False
+        tag, start, end = found
+        head = self.tags.match(tag + stripped[end:])  # the rest, as if the tag were spelled as configured
+        if head is None:
+            return False
+        self._close_all()
+        self._open(_devlog_entry(head, number, _width(line, offset + start)), width)
+        return True
+
+    def _todo_content_start(self, stripped: str) -> bool:
+        """The start of a `.. todo::` directive's content: options, then the title line."""
+        opened = self.stack[-1] if self.stack else None
+        if opened is None or not (opened.in_options or opened.title_pending):
+            return False
+        if opened.in_options and rst.is_option(stripped):
+            return True  # `:class: x` says how to render it, not what to do
+        opened.in_options = False
+        if not opened.title_pending:
+            return False
+        opened.title_pending = False
+        _fill_title(opened.entry, stripped, self.tags)
+        self.blanks = 0
         return True
 
     def _task_line(self, number: int, stripped: str, width: int) -> bool:
@@ -217,11 +288,13 @@ class _ProseScanner:
         if heading is None:
             return False  # an undated heading leaves the date alone
         self._set_date(heading.group(1), number)
-        self.target = None  # a directive never reaches into an earlier day
+        self.directive_target = None  # a directive never reaches into an earlier day
         return True
 
-    def _code_kind(self, stripped: str) -> str | None:
-        """Is this line code (or a fence around code)? Tracks fences."""
+    def _code_kind(self, stripped: str, width: int) -> str | None:
+        """Is this line code (or a fence around code)? Tracks fences and literal blocks."""
+        if self.literals is not None:
+            return _CODE_LINE if self.literals.is_literal(width) else None
         if not self.markdown:
             return None
         if self.fence is not None:
@@ -242,12 +315,12 @@ class _ProseScanner:
         """A plain line: body of the innermost open entry; outside bodies, maybe a directive."""
         if self.stack:
             self._body_line(line)
-        elif parse_attr(stripped) is not None:
+        elif stripped[0] == "$" and parse_attr(stripped) is not None:
             self._attach(stripped)
-        elif not fence:
+        elif not (fence or self._is_literal_marker(stripped)):
             # Other text between an entry and a directive: the directive is
             # about something else, so the entry stops taking directives.
-            self.target = None
+            self.directive_target = None
         self.blanks = 0
 
     def _body_line(self, line: str) -> None:
@@ -257,12 +330,16 @@ class _ProseScanner:
         if opened.lines and self.blanks:
             opened.lines.extend([""] * self.blanks)
         opened.lines.append(line)
-        self.target = opened.entry
+        self.directive_target = opened.entry
 
     def _attach(self, directive: str) -> None:
         """A directive line outside any body: it applies to the entry above, if any."""
-        if self.target is not None:
-            self.target.directives.append(directive)
+        if self.directive_target is not None:
+            self.directive_target.directives.append(directive)
+
+    def _is_literal_marker(self, stripped: str) -> bool:
+        """An rst line that is just "::": it only opens a literal block, like a fence."""
+        return self.literals is not None and stripped.rstrip() == "::"
 
     def _task_entry(self, task: re.Match[str], number: int, width: int) -> RawEntry:
         text = task.group(2).strip()
@@ -289,7 +366,7 @@ class _ProseScanner:
         self.entries.append(entry)
         self.stack.append(_Open(entry, indent))
         self.blanks = 0
-        self.target = entry
+        self.directive_target = entry
 
     def _dedent(self, width: int) -> None:
         """Close the entries this line is not indented deeper than."""
@@ -309,9 +386,9 @@ def _devlog_entry(head: TagHead, number: int, column: int) -> RawEntry:
 
 
 def _fill_title(entry: RawEntry, text: str, tags: TagSyntax) -> None:
-    """Title a task from its text; a tag head there gives its tag too."""
+    """Title a task or todo directive from its text; a tag head there gives its tag too."""
     text = text.strip()
-    head = tags.match(text) or _emphasized_head(tags, text)
+    head = tags.match(text) or _emphasised_head(tags, text)
     if head is None:
         entry.title = text
         return
@@ -319,7 +396,7 @@ def _fill_title(entry: RawEntry, text: str, tags: TagSyntax) -> None:
     entry.who, entry.slug = head.who, head.slug
 
 
-def _emphasized_head(tags: TagSyntax, text: str) -> TagHead | None:
+def _emphasised_head(tags: TagSyntax, text: str) -> TagHead | None:
     """A tag head in emphasis at the start of `text`: `**TODO:** x`, `**TODO**: x`, `*TODO*: x`.
 
     The emphasis must hold exactly the head (tag, and `(who)` or `[slug]`),

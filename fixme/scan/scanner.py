@@ -281,7 +281,7 @@ class _Update:
 
         if not may_hold_entries(text, self.tags):
             return []
-        return scan_prose(text, self.tags, markdown=kind.markdown)
+        return scan_prose(text, self.tags, markdown=kind.markdown, rst=kind.rst)
 
     # -- blame -------------------------------------------------------------
     def _blame(self, parsed, old_head: str | None) -> dict[str, dict]:
