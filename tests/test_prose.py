@@ -1089,3 +1089,21 @@ def test_rst_markup_in_markdown_and_text_files_is_plain_text(repo, cli):
     repo.write("notes.txt", text)
     repo.commit()
     assert listed(cli) == []
+
+
+def test_a_cache_from_before_directives_is_rebuilt_at_once(repo, cli):
+    """Upgrading must not keep the old grammar's answers, nor answer from a wiped cache."""
+    import sqlite3
+
+    repo.write("docs/devlog.md", PROJECT_DEVLOG)
+    repo.commit()
+    assert len(listed(cli)) == 3
+    # Make the cache look as the previous release left it: store schema 3, quick-check state version 2.
+    cache = repo.root / ".fixme" / "cache"
+    with sqlite3.connect(cache / "scan.sqlite3") as db:
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    state = json.loads((cache / "state.json").read_text())
+    (cache / "state.json").write_text(json.dumps({**state, "version": 2}))
+    found = {(e["tag"], e["title"]): e["workflow"] for e in listed(cli)}
+    assert found == {("TODO", "atomic-ref-update"): "backlog", ("FIXME", "peer-list-lost"): "new",
+                     ("PR", "atomic-ref-update"): "test"}

@@ -30,6 +30,8 @@ from .model import RawEntry
 
 # Bumped when what is stored changes, or what a grammar finds in the same
 # bytes: occurrences are cached by blob, so an old cache would keep old answers.
+# Bump quickcheck.STATE_VERSION with it, or the quick check keeps vouching for
+# the old cache after this one is wiped.
 SCHEMA = 4
 LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n"
 
