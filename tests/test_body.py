@@ -154,6 +154,14 @@ def test_attribute_lines_are_not_fields():
     assert (info.attrs, info.fields) == ({"branch": "x"}, {})
 
 
+def test_directives_after_the_body_set_attributes_and_win():
+    # A devlog's fenced `$$$` block comes after the body, so it is the later line.
+    info = parse_body("t", "$workflow: wip\n$owner: ann\nbranch: x", FIELDS,
+                      ["$$$ (set workflow backlog)", "not a directive", "branch: y"])
+    assert info.attrs == {"workflow": "backlog", "owner": "ann"}
+    assert info.fields == {"branch": "x"}  # only attribute lines are taken from directives
+
+
 # -- labels --------------------------------------------------------------------
 
 

@@ -8,25 +8,23 @@ TODO/FIXME entry of the same slug, and the link shows on both.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from ..config import Config
-from ..record import Record
 from .blame import Origin
-from .body import parse_body
+from .body import BodyInfo, parse_body
 from .entry import Entry, Location, iso_date
 from .identity import content_id, normalise_title, slug_id, slug_of
 from .model import TASKLIST, RawEntry
 
 
-class Occurrence(Record):
+@dataclass
+class Occurrence:
     """A tag occurrence with the blame of its tag line."""
 
-    __slots__ = ("path", "raw", "origin")
-
-    def __init__(self, path: str, raw: RawEntry, origin: Origin):
-        self.path = path
-        self.raw = raw
-        self.origin = origin
+    path: str
+    raw: RawEntry
+    origin: Origin
 
     def sort_date(self, now: float) -> str:
         """What "latest-dated" compares: the devlog heading, else the commit date."""
@@ -81,10 +79,10 @@ def _build(entry_id: str, group: list[Occurrence], config: Config, now: float) -
     by_date = sorted(group, key=lambda o: (o.sort_date(now), o.path, o.raw.line))
     primary = by_date[-1]
     raw = primary.raw
-    info = parse_body(raw.title, raw.body, config.fields)
+    info = _parse(raw, config)
     fields, attrs, labels, context = {}, {}, [], []
     for occ in by_date:  # oldest first, so the latest text wins
-        parsed = info if occ is primary else parse_body(occ.raw.title, occ.raw.body, config.fields)
+        parsed = info if occ is primary else _parse(occ.raw, config)
         fields.update(parsed.fields)
         attrs.update(parsed.attrs)
         labels += [label for label in parsed.labels if label not in labels]
@@ -117,6 +115,10 @@ def _build(entry_id: str, group: list[Occurrence], config: Config, now: float) -
     )
     entry.workflow = _source_workflow(entry, raw, config)
     return entry
+
+
+def _parse(raw: RawEntry, config: Config) -> BodyInfo:
+    return parse_body(raw.title, raw.body, config.fields, raw.directives)
 
 
 def _location(occ: Occurrence) -> Location:

@@ -13,9 +13,9 @@ just text, and nothing in a body can make parsing fail.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
-from ..record import Record
+from dataclasses import dataclass, field
 
 # `key: value` at the start of a line (after indentation). Which keys count
 # is decided by the configured field names, not by this pattern.
@@ -44,24 +44,23 @@ _UNESCAPE = re.compile(r"\\(.)")
 _LINE_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 
 
-class BodyInfo(Record):
+@dataclass
+class BodyInfo:
     """The structured parts of an entry's title and body."""
 
-    __slots__ = ("fields", "attrs", "labels", "context")
-
-    def __init__(self, fields: dict[str, str] | None = None, attrs: dict[str, str] | None = None,
-                 labels: list[str] | None = None, context: list[dict] | None = None):
-        self.fields = {} if fields is None else fields
-        self.attrs = {} if attrs is None else attrs
-        self.labels = [] if labels is None else labels
-        self.context = [] if context is None else context
+    fields: dict[str, str] = field(default_factory=dict)
+    attrs: dict[str, str] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    context: list[dict] = field(default_factory=list)
 
 
-def parse_body(title: str, body: str, field_names: Collection[str]) -> BodyInfo:
+def parse_body(title: str, body: str, field_names: Collection[str], directives: Iterable[str] = ()) -> BodyInfo:
     """Extract fields, attributes, labels and code contexts.
 
     Field keys match `field_names` case-insensitively and are stored under the
     configured spelling. For fields and attributes the last line wins.
+    `directives` are attribute lines written after the body (a devlog's
+    fenced `$$$` block): they come later in the file, so they win over the body.
     """
     spelling: dict[str, str] = {}
     for name in field_names:
@@ -69,6 +68,10 @@ def parse_body(title: str, body: str, field_names: Collection[str]) -> BodyInfo:
     info = BodyInfo()
     for line in body.split("\n"):
         _parse_line(line, spelling, info)
+    for line in directives:
+        attr = parse_attr(line)
+        if attr is not None:
+            info.attrs[attr[0]] = attr[1]
     info.labels = parse_labels(title + "\n" + body)
     info.context = parse_contexts(body)
     return info
@@ -77,7 +80,7 @@ def parse_body(title: str, body: str, field_names: Collection[str]) -> BodyInfo:
 def _parse_line(line: str, spelling: dict[str, str], info: BodyInfo) -> None:
     """Apply a field or attribute line to `info`; other lines are ignored."""
     if "$" in line:
-        attr = _parse_attr(line)
+        attr = parse_attr(line)
         if attr is not None:
             info.attrs[attr[0]] = attr[1]
             return
@@ -91,7 +94,8 @@ def _parse_line(line: str, spelling: dict[str, str], info: BodyInfo) -> None:
         info.fields[name] = value
 
 
-def _parse_attr(line: str) -> tuple[str, str] | None:
+def parse_attr(line: str) -> tuple[str, str] | None:
+    """(name, value) of a `$name: value` or `$$$ (set name value)` line, else None."""
     m = _SET.match(line)
     if m is not None:
         quoted, bare = m.group(2), m.group(3)

@@ -13,8 +13,9 @@ from .globs import GlobSet
 BINARY_SNIFF = 8192
 
 
-class FileKind(namedtuple("FileKind", "grammar language markdown", defaults=(None, False))):
-    """grammar: "code" | "prose"; language: languages.Language for code."""
+class FileKind(namedtuple("FileKind", "grammar language markdown rst", defaults=(None, False, False))):
+    """grammar: "code" | "prose"; language: languages.Language for code;
+    markdown / rst: which markup a prose file is written in."""
 
     __slots__ = ()
 
@@ -33,15 +34,16 @@ class FileRules:
             return None
         name = path.rsplit("/", 1)[-1]
         markdown = name.lower().endswith((".md", ".markdown"))
+        rst = name.lower().endswith((".rst", ".rest"))
         if self.devlog.matches(path):
-            return FileKind("prose", markdown=markdown)
+            return FileKind("prose", markdown=markdown, rst=rst)
         from .languages import FILE_NAMES, language_for  # only needed when files change
 
         language = language_for(path)
         if language is not None and name.lower() in FILE_NAMES:
             return FileKind("code", language=language)  # CMakeLists.txt is CMake, not prose
         if self.prose.matches(path):
-            return FileKind("prose", markdown=markdown)
+            return FileKind("prose", markdown=markdown, rst=rst)
         if language is not None:
             return FileKind("code", language=language)
         if "." not in name.lstrip("."):

@@ -29,3 +29,6 @@ class RawEntry:
     done: bool = False  # task-list "- [x]"
     warnings: list[str] = field(default_factory=list)  # e.g. an impossible date
     issue: str | None = None  # from TAG(#123): the issue number
+    # Attribute lines after the entry but outside its body (a devlog's fenced
+    # `$$$ (set workflow backlog)`), in file order.
+    directives: list[str] = field(default_factory=list)

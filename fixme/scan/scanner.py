@@ -277,11 +277,11 @@ class _Update:
             from .codescan import scan_code
 
             return scan_code(text, kind.language, self.tags)
-        if not (self.tags.mentions_any(text) or _may_hold_tasks(text)):
-            return []
-        from .prose import scan_prose
+        from .prose import may_hold_entries, scan_prose
 
-        return scan_prose(text, self.tags, markdown=kind.markdown)
+        if not may_hold_entries(text, self.tags):
+            return []
+        return scan_prose(text, self.tags, markdown=kind.markdown, rst=kind.rst)
 
     # -- blame -------------------------------------------------------------
     def _blame(self, parsed, old_head: str | None) -> dict[str, dict]:
@@ -462,8 +462,3 @@ class _Update:
 
         old = self.store.entry(entry_id)
         return counterpart_id(old) if old is not None else None
-
-
-def _may_hold_tasks(text: str) -> bool:
-    """Task lists name no tag; a cheap look for a checkbox before parsing prose."""
-    return "[ ]" in text or "[x]" in text or "[X]" in text

@@ -28,7 +28,11 @@ from .blame import Origin
 from .entry import Entry
 from .model import RawEntry
 
-SCHEMA = 4
+# Bumped when what is stored changes, or what a grammar finds in the same
+# bytes: occurrences are cached by blob, so an old cache would keep old answers.
+# Bump quickcheck.STATE_VERSION with it, or the quick check keeps vouching for
+# the old cache after this one is wiped.
+SCHEMA = 5
 # `config` and `log` are the older fixme tool's, shared through git when a repository has them.
 LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n!config\n!log\n"
 _FIRST_LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n"  # hid them too
@@ -269,7 +273,7 @@ def _origin_list(o: Origin) -> list:
     return [o.commit, o.author, o.email, o.time, o.tz, o.path]
 
 
-_RAW_OPTIONAL = ("body", "column", "who", "slug", "devlog_date", "done", "warnings", "issue")
+_RAW_OPTIONAL = ("body", "column", "who", "slug", "devlog_date", "done", "warnings", "issue", "directives")
 
 
 def raw_to_dict(raw: RawEntry) -> dict:
