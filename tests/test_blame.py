@@ -1,10 +1,11 @@
-"""History replay must attribute every line exactly as `git blame` does."""
+"""The history walk must attribute every line exactly as `git blame` does."""
 
 from __future__ import annotations
 
 import random
 
-from fixme.scan.blame import blame_file, replay_blame
+from fixme.scan.blame import blame_file
+from fixme.scan.walk import walk_blame
 from fixme.scan.gitio import Git
 
 
@@ -26,11 +27,11 @@ def _assert_same_as_git_blame(repo) -> int:
     git = Git(repo.root)
     head = git.head()
     wanted = _all_lines(repo)
-    replayed = replay_blame(git, head, wanted)
+    walked = walk_blame(git, head, wanted, lambda path: True)
     checked = 0
     for path, lines in wanted.items():
         real = blame_file(git, path, lines, head)
-        assert replayed.get(path) == real, f"{path} differs from git blame"
+        assert walked.get(path) == real, f"{path} differs from git blame"
         checked += len(lines)
     return checked
 
@@ -93,18 +94,17 @@ def test_merges_follow_blame_rules(repo):
     assert _assert_same_as_git_blame(repo) > 25
 
 
-def test_binary_and_mode_changes_do_not_confuse_replay(repo):
+def test_binary_and_mode_changes_are_walked_as_blame_sees_them(repo):
     repo.write("data.bin", b"\0\1\2")
     repo.write("run.sh", "echo hi\n")
     repo.write("empty.txt", "")
     repo.commit("start")
     (repo.root / "run.sh").chmod(0o755)
-    repo.write("data.bin", "now text\n")  # was binary, now text: replay cannot vouch for it
+    repo.write("data.bin", "now text\n")  # was binary, now text: blame diffs it as text all the same
     repo.write("empty.txt", "filled\n")
     repo.commit("modes")
     git = Git(repo.root)
     head = git.head()
-    result = replay_blame(git, head, {"run.sh": {1}, "empty.txt": {1}, "data.bin": {1}})
-    assert result["run.sh"] == blame_file(git, "run.sh", {1}, head)
-    assert result["empty.txt"] == blame_file(git, "empty.txt", {1}, head)
-    assert "data.bin" not in result  # left to per-file blame
+    result = walk_blame(git, head, {"run.sh": {1}, "empty.txt": {1}, "data.bin": {1}}, lambda path: True)
+    for path in ("run.sh", "empty.txt", "data.bin"):
+        assert result[path] == blame_file(git, path, {1}, head), path

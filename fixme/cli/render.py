@@ -124,11 +124,11 @@ def render_show(entry: Entry, short: int, source: list, style: Style, history: l
     if entry.slug:
         out.append(f"  slug:      {entry.slug}")
     out.append(f"  source:    {entry.source}" + (f"  (devlog date {entry.devlog_date})" if entry.devlog_date else ""))
-    out.append(f"  blame:     {_blame_line(entry.commit, entry.author, entry.author_email, entry.date)}")
+    out.append(f"  blame:     {_blame_line(entry.commit, entry.author, entry.author_email, entry.date, entry.unblamed)}")
     out.append("  locations:")
     for loc in entry.locations:
         marker = "*" if (loc.path, loc.line) == (entry.path, entry.line) else " "
-        out.append(f"   {marker} {loc.path}:{loc.line}  {style.dim(_blame_line(loc.commit, loc.author, None, loc.date))}")
+        out.append(f"   {marker} {loc.path}:{loc.line}  {style.dim(_blame_line(loc.commit, loc.author, None, loc.date, loc.unblamed))}")
     if entry.fields:
         out.append("  fields:    " + ", ".join(f"{k}: {v}" for k, v in entry.fields.items()))
     if entry.attrs:
@@ -217,7 +217,9 @@ def format_ms(ms: int, iso: bool = False) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00" if iso else "%Y-%m-%d %H:%M UTC", stamp)
 
 
-def _blame_line(commit, author, email, date) -> str:
+def _blame_line(commit, author, email, date, unblamed=None) -> str:
+    if unblamed:
+        return f"unblamed: {unblamed} (fixme scan --blame tries again)"
     if commit is None:
         return "not committed yet"
     who = f"{author} <{email}>" if email else (author or "?")

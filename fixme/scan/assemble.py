@@ -106,6 +106,7 @@ def _build(entry_id: str, group: list[Occurrence], config: Config, now: float) -
         author=primary.origin.author,
         author_email=primary.origin.email,
         date=iso_date(primary.origin.time, primary.origin.tz),
+        unblamed=primary.origin.unblamed,
         devlog_date=raw.devlog_date,
         fields=fields,
         attrs=attrs,
@@ -133,6 +134,7 @@ def _location(occ: Occurrence) -> Location:
         date=iso_date(o.time, o.tz),
         devlog_date=occ.raw.devlog_date,
         origin_path=o.path,
+        unblamed=o.unblamed,
     )
 
 

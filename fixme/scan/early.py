@@ -1,11 +1,10 @@
 """Git work a scan after new commits will need, started before the scanner loads.
 
 When `git status` shows that HEAD moved since the last scan, the scan asks
-git what changed between the two commits (diff-tree) and, to blame new tag
-lines, for the new commits' diffs (log). Starting both as soon as the
-quick check has its answer lets git work while the scanner's modules load
-(~10 ms). The scanner takes them only if they are for the HEADs it finds in
-its store; whatever it does not take is stopped.
+git what changed between the two commits (diff-tree). Starting it as soon
+as the quick check has its answer lets git work while the scanner's modules
+load (~10 ms). The scanner takes it only if it is for the HEADs it finds in
+its store; otherwise it is stopped.
 """
 
 from __future__ import annotations
@@ -14,27 +13,21 @@ from .quickcheck import StatusCheck, start_git, status_head
 from .spawn import Child
 
 TREE_DIFF_ARGS = ("diff-tree", "-r", "-z", "-M", "--no-commit-id", "--raw")
-# Oldest first, one header line per commit: \x01SHA PARENTS\x02author\x02email\x02time\x02zone.
-LOG_FORMAT = "%x01%H %P%x02%aN%x02%aE%x02%at%x02%ad"
-LOG_ARGS = ("log", "--reverse", "--topo-order", "-p", "-U0", "-M", "--diff-merges=separate",
-            "--no-ext-diff", "--no-textconv", "--src-prefix=a/", "--dst-prefix=b/",
-            "--date=format:%z", f"--format={LOG_FORMAT}")
 
 
 class EarlyGit:
-    """diff-tree and log for base..head, running."""
+    """diff-tree for base..head, running."""
 
     def __init__(self, root: str, base: str, head: str):
         self.root, self.base, self.head = root, base, head
         self._children: dict[str, Child] = {}
         try:
             self._children["tree"] = start_git(root, (*TREE_DIFF_ARGS, base, head))
-            self._children["log"] = start_git(root, (*LOG_ARGS, f"{base}..{head}"))
         except OSError:
             self.close()
 
     def take(self, kind: str, root: str, base: str, head: str) -> Child | None:
-        """The running "tree" or "log" process, if it is for exactly this repository and range."""
+        """The running "tree" process, if it is for exactly this repository and range."""
         if (root, base, head) != (self.root, self.base, self.head):
             return None
         return self._children.pop(kind, None)

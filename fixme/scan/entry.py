@@ -26,6 +26,7 @@ class Location:
     date: str | None = None  # ISO 8601 author date of the tag line
     devlog_date: str | None = None
     origin_path: str | None = None  # the path in the commit that wrote the line
+    unblamed: str | None = None  # why git could not blame the line (then commit is None too)
 
 
 @dataclass
@@ -55,10 +56,12 @@ class Entry:
     seen_at: str | None = None  # HEAD when last seen in the work tree
     gone_commit: str | None = None  # HEAD when first seen missing
     warnings: list[str] = field(default_factory=list)
+    unblamed: str | None = None  # why git could not blame the tag line
 
     @property
     def uncommitted(self) -> bool:
-        return self.commit is None
+        """The tag line is not in a commit yet (as opposed to one git could not blame)."""
+        return self.commit is None and self.unblamed is None
 
     def to_dict(self) -> dict[str, Any]:
         """A plain-data copy (what JSON output and the cache hold).
@@ -134,7 +137,7 @@ def age_label(entry: Entry, now: "datetime | None" = None, uncommitted: str = "u
     from datetime import datetime, timezone  # only tables show ages; a scan summary does not
 
     if entry.date is None:
-        return uncommitted
+        return "unblamed" if entry.unblamed else uncommitted
     try:
         then = datetime.fromisoformat(entry.date)
     except ValueError:

@@ -29,6 +29,10 @@ class FileRules:
         self.prose = GlobSet(config.prose)
         self.devlog = GlobSet(config.devlog)
 
+    def follows(self, path: str) -> bool:
+        """Whether the history walk keeps track of `path` (any file the globs could scan)."""
+        return self.include.matches(path) and not self.exclude.matches(path)
+
     def kind(self, path: str) -> FileKind | None:
         if not self.include.matches(path) or self.exclude.matches(path):
             return None

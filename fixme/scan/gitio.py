@@ -56,16 +56,20 @@ class Git:
         self.root = root
 
     # -- running ---------------------------------------------------------
-    def run(self, *args: str, check: bool = True) -> bytes:
-        proc = self.popen(*args)
+    def run(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> bytes:
+        """git's output; GitError with git's first line of complaint when it fails (with `check`).
+
+        `env` adds to the environment git runs in.
+        """
+        proc = self.popen(*args, env=env)
         out, err = proc.communicate()
         if check and proc.returncode != 0:
             raise GitError(first_line(err) or f"git {args[0]} failed ({proc.returncode})")
         return out
 
-    def popen(self, *args: str) -> Child:
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> Child:
         """Start git; a Child rather than a Popen, so that subprocess is never imported (see spawn)."""
-        return start_git(str(self.root), args)
+        return start_git(str(self.root), args, env)
 
     # -- repository facts -------------------------------------------------
     def head(self) -> str | None:
@@ -170,6 +174,31 @@ def line_ranges(lines: Iterable[int]) -> list[tuple[int, int]]:
         else:
             ranges.append((n, n))
     return ranges
+
+
+_ESCAPES = {b"n": b"\n", b"t": b"\t", b'"': b'"', b"\\": b"\\", b"a": b"\a", b"b": b"\b",
+            b"f": b"\f", b"r": b"\r", b"v": b"\v"}
+
+
+def unquote_path(raw: bytes) -> str:
+    """A path as git wrote it, with its C-style quoting (control characters, quotes) undone."""
+    if not (raw.startswith(b'"') and raw.endswith(b'"') and len(raw) >= 2):
+        return raw.decode("utf-8", "surrogateescape")
+    body, out, i = raw[1:-1], bytearray(), 0
+    while i < len(body):
+        ch = body[i:i + 1]
+        if ch == b"\\" and i + 1 < len(body):
+            nxt = body[i + 1:i + 2]
+            if nxt.isdigit():
+                out.append(int(body[i + 1:i + 4], 8))
+                i += 4
+                continue
+            out += _ESCAPES.get(nxt, nxt)
+            i += 2
+            continue
+        out += ch
+        i += 1
+    return bytes(out).decode("utf-8", "surrogateescape")
 
 
 def first_line(stderr: bytes) -> str:

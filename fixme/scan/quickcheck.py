@@ -74,9 +74,10 @@ def git_environment() -> dict[str, str]:
     return env
 
 
-def start_git(root: str, args) -> Child:
-    """Start git in the work tree `root` (every git call of a scan goes through here)."""
-    return Child(["git", "-C", root, *STABLE_CONFIG, *args], git_environment())
+def start_git(root: str, args, env: dict[str, str] | None = None) -> Child:
+    """Start git in the work tree `root` (every git call of a scan goes through here);
+    `env` adds to its environment."""
+    return Child(["git", "-C", root, *STABLE_CONFIG, *args], {**git_environment(), **(env or {})})
 
 
 def start_status(root: str) -> Child:

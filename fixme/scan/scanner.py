@@ -33,11 +33,6 @@ from . import quickcheck
 from .gitio import Git, GitError, Status, first_line, parse_status
 from .quickcheck import ScanSummary
 
-# Below this many files to blame, per-file `git blame` beats reading the whole
-# history; above it, one replay of `git log -p` is cheaper (on a 3000-commit
-# repository a replay costs about as much as 60 single-file blames).
-REPLAY_MIN_FILES = 48
-
 if TYPE_CHECKING:
     from ..config import Config
 
@@ -45,11 +40,18 @@ Progress = Callable[[str, int, int], None]  # phase, done, total
 
 
 class Scanner:
-    def __init__(self, root: Path, config: Config, progress: Progress | None = None):
+    def __init__(self, root: Path, config: Config, progress: Progress | None = None, *,
+                 allow_fetch: bool = False, blame_strategy: str | None = None):
+        """`allow_fetch`: blame may download history a partial clone lacks;
+        `blame_strategy`: auto, walk or files (default: FIXME_BLAME_STRATEGY, else auto)."""
+        from .strategy import blame_strategy as strategy_from_environment
+
         self.root = root
         self.config = config
         self.git = Git(root)
         self.progress = progress or (lambda phase, done, total: None)
+        self.allow_fetch = allow_fetch
+        self.blame_strategy = blame_strategy or strategy_from_environment()
         self._status_proc = None
 
     def start_status(self) -> None:
@@ -133,17 +135,9 @@ class _Update:
         self.tags = TagSyntax(self.config.tags)
         self.summary = ScanSummary(head=status.head)
         self.renames: dict[str, str] = {}  # new path -> old path between the two HEADs
-        self.new_commits = None  # `git log` of old HEAD..HEAD, started early (see _start_new_commits)
-        self.early = early  # early.EarlyGit: diff-tree and log perhaps started before the scanner loaded
+        self.early = early  # early.EarlyGit: the diff-tree between the HEADs, perhaps started already
 
     def run(self) -> ScanSummary:
-        try:
-            return self._run()
-        finally:
-            if self.new_commits is not None:  # nothing needed the new commits' diffs after all
-                self.new_commits.kill()
-
-    def _run(self) -> ScanSummary:
         store, status = self.store, self.status
         fingerprint = self.config.fingerprint()
         full = self.force or store.meta("config") != fingerprint
@@ -181,7 +175,6 @@ class _Update:
         if not full and old_head == head:
             return set()
         if not full and old_head is not None:
-            self._start_new_commits(old_head)
             try:
                 changes = self._tree_diff(old_head, head)
             except GitError:
@@ -191,22 +184,6 @@ class _Update:
                 return set(changes)
         self.store.replace_tree(self.git.tree(head))
         return None
-
-    def _start_new_commits(self, old_head: str) -> None:
-        """Start reading the diffs of the commits since the last scan, beside diff-tree.
-
-        Blame needs them whenever a changed file has tag lines not blamed
-        before; git reading them while this process works on the tree saves
-        most of a serial git call. Unused, the process is stopped.
-        """
-        from .blame import start_log
-
-        self.new_commits = self._early("log", old_head)
-        if self.new_commits is None:
-            try:
-                self.new_commits = start_log(self.git, self.status.head, old_head)
-            except OSError:
-                self.new_commits = None
 
     def _early(self, kind: str, old_head: str):
         """The early-started git process of this kind, if it is for old_head..HEAD here."""
@@ -308,77 +285,72 @@ class _Update:
             else:
                 origins[path] = {n: uncommitted(path) for n in lines}
         self.summary.blamed = len(at_head) + len(in_tree)
-        fresh = self._ask_git(head, old_head, at_head, in_tree)
+        fresh = self._ask_git(head, old_head, at_head, in_tree, parsed)
+        unblamed = sorted(path for path, found in fresh.items() if any(o.unblamed for o in found.values()))
+        if unblamed:
+            reason = next(o.unblamed for o in fresh[unblamed[0]].values() if o.unblamed)
+            more = f" and {len(unblamed) - 1} more" if len(unblamed) > 1 else ""
+            self.summary.notices.append(f"could not blame {unblamed[0]}{more} ({reason}); "
+                                        "their entries are listed without a commit")
         for path, found in fresh.items():
             origins.setdefault(path, {}).update(found)
-            if path in blobs:
+            if path in blobs and path not in unblamed:
                 self.store.put_blame(blobs[path], found)
         return origins
 
-    def _ask_git(self, head, old_head, at_head: dict[str, set[int]], in_tree: dict[str, set[int]]) -> dict:
-        from .blame import replay_blame
+    def _ask_git(self, head, old_head, at_head: dict[str, set[int]], in_tree: dict[str, set[int]],
+                 parsed) -> dict:
+        """Blame the lines the store does not know: walked where that is cheaper and
+        the walk vouches for the file (walk.py), the rest file by file (blame.py)."""
+        from .blame import blame_files
 
         result: dict = {}
         if head is not None and at_head:
-            replayed = self._replay_since(old_head, at_head) if self.new_commits is not None else None
-            if replayed is not None:
-                result.update(replayed)
-            elif len(at_head) >= REPLAY_MIN_FILES:
-                self.scanner.progress("reading history", 0, 1)
-                result.update(replay_blame(self.git, head, at_head))
-                self.scanner.progress("reading history", 1, 1)
+            result.update(self._walked(head, old_head, at_head, parsed))
         jobs = [(p, lines, head) for p, lines in at_head.items() if p not in result]
         jobs += [(p, lines, None) for p, lines in in_tree.items()]
         if jobs:
-            result.update(self._blame_files(jobs))
+            self.scanner.progress("blaming", 0, len(jobs))
+            result.update(blame_files(self.git, jobs, lambda done, total: self.scanner.progress(
+                "blaming", done, total), allow_fetch=self.scanner.allow_fetch))
         return result
 
-    def _replay_since(self, old_head: str, wanted: dict[str, set[int]]) -> dict | None:
-        """Replay only the new commits, seeded with what the store knew at the old HEAD.
+    def _walked(self, head: str, old_head: str | None, wanted: dict[str, set[int]], parsed) -> dict:
+        """What the history walk vouches for, when the strategy chooses it; {} otherwise."""
+        from .strategy import choose_walk
+        from .walk import walk_blame
 
-        None when that cannot be done: the new commits are not a simple chain
-        on top of the old HEAD (a merge, a rebase), or the old HEAD is gone.
-        """
-        from .blame import NotLinear, replay_chain
+        base, seed = self._seed(old_head, wanted)
+        lines_in_files = sum(count for _, _, count, _ in parsed)
+        if not choose_walk(self.git, head, wanted, base, lines_in_files, self.scanner.blame_strategy):
+            return {}
 
-        renames = self.renames
+        def progress(done: int, total: int) -> None:
+            self.scanner.progress("blaming (history)", done, total)
+
+        try:
+            return walk_blame(self.git, head, wanted, self.rules.follows, progress, base, seed)
+        except GitError as exc:
+            self.summary.notices.append(f"blamed file by file: reading the history failed ({exc})")
+            return {}
+
+    def _seed(self, old_head: str | None, wanted: dict[str, set[int]]) -> tuple[str | None, dict]:
+        """Where an incremental walk starts: the last scan's HEAD and the tag lines' origins
+        it knew there (per file, a list over its lines, None where unknown)."""
+        if old_head is None or old_head == self.status.head:
+            return None, {}
         seed: dict[str, list] = {}
         for path in wanted:
-            old_path = renames.get(path, path)
+            old_path = self.renames.get(path, path)
             stored = self.store.file(old_path)
             if stored is None or not stored.key.startswith("blob:"):
-                continue  # new to the store: the replay sees it created, or it stays unknown
+                continue  # new to the store: the walk sees it created, or it stays unknown
             line_origins: list = [None] * stored.lines
             for raw, origin, _ in stored.occurrences:
                 if origin.commit is not None and 0 < raw.line <= stored.lines:
                     line_origins[raw.line - 1] = origin
             seed[old_path] = line_origins
-        log, self.new_commits = self.new_commits, None
-        try:
-            return replay_chain(log, self.status.head, old_head, wanted, seed)
-        except (NotLinear, GitError):
-            return None
-
-    def _blame_files(self, jobs) -> dict:
-        from concurrent.futures import ThreadPoolExecutor
-
-        result = {}
-        workers = min(len(jobs), os.cpu_count() or 2)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [(path, pool.submit(self._blame_one, path, lines, rev)) for path, lines, rev in jobs]
-            for done, (path, future) in enumerate(futures, 1):
-                result[path] = future.result()
-                self.scanner.progress("blaming", done, len(futures))
-        return result
-
-    def _blame_one(self, path: str, lines: set[int], rev: str | None) -> dict:
-        from .blame import blame_file, uncommitted
-
-        try:
-            return blame_file(self.git, path, lines, rev)
-        except GitError:
-            # e.g. the file changed under us; its lines count as not committed
-            return {n: uncommitted(path) for n in lines}
+        return old_head, seed
 
     # -- entries -----------------------------------------------------------
     def _store_files(self, parsed, origins: dict[str, dict], removed: list[str]) -> set[str]:

@@ -270,7 +270,7 @@ class ScanStore:
 
 
 def _origin_list(o: Origin) -> list:
-    return [o.commit, o.author, o.email, o.time, o.tz, o.path]
+    return [o.commit, o.author, o.email, o.time, o.tz, o.path, o.unblamed]
 
 
 _RAW_OPTIONAL = ("body", "column", "who", "slug", "devlog_date", "done", "warnings", "issue", "directives")
