@@ -50,13 +50,14 @@ def print_legacy_config_notices(root: str, env: Environment) -> None:
     print_config_notices(config, env)
 
 
-def scan(tracker, bar, env: Environment, force: bool = False, known=None):
+def scan(tracker, bar, env: Environment, force: bool = False, known=None, fetch_blame: bool = False):
     """Rescan (incrementally unless forced), then print the scan's notices.
 
-    `known` is a `git status` check the caller already made (the scan reuses it).
+    `known` is a `git status` check the caller already made (the scan reuses it);
+    `fetch_blame` lets blame download history a partial clone lacks.
     """
     try:
-        summary = tracker.scan(force=force, known=known)
+        summary = tracker.scan(force=force, known=known, fetch_blame=fetch_blame)
     finally:
         bar.close()
     for notice in summary.notices:

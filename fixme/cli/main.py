@@ -116,6 +116,9 @@ def _register_own(sub) -> None:
                        description="Scan the work tree for entries and blame their tag lines. Incremental: "
                                    "unchanged files and blobs already blamed are not redone.")
     p.add_argument("--full", action="store_true", help="forget what earlier scans read and blamed, and redo it all")
+    p.add_argument("--blame", action="store_true",
+                   help="blame again the lines git could not blame, letting git download the history a "
+                        "partial clone lacks (a plain scan never downloads anything)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     p.set_defaults(run=cmd_scan)
 
@@ -220,7 +223,7 @@ def cmd_scan(args, env: Environment) -> int:
     # Nothing changed? Then answer without loading the scanner at all.
     prefetched = _PREFETCH.take(start) if _PREFETCH is not None and env.prefetch else None
     check = check_status(start, prefetched)
-    if check is not None and check.unchanged() and not args.full:
+    if check is not None and check.unchanged() and not (args.full or args.blame):
         summary = check.summary()
         if reads_legacy_config(check.state):
             print_legacy_config_notices(check.root, env)
@@ -232,7 +235,7 @@ def cmd_scan(args, env: Environment) -> int:
             check.early = start_early_git(check)  # git works on the new commits while the scanner loads
         # The scan reuses this `git status` rather than running another.
         tracker, bar = open_tracker(args, env, will_scan=check is None)
-        summary = scan(tracker, bar, env, force=args.full, known=check)
+        summary = scan(tracker, bar, env, force=args.full, known=check, fetch_blame=args.blame)
     env.stdout.write(summary_json(summary) if args.format == "json" else render_summary(summary))
     return EXIT_OK
 

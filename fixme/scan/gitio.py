@@ -202,6 +202,9 @@ def unquote_path(raw: bytes) -> str:
 
 
 def first_line(stderr: bytes) -> str:
-    text = stderr.decode("utf-8", "replace").strip()
-    first = text.splitlines()[0] if text else ""
+    """git's complaint in one line: its first fatal or error line, else its first line."""
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    first = next((line for line in lines if line.startswith(("fatal: ", "error: "))), lines[0] if lines else "")
+    if "from promisor remote" in first:
+        return "history this partial clone has not downloaded (fixme scan --blame fetches it)"
     return first.removeprefix("fatal: ").removeprefix("error: ")

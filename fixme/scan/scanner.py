@@ -93,7 +93,7 @@ class Scanner:
 
     def _scan(self, started: float, force: bool, known, early) -> ScanSummary:
         status, state, unchanged = self.quick_check(known)
-        if unchanged and not force:
+        if unchanged and not (force or self.allow_fetch):
             summary = ScanSummary(**state.get("summary", {}), unchanged=True)
             summary.seconds = time.perf_counter() - started
             return summary
@@ -145,18 +145,21 @@ class _Update:
             store.clear_files()
         if self.force:
             store.clear_blame()
+        # With downloads allowed, files with lines git could not blame are read and blamed again.
+        retry = set(store.unblamed_paths()) if self.scanner.allow_fetch else set()
+        reblamed = {entry_id for path in retry for _, _, entry_id in store.file(path).occurrences}
         old_head = store.meta("head")
         old_dirty = set(store.meta("dirty", []))
         tree_changed = self._update_tree(old_head, full)
         dirty_now = {item.path for item in status.entries}
         everything = full or tree_changed is None
         candidates = (set(store.file_keys()) | set(store.tree()) | dirty_now) if everything \
-            else (tree_changed | dirty_now | old_dirty)
-        changed, removed = self._changed_files(candidates, dirty_now, everything)
+            else (tree_changed | dirty_now | old_dirty | retry)
+        changed, removed = self._changed_files(candidates, dirty_now, everything, retry)
         parsed = self._parse(changed)
         origins = self._blame(parsed, old_head)
         affected, old_blobs = self._store_files(parsed, origins, removed)
-        self._rebuild(affected)
+        self._rebuild(affected, reblamed)
         store.prune_blame(None if everything else old_blobs)
         store.set_meta("config", fingerprint)
         store.set_meta("head", status.head)
@@ -202,8 +205,8 @@ class _Update:
             changes[change.path] = change.blob if change.regular else None
         return changes
 
-    def _changed_files(self, candidates: set[str], dirty_now: set[str], everything: bool):
-        """Files to (re)read with their key and grammar, and files no longer scanned."""
+    def _changed_files(self, candidates: set[str], dirty_now: set[str], everything: bool, reread: set[str]):
+        """Files to (re)read with their key and grammar (`reread` in any case), and files no longer scanned."""
         keys = self.store.file_keys(None if everything else candidates)
         tree = self.store.tree_blobs(p for p in candidates if p not in dirty_now)
         changed, removed = [], []
@@ -213,7 +216,7 @@ class _Update:
             if key is None:
                 if path in keys:
                     removed.append(path)
-            elif keys.get(path) != key:
+            elif keys.get(path) != key or path in reread:
                 changed.append((path, key, kind))
         return changed, removed
 
@@ -381,8 +384,12 @@ class _Update:
             self.store.put_file(StoredFile(path, key, lines, [(r, o, i) for (r, o), i in zip(pairs, ids)]))
         return affected, old_blobs
 
-    def _rebuild(self, affected: set[str]) -> None:
-        """Rebuild the affected entries from all their occurrences; mark vanished ones gone."""
+    def _rebuild(self, affected: set[str], reblamed: set[str]) -> None:
+        """Rebuild the affected entries from all their occurrences; mark vanished ones gone.
+
+        An entry of `reblamed` that vanished was not removed from the tree: its
+        id changed once blame found the path its lines were written under.
+        """
         from .assemble import Occurrence, build_entry, counterpart_id, set_links
         from .entry import GONE, OPEN
 
@@ -402,6 +409,8 @@ class _Update:
                 if old is None:
                     self.summary.new += 1
                 rebuilt[entry_id] = entry
+            elif old is not None and entry_id in reblamed:
+                self.store.delete_entry(entry_id)
             elif old is not None:
                 if old.status == OPEN:
                     old.status = GONE

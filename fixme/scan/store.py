@@ -210,6 +210,12 @@ class ScanStore:
         self.db.executemany("INSERT INTO occ VALUES (?, ?)",
                             {(entry_id, stored.path) for _, _, entry_id in stored.occurrences})
 
+    def unblamed_paths(self) -> list[str]:
+        """Files with a tag line git could not blame when they were scanned."""
+        rows = self.db.execute("SELECT path, occurrences FROM files")
+        return [path for path, text in rows
+                if any(origin.unblamed for _, origin, _ in _occurrences_from_json(text))]
+
     def delete_file(self, path: str) -> None:
         self.db.execute("DELETE FROM files WHERE path=?", (path,))
         self.db.execute("DELETE FROM occ WHERE path=?", (path,))
@@ -260,6 +266,9 @@ class ScanStore:
     def put_entry(self, entry: Entry) -> None:
         self.db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?)",
                         (entry.id, entry.status, json.dumps(entry.to_dict(), ensure_ascii=False)))
+
+    def delete_entry(self, entry_id: str) -> None:
+        self.db.execute("DELETE FROM entries WHERE id=?", (entry_id,))
 
     def open_entry_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM entries WHERE status='open'").fetchone()[0]

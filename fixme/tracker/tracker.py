@@ -61,12 +61,16 @@ class Tracker:
         """Let git start on the quick check now, while the caller gets ready."""
         self.scanner.start_status()
 
-    def scan(self, force: bool = False, known: StatusCheck | None = None) -> ScanSummary:
-        """Bring the store up to date; `known` is a `git status` check already made."""
+    def scan(self, force: bool = False, known: StatusCheck | None = None, fetch_blame: bool = False) -> ScanSummary:
+        """Bring the store up to date; `known` is a `git status` check already made;
+        `fetch_blame` blames again what could not be blamed, downloads allowed."""
+        self.scanner.allow_fetch = fetch_blame
         try:
             summary = self.scanner.scan(force=force, known=known)
         except GitError as exc:
             raise FixmeError(f"git: {exc}") from None
+        finally:
+            self.scanner.allow_fetch = False
         self._forget()
         return summary
 
