@@ -13,6 +13,7 @@ string delimiters are plain text.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections import namedtuple
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -92,12 +93,85 @@ _HEREDOC_TAIL = r"[^\n]*\n(?:[^\n]*\n)*?[ \t]*(?P=D)[ \t]*(?=\n|\Z)"
 # PHP allows code after the closing identifier: `EOT;`, `EOT)`.
 _PHP_HEREDOC_TAIL = r"[^\n]*\n(?:[^\n]*\n)*?[ \t]*(?P=D)(?!\w)"
 SHELL_HEREDOC = StringRule(
-    regex=r"<<(?<!<<<)-?[ \t]*['\"]?(?P<D>[A-Za-z_]\w*)['\"]?" + _HEREDOC_TAIL
+    regex=r"<<(?<!<<<)-?[ \t]*(?:\\|['\"])?(?P<D>[A-Za-z_]\w*)['\"]?" + _HEREDOC_TAIL
 )
-RUBY_HEREDOC = StringRule(regex=r"<<[~-]?['\"`]?(?P<D>[A-Z_][A-Z0-9_]*)['\"`]?" + _HEREDOC_TAIL)
-PERL_HEREDOC = StringRule(regex=r"<<~?['\"]?(?P<D>[A-Za-z_]\w*)['\"]?" + _HEREDOC_TAIL)
+# Ruby: <<EOS, <<~EOS, <<-'EOS'; a lower-case id only after ~ or -, since
+# `list <<item` could be an append.
+RUBY_HEREDOC = StringRule(regex=r"<<['\"`]?(?P<D>[A-Z_][A-Z0-9_]*)['\"`]?" + _HEREDOC_TAIL)
+RUBY_SQUIGGLY_HEREDOC = StringRule(regex=r"<<[~-]['\"`]?(?P<D>[A-Za-z_]\w*)['\"`]?" + _HEREDOC_TAIL)
+# Perl: <<EOF, <<~EOF, and quoted ids that may follow a blank (<< "EOF").
+PERL_HEREDOC = StringRule(regex=r"<<~?(?:[ \t]*['\"])?(?P<D>[A-Za-z_]\w*)['\"]?" + _HEREDOC_TAIL)
 PHP_HEREDOC = StringRule(regex=r"<<<[ \t]*['\"]?(?P<D>[A-Za-z_]\w*)['\"]?" + _PHP_HEREDOC_TAIL)
 HCL_HEREDOC = StringRule(regex=r"<<-?(?P<D>[A-Za-z_]\w*)" + _HEREDOC_TAIL)
+
+
+def _slash_regex(enders: str, keywords: str, spaced_call: bool = False) -> StringRule:
+    """A /regex/ literal (Ruby, Perl, JavaScript): a `/` where an operand can start.
+
+    After an operand (an identifier, a number, `)`, `]`, `}`, a quote: the
+    `enders` class), maybe with blanks between, a `/` divides. After anything
+    else (`=`, `(`, `,`, `=~`, the start of a line) or one of `keywords`
+    (`when`, `return`, ...) it opens a regex. `spaced_call`: Ruby and Perl
+    also read `split /,/` (a blank before the slash, none after) as a regex
+    argument. The literal must close on its line; if it does not, the `/`
+    was code after all.
+    """
+    options = [f"(?<=\\b{keyword} /)" for keyword in keywords.split()]
+    if spaced_call:
+        options.append(r"(?<=\w /)(?=[^\s=])")
+    options.append("".join(f"(?<!{enders}[ \\t]{{{blanks}}}/)" for blanks in range(9)))
+    body = r"(?:[^/\\\n\[]|\\[^\n]|\[(?:[^\]\\\n]|\\[^\n])*+\])++"
+    return StringRule(regex="/(?:" + "|".join(options) + ")" + body + "/")
+
+
+def _bracketed(open_: str, close: str) -> str:
+    """Regex: text between a bracket pair, allowing one level of nested pairs."""
+    o, c = re.escape(open_), re.escape(close)
+    plain = f"(?:[^{o}{c}\\\\]|\\\\[\\s\\S])"
+    return f"{o}(?:{plain}|{o}{plain}*+{c})*+{c}"
+
+
+_BRACKETS = "|".join(_bracketed(o, c) for o, c in ("{}", "()", "[]", "<>"))
+# The text up to a closing delimiter that repeats the opening one (group D).
+_TO_DELIMITER = r"(?:(?!(?P=D))[^\\]|\\[\s\S])*+(?P=D)"
+# Perl: q qq qw qx qr m (one part) and s tr y (two parts) are quote-like
+# operators unless glued to a sigil, `->`, `{` (a hash key) or `-` (file
+# tests). The delimiter is a bracket pair or any other character but a word
+# character, a blank, or what would make `y => 1`, `s, t` or `q;` plain code.
+# Each rule starts with its operator's first letter: a master regex whose
+# alternatives all start with a literal lets the regex engine skip ahead.
+_PERL_NOT_AFTER = r"[\w$@%&>:{-]"
+_PERL_DELIMITER = r"(?P<D>[^\w\s{(\[<)}\]>=,;#])"
+
+
+def _perl_quote_like(name: str, more: str = "") -> StringRule:
+    """`name` (then optionally one of `more`: q -> qq qw ...) with its one delimited part."""
+    head = f"{name[0]}(?<!{_PERL_NOT_AFTER}{name[0]}){name[1:]}" + (f"[{more}]?" if more else "")
+    return StringRule(regex=f"{head}(?:[ \\t]*(?:{_BRACKETS})|{_PERL_DELIMITER}{_TO_DELIMITER})")
+
+
+def _perl_substitution(name: str) -> StringRule:
+    """s tr y: a pattern part and a replacement part."""
+    head = f"{name[0]}(?<!{_PERL_NOT_AFTER}{name[0]}){name[1:]}"
+    two_brackets = f"[ \\t]*(?:{_BRACKETS})\\s*(?:{_BRACKETS})"
+    return StringRule(regex=f"{head}(?:{two_brackets}|{_PERL_DELIMITER}{_TO_DELIMITER}{_TO_DELIMITER})")
+
+
+PERL_QUOTE_LIKE = (_perl_quote_like("q", "qwxr"), _perl_quote_like("m"),
+                   _perl_substitution("s"), _perl_substitution("tr"), _perl_substitution("y"))
+PERL_REGEX = _slash_regex(r"[\w)\]}$@%\"'`]", "if unless and or not return split grep map when while until",
+                          spaced_call=True)
+RUBY_REGEX = _slash_regex(r"[\w)\]}\"'`]", "if elsif unless and or not return when while until then",
+                          spaced_call=True)
+# Ruby %w[] %i() %q{} %Q<> %r{} %x() %s[] and bare %() %[] %{}: where an operand can start.
+_RUBY_OPERAND = "".join(f"(?<![\\w)\\]}}\"'][ \\t]{{{blanks}}}%)" for blanks in range(9))
+RUBY_PERCENT = (
+    StringRule(regex=f"%{_RUBY_OPERAND}[qQwWiIrsx]?(?:{_BRACKETS})"),
+    StringRule(regex=f"%{_RUBY_OPERAND}[qQwWiIrsx](?P<D>[^\\w\\s(\\[{{<])" + _TO_DELIMITER),
+)
+JS_REGEX = _slash_regex(r"[\w$)\]}\"'`]",
+                        "return typeof case do else in of delete void throw yield await instanceof new")
+
 # C++ R"delim( ... )delim". The guard accepts any R not glued to an identifier
 # character other than the encoding prefixes u8 u U L (u8R"(...)").
 CPP_RAW = StringRule(
@@ -125,14 +199,17 @@ SHELL_NOT_AFTER = r"[^\s;&|()]"
 
 
 PYTHON = Language("Python", line_comments=("#",), strings=PY_STRINGS)
-SHELL = Language("Shell", line_comments=("#",), not_after=SHELL_NOT_AFTER, strings=SHELL_STRINGS)
+# Outside quotes a backslash makes the next character (a quote, a #) plain.
+BACKSLASH_ESCAPE = r"\\[\s\S]"
+SHELL = Language("Shell", line_comments=("#",), not_after=SHELL_NOT_AFTER, strings=SHELL_STRINGS,
+                 skips=(BACKSLASH_ESCAPE,))
 RUBY = Language(
     "Ruby",
     line_comments=("#",),
     block_comments=(("=begin", "=end"),),
     blocks_at_line_start=True,
-    strings=(RUBY_HEREDOC, DQ_ML, SQ_ML, BACKTICK_ML),
-    skips=(r"\?[\"'#]",),  # ?" ?# character literals
+    strings=(RUBY_HEREDOC, RUBY_SQUIGGLY_HEREDOC, RUBY_REGEX) + RUBY_PERCENT + (DQ_ML, SQ_ML, BACKTICK_ML),
+    skips=(r"\?[\"'#]", r"\\[\s\S]"),  # ?" ?# character literals; \" outside a string
 )
 PERL = Language(
     "Perl",
@@ -141,7 +218,8 @@ PERL = Language(
                          ("pod", "head1", "head2", "head3", "head4", "over", "item", "begin", "for", "encoding")),
     blocks_at_line_start=True,
     not_after=r"[$\\]",  # $#array, \#
-    strings=(PERL_HEREDOC, DQ_ML, SQ_ML),
+    strings=(PERL_HEREDOC, PERL_REGEX) + PERL_QUOTE_LIKE + (DQ_ML, SQ_ML),
+    skips=(r"\\[\s\S]",),  # \" \' outside a string: a reference to a literal
 )
 R = Language("R", line_comments=("#'", "#"), strings=(DQ_ML, SQ_ML, StringRule("`")))
 YAML = Language(
@@ -163,14 +241,15 @@ CONFIG = Language("Config", line_comments=("#",), not_after=r"\S", strings=(DQ, 
 PROPERTIES = Language("Properties", line_start_comments=("#", "!"))
 MAKE = Language("Makefile", line_comments=("#",), not_after=r"[\\]")
 DOCKERFILE = Language("Dockerfile", line_comments=("#",), not_after=SHELL_NOT_AFTER,
-                      strings=(StringRule("'", escape=""), DQ))
+                      strings=(StringRule("'", escape=""), DQ), skips=(BACKSLASH_ESCAPE,))
 CMAKE = Language(
     "CMake",
     line_comments=("#",),
     block_comments=(("#[[", "]]"), ("#[=[", "]=]"), ("#[==[", "]==]")),
     strings=(DQ_ML, LONG_BRACKET),
 )
-C = Language("C", line_comments=("//",), block_comments=C_BLOCK, strings=C_STRINGS)
+# .h is C and C++ alike, so C knows C++ raw strings: R"( is no C either way.
+C = Language("C", line_comments=("//",), block_comments=C_BLOCK, strings=(CPP_RAW,) + C_STRINGS)
 CPP = Language("C++", line_comments=("//",), block_comments=C_BLOCK, strings=(CPP_RAW,) + C_STRINGS)
 OBJC_MATLAB = Language(
     # .m is both Objective-C and MATLAB; the union of their comment syntax is
@@ -205,9 +284,9 @@ RUST = Language(
 # Outside strings a backslash only occurs in regex literals, where it escapes
 # what could otherwise look like a comment (/https?:\/\//).
 JS_SKIPS = (r"\\[\s\S]",)
-JAVASCRIPT = Language("JavaScript", line_comments=("//",), block_comments=C_BLOCK, strings=JS_STRINGS,
+JAVASCRIPT = Language("JavaScript", line_comments=("//",), block_comments=C_BLOCK, strings=(JS_REGEX,) + JS_STRINGS,
                       skips=JS_SKIPS)
-TYPESCRIPT = Language("TypeScript", line_comments=("//",), block_comments=C_BLOCK, strings=JS_STRINGS,
+TYPESCRIPT = Language("TypeScript", line_comments=("//",), block_comments=C_BLOCK, strings=(JS_REGEX,) + JS_STRINGS,
                       skips=JS_SKIPS)
 CSS = Language("CSS", block_comments=C_BLOCK, strings=(DQ, SQ))
 SCSS = Language("SCSS", line_comments=("//",), block_comments=C_BLOCK, strings=(DQ, SQ))
@@ -340,7 +419,10 @@ NIX = Language(
     # ''indented strings'' where ''' ''$ ''\ are escapes.
     strings=(StringRule(regex=r"''(?:[^']|'(?!')|''['$\\])*+(?:''|\Z)"), DQ_ML),
 )
-TCL = Language("Tcl", line_comments=("#",), not_after=r"[^\s;{]", strings=(DQ_ML,))
+# A quote only opens a Tcl string at the start of a word (puts 5" is a plain
+# character), and \" outside one is an escaped character.
+TCL = Language("Tcl", line_comments=("#",), not_after=r"[^\s;{]",
+               strings=(StringRule('"', multiline=True, not_after=r"[^\s;{\[]"),), skips=(BACKSLASH_ESCAPE,))
 AWK = Language("Awk", line_comments=("#",), strings=(DQ,))
 D_LANG = Language("D", line_comments=("//",), block_comments=C_BLOCK + (("/+", "+/"),),
                   strings=(StringRule("`", escape="", multiline=True), DQ_ML, C_CHAR))
