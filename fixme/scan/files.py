@@ -13,8 +13,16 @@ from .globs import GlobSet
 BINARY_SNIFF = 8192
 
 
-class FileKind(namedtuple("FileKind", "grammar language markdown", defaults=(None, False))):
-    """grammar: "code" | "prose"; language: languages.Language for code."""
+# FileKind.grammar values.
+CODE = "code"
+PROSE = "prose"
+SHEBANG = "shebang"  # a script without extension: its first line decides, once read
+
+
+class FileKind(namedtuple("FileKind", "grammar language markdown fallback", defaults=(None, False, None))):
+    """grammar: CODE | PROSE | SHEBANG; language: languages.Language for code;
+    markdown: prose with fenced code; fallback: for SHEBANG, the FileKind to
+    use when the text has no known `#!` line (None: the file is not read)."""
 
     __slots__ = ()
 
@@ -34,19 +42,34 @@ class FileRules:
         name = path.rsplit("/", 1)[-1]
         markdown = name.lower().endswith((".md", ".markdown"))
         if self.devlog.matches(path):
-            return FileKind("prose", markdown=markdown)
-        from .languages import FILE_NAMES, language_for  # only needed when files change
+            return FileKind(PROSE, markdown=markdown)
+        from . import languages  # only needed when files change
 
-        language = language_for(path)
-        if language is not None and name.lower() in FILE_NAMES:
-            return FileKind("code", language=language)  # CMakeLists.txt is CMake, not prose
+        language = languages.language_for(path)
+        if language is not None and name.lower() in languages.FILE_NAMES:
+            return FileKind(CODE, language=language)  # CMakeLists.txt is CMake, not prose
         if self.prose.matches(path):
-            return FileKind("prose", markdown=markdown)
+            return FileKind(PROSE, markdown=markdown)
         if language is not None:
-            return FileKind("code", language=language)
-        if "." not in name.lstrip("."):
-            return FileKind("prose")  # README, NOTES, ...: read as prose if not binary
+            return FileKind(CODE, language=language)
+        if languages.has_no_extension(path):
+            # deploy, bin/rails: a script if it starts with #!, else README-like prose
+            return FileKind(SHEBANG, fallback=FileKind(PROSE))
+        if languages.is_template_of_extensionless(path):
+            return FileKind(SHEBANG)  # tool.in: only its #! line can say what it is
         return None
+
+
+def settle(kind: FileKind, text: str) -> FileKind | None:
+    """The kind to read `text` with: a SHEBANG kind becomes code or its fallback."""
+    if kind.grammar != SHEBANG:
+        return kind
+    from .languages import language_for_shebang
+
+    language = language_for_shebang(text)
+    if language is not None:
+        return FileKind(CODE, language=language)
+    return kind.fallback
 
 
 class Skipped(namedtuple("Skipped", "reason notice", defaults=(False,))):

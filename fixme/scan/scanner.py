@@ -273,6 +273,11 @@ class _Update:
         return parsed
 
     def _entries_in(self, text: str, kind) -> list:
+        from .files import settle
+
+        kind = settle(kind, text)  # a script without extension: by its #! line
+        if kind is None:
+            return []
         if kind.grammar == "code":
             from .codescan import scan_code
 
