@@ -16,11 +16,12 @@ import pytest
 
 from fixme.config import Config
 from fixme.scan.comments import iter_comments
-from fixme.scan.files import CODE, PROSE, SHEBANG, FileKind, FileRules, settle
+from fixme.scan.files import CODE, FOREIGN, PROSE, SHEBANG, FileKind, FileRules, settle
 from fixme.scan.languages import (EXTENSIONS, FILE_NAMES, INTERPRETERS, LANGUAGES, language_for,
                                   language_for_shebang)
 
 _TAG_START = re.compile(r"(?:TODO|FIXME|XXX|HACK|BUG)\b")
+TAGS = ("TODO", "FIXME", "XXX", "HACK", "BUG")
 
 
 def tagged(path: str, source: str) -> list[tuple[int, str]]:
@@ -264,20 +265,20 @@ def test_kinds_by_name(rules: FileRules) -> None:
     assert rules.kind("scripts/deploy") == FileKind(SHEBANG, fallback=FileKind(PROSE))
     assert rules.kind("NOTES") == FileKind(SHEBANG, fallback=FileKind(PROSE))
     assert rules.kind("bin/tool.in") == FileKind(SHEBANG)  # a template: code or nothing
-    assert rules.kind("photo.jpeg") is None
+    assert rules.kind("photo.jpeg") == FileKind(FOREIGN)  # unless Pygments knows it, once read
     assert rules.kind("Makefile.in").language.name == "Makefile"
 
 
 def test_settle_reads_the_first_line(rules: FileRules) -> None:
     deploy = rules.kind("scripts/deploy")
-    assert settle(deploy, "#!/usr/bin/env bash\nset -e\n").language.name == "Shell"
-    assert settle(deploy, "Deploy notes\nTODO: write them\n") == FileKind(PROSE)
-    assert settle(deploy, "") == FileKind(PROSE)
+    assert settle(deploy, "scripts/deploy", "#!/usr/bin/env bash\nset -e\n", TAGS).language.name == "Shell"
+    assert settle(deploy, "scripts/deploy", "Deploy notes\nTODO: write them\n", TAGS) == FileKind(PROSE)
+    assert settle(deploy, "scripts/deploy", "", TAGS) == FileKind(PROSE)
     template = rules.kind("bin/tool.in")
-    assert settle(template, "#!@PERL@\nprint 1;\n").language.name == "Perl"
-    assert settle(template, "plain text\n") is None
+    assert settle(template, "bin/tool.in", "#!@PERL@\nprint 1;\n", TAGS).language.name == "Perl"
+    assert settle(template, "bin/tool.in", "plain text\n", TAGS) is None
     python = rules.kind("a.py")
-    assert settle(python, "#!/bin/sh\n") is python  # an extension decides alone
+    assert settle(python, "a.py", "#!/bin/sh\n", TAGS) is python  # an extension decides alone
 
 
 # -- end to end --------------------------------------------------------------------------

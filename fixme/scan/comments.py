@@ -21,7 +21,7 @@ from collections import namedtuple
 from collections.abc import Iterator
 from functools import lru_cache
 
-from .languages import Language, StringRule
+from .languages import ForeignLanguage, Language, StringRule
 
 TAB_WIDTH = 8
 
@@ -73,8 +73,13 @@ class Lexer(namedtuple("Lexer", "master kinds")):
     __slots__ = ()
 
 
-def iter_comments(text: str, language: Language) -> Iterator[CommentLine]:
+def iter_comments(text: str, language: Language | ForeignLanguage) -> Iterator[CommentLine]:
     """Yield every comment line of `text` (lines split on '\\n'), in order."""
+    if isinstance(language, ForeignLanguage):
+        from .foreign import iter_foreign_comments  # Pygments, for languages outside the table
+
+        yield from iter_foreign_comments(text, language)
+        return
     lexer = compile_lexer(language)
     cursor = _Cursor()
     pos = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import os
 from collections import namedtuple
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..config import Config
@@ -17,12 +18,14 @@ BINARY_SNIFF = 8192
 CODE = "code"
 PROSE = "prose"
 SHEBANG = "shebang"  # a script without extension: its first line decides, once read
+FOREIGN = "foreign"  # an extension the table does not know: Pygments may, once read
 
 
 class FileKind(namedtuple("FileKind", "grammar language markdown fallback", defaults=(None, False, None))):
-    """grammar: CODE | PROSE | SHEBANG; language: languages.Language for code;
-    markdown: prose with fenced code; fallback: for SHEBANG, the FileKind to
-    use when the text has no known `#!` line (None: the file is not read)."""
+    """grammar: CODE | PROSE | SHEBANG | FOREIGN; language: a languages.Language
+    (or ForeignLanguage) for code; markdown: prose with fenced code; fallback:
+    for SHEBANG, the FileKind to use when the text has no known `#!` line
+    (None: the file holds no entries)."""
 
     __slots__ = ()
 
@@ -57,19 +60,29 @@ class FileRules:
             return FileKind(SHEBANG, fallback=FileKind(PROSE))
         if languages.is_template_of_extensionless(path):
             return FileKind(SHEBANG)  # tool.in: only its #! line can say what it is
-        return None
+        if languages.extension_in_table(path):
+            return None  # the table declined it (python-build/3.11.1 is no man page)
+        return FileKind(FOREIGN)  # perhaps a language Pygments knows
 
 
-def settle(kind: FileKind, text: str) -> FileKind | None:
-    """The kind to read `text` with: a SHEBANG kind becomes code or its fallback."""
-    if kind.grammar != SHEBANG:
-        return kind
-    from .languages import language_for_shebang
+def settle(kind: FileKind, path: str, text: str, tags: Iterable[str]) -> FileKind | None:
+    """The kind to read `text` with, now that it is known; None: no entries in it.
 
-    language = language_for_shebang(text)
-    if language is not None:
-        return FileKind(CODE, language=language)
-    return kind.fallback
+    A SHEBANG kind becomes code in its `#!` line's language, or its fallback.
+    A FOREIGN kind becomes code in a Pygments language if the text mentions
+    one of `tags` and Pygments has exactly one lexer for the file's name.
+    """
+    if kind.grammar == SHEBANG:
+        from .languages import language_for_shebang
+
+        language = language_for_shebang(text)
+        return kind.fallback if language is None else FileKind(CODE, language=language)
+    if kind.grammar == FOREIGN:
+        from .foreign import foreign_language
+
+        language = foreign_language(path, text, tags)
+        return None if language is None else FileKind(CODE, language=language)
+    return kind
 
 
 class Skipped(namedtuple("Skipped", "reason notice", defaults=(False,))):
@@ -89,15 +102,18 @@ def read_text(path: Path, max_size: int) -> str | Skipped:
         if size > max_size:
             return Skipped(f"larger than {_human(max_size)} ({_human(size)})", notice=True)
         with open(path, "rb") as fh:
-            data = fh.read(max_size + 1)
+            # Sniff before reading the rest: most unknown files are images and archives.
+            data = fh.read(BINARY_SNIFF)
+            utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+            if b"\0" in data and not utf16:
+                return Skipped("binary")
+            data += fh.read(max_size + 1 - len(data))
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return Skipped("missing")
     except OSError as exc:
         return Skipped(f"unreadable: {exc.strerror}", notice=True)
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if utf16:
         text = data.decode("utf-16", "replace")
-    elif b"\0" in data[:BINARY_SNIFF]:
-        return Skipped("binary")
     else:
         text = data.decode("utf-8-sig", "replace")
     if "\r" in text:

@@ -16,6 +16,7 @@ import posixpath
 import re
 from collections import namedtuple
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 
@@ -64,6 +65,19 @@ class Language(namedtuple("Language", "name line_comments block_comments nested_
     """
 
     __slots__ = ()
+
+
+@dataclass(frozen=True)
+class ForeignLanguage:
+    """A language outside this table, read by a Pygments lexer (see foreign.py).
+
+    name: the lexer's name ("TableGen"); module, class_name: where Pygments
+    keeps the lexer class, imported only when a file is lexed.
+    """
+
+    name: str
+    module: str
+    class_name: str
 
 
 # -- string rules shared by many languages --------------------------------
@@ -478,6 +492,7 @@ ERB = Language("ERB/EJS", block_comments=(("<%#", "%>"),) + HTML_BLOCK)
 # Indentation-based markup: `-#` (Haml), `/` (Slim, Haml HTML comments).
 HAML = Language("Haml/Slim", line_start_comments=("-#", "/!", "/"))
 PUG = Language("Pug", line_start_comments=("//-", "//"))
+LINKER_SCRIPT = Language("Linker script", block_comments=C_BLOCK, strings=(DQ,))
 
 # (language, extensions) — lower case, without the dot.
 _EXTENSION_TABLE: tuple[tuple[Language, str], ...] = (
@@ -575,6 +590,7 @@ _EXTENSION_TABLE: tuple[tuple[Language, str], ...] = (
     (ERB, "erb ejs"),
     (HAML, "haml slim"),
     (PUG, "pug jade"),
+    (LINKER_SCRIPT, "ld lds"),
 )
 
 # (language, whole file names) — lower case; these win over extensions.
@@ -682,6 +698,12 @@ def _language_of_name(name: str) -> Language | None:
 def has_no_extension(path: str) -> bool:
     """True for `deploy`, `bin/rails`, `.bashrc`-like names: no extension at all."""
     return "." not in _basename(path).lstrip(".")
+
+
+def extension_in_table(path: str) -> bool:
+    """True if the table lists the extension of `path`, whatever it decided for the name."""
+    stem, dot, ext = _basename(path).rpartition(".")
+    return bool(dot and stem) and ext in EXTENSIONS
 
 
 def is_template_of_extensionless(path: str) -> bool:

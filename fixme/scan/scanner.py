@@ -255,27 +255,28 @@ class _Update:
     # -- reading -----------------------------------------------------------
     def _parse(self, changed) -> list[tuple[str, str, int, list]]:
         """(path, key, line count, raw entries) for every changed file that is still there."""
-        from .files import Skipped, read_text
+        from .files import FOREIGN, Skipped, read_text
 
         parsed = []
         for done, (path, key, kind) in enumerate(changed, 1):
             text = read_text(self.root / path, self.config.max_file_size)
             if isinstance(text, Skipped):
-                if text.notice:
+                # A file of no known kind that is too large is no news: it was never read.
+                if text.notice and kind.grammar != FOREIGN:
                     self.summary.notices.append(f"skipped {path}: {text.reason}")
                 if text.reason != "missing":
                     parsed.append((path, key, 0, []))
                 continue
-            parsed.append((path, key, text.count("\n") + 1, self._entries_in(text, kind)))
+            parsed.append((path, key, text.count("\n") + 1, self._entries_in(path, text, kind)))
             if done % 200 == 0 or done == len(changed):
                 self.scanner.progress("reading", done, len(changed))
         self.summary.reread = len(changed)
         return parsed
 
-    def _entries_in(self, text: str, kind) -> list:
+    def _entries_in(self, path: str, text: str, kind) -> list:
         from .files import settle
 
-        kind = settle(kind, text)  # a script without extension: by its #! line
+        kind = settle(kind, path, text, self.tags.tags)  # #! scripts, Pygments languages
         if kind is None:
             return []
         if kind.grammar == "code":
