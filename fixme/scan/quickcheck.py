@@ -19,7 +19,7 @@ import os
 
 from .spawn import Child
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 # --branch for HEAD's id; --no-ahead-behind because counting commits against
 # the upstream costs time that grows with the divergence, and the counts
 # would make a fetch look like a change to the work tree.

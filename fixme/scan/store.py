@@ -28,7 +28,7 @@ from .blame import Origin
 from .entry import Entry
 from .model import RawEntry
 
-SCHEMA = 3
+SCHEMA = 4
 LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n"
 
 _TABLES = """
