@@ -180,6 +180,8 @@ SAMPLES = [
     ("a.pug", "p TODO: no\n//- TODO: pug\n  // FIXME: html\n", [(2, "TODO: pug"), (3, "FIXME: html")]),
     ("requirements.txt", "requests>=2  # TODO: pin\n# FIXME: drop\n", [(1, "TODO: pin"), (2, "FIXME: drop")]),
     ("config.h.in", "/* TODO: template */\n#undef HAVE_X\n#define S \"// TODO: no\"\n", [(1, "TODO: template")]),
+    ("link.ld", 'SECTIONS {\n  /* TODO: align to 64 */\n  .text : { *(.text) } > "// no"\n}\n', [(2, "TODO: align to 64")]),
+    ("env.csh", "setenv X 1  # TODO: csh\necho '# TODO: no'\n", [(1, "TODO: csh")]),
 ]
 
 
@@ -389,3 +391,16 @@ def test_docs_script_table_lists_every_interpreter() -> None:
                 documented.add(interpreter.lower())
                 assert INTERPRETERS[interpreter.lower()].name == name.strip(), interpreter
     assert documented == set(INTERPRETERS) - {"shell"}  # @SHELL@ is mentioned in the text
+
+
+def test_large_files_of_unknown_kinds_are_skipped_silently(repo, cli) -> None:
+    repo.write(".fixme/config.toml", "[scan]\nmax_file_size = 100\n")
+    repo.write("big.py", "# TODO: too far down\n" + "x = 1\n" * 100)
+    repo.write("data/export.csv", "id,name\n" + "1,x\n" * 100)
+    repo.write("bin/huge-tool", "#!/bin/sh\n" + "true\n" * 100)
+    repo.commit()
+    result = cli("list", "--format", "json")
+    assert result.code == 0
+    assert "skipped big.py: larger than" in result.err
+    assert "skipped bin/huge-tool: larger than" in result.err  # a script or prose: worth saying
+    assert "export.csv" not in result.err

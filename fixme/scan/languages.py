@@ -8,6 +8,11 @@ markers, and the string literals that could hide a marker (`"http://x"`,
 Patterns in this table are regular-expression fragments where a field says
 so (`not_after`, `not_before`, `skips`, `StringRule.regex`); markers and
 string delimiters are plain text.
+
+Which language a file has: `language_for` (whole name, extension, template
+suffixes such as `.in`), and for a script without extension
+`language_for_shebang` (its `#!` line). Languages outside the table are
+Pygments' business (`ForeignLanguage`, foreign.py).
 """
 
 from __future__ import annotations

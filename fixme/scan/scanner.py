@@ -261,7 +261,7 @@ class _Update:
         for done, (path, key, kind) in enumerate(changed, 1):
             text = read_text(self.root / path, self.config.max_file_size)
             if isinstance(text, Skipped):
-                # A file of no known kind that is too large is no news: it was never read.
+                # Skipping a file of no known kind is no news: fixme never read those.
                 if text.notice and kind.grammar != FOREIGN:
                     self.summary.notices.append(f"skipped {path}: {text.reason}")
                 if text.reason != "missing":
@@ -276,7 +276,7 @@ class _Update:
     def _entries_in(self, path: str, text: str, kind) -> list:
         from .files import settle
 
-        kind = settle(kind, path, text, self.tags.tags)  # #! scripts, Pygments languages
+        kind = settle(kind, path, text, self.config.tags)  # #! scripts, Pygments languages
         if kind is None:
             return []
         if kind.grammar == "code":
