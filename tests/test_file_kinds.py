@@ -267,7 +267,8 @@ def test_kinds_by_name(rules: FileRules) -> None:
     assert rules.kind("scripts/deploy") == FileKind(SHEBANG, fallback=FileKind(PROSE))
     assert rules.kind("NOTES") == FileKind(SHEBANG, fallback=FileKind(PROSE))
     assert rules.kind("bin/tool.in") == FileKind(SHEBANG)  # a template: code or nothing
-    assert rules.kind("photo.jpeg") == FileKind(FOREIGN)  # unless Pygments knows it, once read
+    assert rules.kind("lib/Target.td") == FileKind(FOREIGN)  # Pygments may know it, once read
+    assert rules.kind("photo.JPEG") is None  # never text: not even opened
     assert rules.kind("Makefile.in").language.name == "Makefile"
 
 

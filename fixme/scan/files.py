@@ -12,6 +12,15 @@ from ..config import Config
 from .globs import GlobSet
 
 BINARY_SNIFF = 8192
+# Extensions of files that are never text: a FOREIGN file is opened to see if
+# Pygments should read it, and repositories can hold many thousands of these.
+BINARY_EXTENSIONS = frozenset(
+    "png jpg jpeg gif bmp ico icns tif tiff webp psd xcf avif heic "
+    "pdf zip gz tgz bz2 xz zst 7z rar tar jar war ear whl egg apk deb rpm dmg iso "
+    "exe dll so dylib a o obj lib pyc pyo class wasm bin db sqlite sqlite3 "
+    "woff woff2 ttf otf eot mp3 mp4 m4a ogg oga wav flac avi mov mkv webm "
+    "npy npz pkl pickle parquet onnx pt pth h5 hdf5".split()
+)
 
 
 # FileKind.grammar values.
@@ -62,6 +71,8 @@ class FileRules:
             return FileKind(SHEBANG)  # tool.in: only its #! line can say what it is
         if languages.extension_in_table(path):
             return None  # the table declined it (python-build/3.11.1 is no man page)
+        if name.rpartition(".")[2].lower() in BINARY_EXTENSIONS:
+            return None  # not worth opening to find out
         return FileKind(FOREIGN)  # perhaps a language Pygments knows
 
 
