@@ -263,3 +263,12 @@ def test_config_toml_reads_comment_markers_too(repo, cli):
     repo.write(".fixme/config.toml", '[scan]\ncomment_markers = ["a b"]\n')
     result = cli("list")
     assert result.code == 2 and "scan.comment_markers" in result.err and result.err.count("\n") == 1
+
+
+def test_comment_markers_of_the_older_config_find_entries_in_every_language(repo, cli):
+    """`fixme-comments ";;"` makes ';;' a line comment everywhere (here in a shell script)."""
+    repo.write(".fixme/config", "fixme-prefix TODO:\nfixme-comments \";;\"\n")
+    repo.write("deploy.sh", "#!/bin/sh\nrsync -a build/ host:/srv ;; TODO: verify the host key first\n")
+    repo.commit("start")
+    listed = json.loads(cli("list", "--format", "json").out)
+    assert [(e["path"], e["line"], e["title"]) for e in listed] == [("deploy.sh", 2, "verify the host key first")]

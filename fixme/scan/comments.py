@@ -21,7 +21,7 @@ from collections import namedtuple
 from collections.abc import Iterator
 from functools import lru_cache
 
-from .languages import Language, StringRule
+from .languages import ForeignLanguage, Language, StringRule
 
 TAB_WIDTH = 8
 
@@ -73,8 +73,13 @@ class Lexer(namedtuple("Lexer", "master kinds")):
     __slots__ = ()
 
 
-def iter_comments(text: str, language: Language) -> Iterator[CommentLine]:
+def iter_comments(text: str, language: Language | ForeignLanguage) -> Iterator[CommentLine]:
     """Yield every comment line of `text` (lines split on '\\n'), in order."""
+    if isinstance(language, ForeignLanguage):
+        from .foreign import iter_foreign_comments  # Pygments, for languages outside the table
+
+        yield from iter_foreign_comments(text, language)
+        return
     lexer = compile_lexer(language)
     cursor = _Cursor()
     pos = 0
@@ -141,17 +146,37 @@ def _string_pattern(rule: StringRule, index: int) -> str:
         escape = f"{re.escape(rule.escape)}[^\\n]{{1,10}}?|" if rule.escape else ""
         plain = _negated_class(closer[0] + rule.escape + "\n")
         return f"{opener}{guard}(?:{escape}{plain}){close}"
-    body = _string_body(rule)
-    if rule.multiline:
-        # Unterminated: the literal ends with its line rather than eating the file.
+    if not rule.multiline:
+        # Unterminated: the literal ends with its line.
+        return f"{opener}{guard}{_string_body(rule, one_line=True)}(?:{close})?"
+    body = _string_body(rule, one_line=False)
+    if len(closer) > 1:
+        # Triple quotes and the like are too distinctive to open by accident.
         return f"{opener}{guard}(?:{body}{close}|[^\\n]*)"
-    return f"{opener}{guard}{body}(?:{close})?"
+    # A one-character quote that closes on a later line counts as a
+    # multi-line literal only if the rest of its closing line holds that
+    # quote in pairs. A stray quote (a regex, an escape, an apostrophe the
+    # table misread) would otherwise pair with the opening quote of a real
+    # string further down, and everything in between would flip between code
+    # and string; this way it costs its own line. A literal that never closes
+    # ends with its line too, rather than eating the file.
+    same_line = _string_body(rule, one_line=True)
+    return f"{opener}{guard}(?:{same_line}{close}|{body}{close}(?={_balanced_rest(rule)})|[^\\n]*)"
 
 
-def _string_body(rule: StringRule) -> str:
+def _balanced_rest(rule: StringRule) -> str:
+    """Regex: the rest of the line holds `rule`'s quote (unescaped) an even number of times."""
+    quote = re.escape(rule.closer)
+    plain = _negated_class(rule.closer + rule.escape + "\n")
+    if rule.escape:
+        plain = f"(?:{plain}|{re.escape(rule.escape)}[^\\n])"
+    return f"{plain}*+(?:{quote}{plain}*+{quote}{plain}*+)*+$"
+
+
+def _string_body(rule: StringRule, one_line: bool) -> str:
     """Regex for a literal's contents: runs of plain characters between special ones."""
     closer = rule.closer
-    stops = closer[0] + rule.escape + ("" if rule.multiline else "\n")
+    stops = closer[0] + rule.escape + ("\n" if one_line else "")
     plain = _negated_class(stops) + "*+"
     specials = []
     if rule.escape:
@@ -181,7 +206,7 @@ def _block_alternative(language: Language, opener: str, closer: str) -> tuple[st
         continuation=_continuation(opener, closer),
         finder=_nesting_finder(opener, closer) if language.nested_blocks else None,
         lead=_embedded_lead(language),
-        inner=_embedded_inner(language),
+        inner=_embedded_inner(language, opener),
     )
     if language.nested_blocks:
         return open_re + guard, kind
@@ -196,9 +221,12 @@ def _block_alternative(language: Language, opener: str, closer: str) -> tuple[st
 def _line_alternative(language: Language, marker: str, line_start: bool) -> tuple[str, _Kind]:
     lit = re.escape(marker)
     word = marker[-1].isalpha()
-    if word:
-        # REM and friends: any case, and only as a whole word.
+    if word and line_start:
+        # REM and friends: any case, as a whole word.
         pattern = f"(?i:{lit})(?![^\\s])"
+    elif word:
+        # m4's dnl: as written, and as a whole word.
+        pattern = f"{lit}(?<![\\w]{lit})(?![^\\s])"
     else:
         pattern = lit
         if language.not_after and not line_start:
@@ -246,9 +274,15 @@ def _embedded_lead(language: Language) -> re.Pattern[str] | None:
     return re.compile(f"(?:{alternatives})[{chars}]*+[ \t]*+")
 
 
-def _embedded_inner(language: Language) -> re.Pattern[str] | None:
-    """A line-comment marker after a blank, inside a line of a block comment."""
+def _embedded_inner(language: Language, opener: str) -> re.Pattern[str] | None:
+    """A line-comment marker after a blank, inside a line of a block comment.
+
+    Where block comments nest, an opener after a blank starts an inner
+    comment too (`/* see /* TODO: x */ */`).
+    """
     markers = [m for m in language.line_comments if not m[-1].isalpha()]
+    if language.nested_blocks:
+        markers.append(opener)
     if not markers:
         return None
     alternatives = "|".join(re.escape(m) for m in sorted(markers, key=len, reverse=True))
@@ -368,12 +402,26 @@ def _block_line_pieces(text: str, begin: int, stop: int, kind: _Kind,
         lead = kind.lead.match(text, begin, stop)
         if lead is not None:
             begin = lead.end()
+            stop = _inner_comment_end(text, lead.start(), begin, stop, kind)
     inner = kind.inner.search(text, begin, stop) if kind.inner is not None else None
     if inner is None:
         return [(begin, _block_text(text[begin:stop], kind.closer, closes), False)]
     after = kind.lead.match(text, inner.start(), stop).end()
+    stop = _inner_comment_end(text, inner.start(), after, stop, kind)
     return [(begin, text[begin:inner.start()].rstrip(), False),
             (after, _block_text(text[after:stop], kind.closer, closes), True)]
+
+
+def _inner_comment_end(text: str, marker: int, begin: int, stop: int, kind: _Kind) -> int:
+    """Where the text of a comment written inside a block comment ends on its line.
+
+    Only an inner block comment (`/* /* TODO: x */ more */`) can end before
+    the line does: its text stops at its own closer.
+    """
+    if not text.startswith(kind.opener, marker):
+        return stop
+    close = text.find(kind.closer, begin, stop)
+    return stop if close < 0 else close
 
 
 def _block_text(piece: str, closer: str, closes: bool) -> str:

@@ -8,13 +8,20 @@ markers, and the string literals that could hide a marker (`"http://x"`,
 Patterns in this table are regular-expression fragments where a field says
 so (`not_after`, `not_before`, `skips`, `StringRule.regex`); markers and
 string delimiters are plain text.
+
+Which language a file has: `language_for` (whole name, extension, template
+suffixes such as `.in`), and for a script without extension
+`language_for_shebang` (its `#!` line). Languages outside the table are
+Pygments' business (`ForeignLanguage`, foreign.py).
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 from collections import namedtuple
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 
@@ -65,6 +72,19 @@ class Language(namedtuple("Language", "name line_comments block_comments nested_
     __slots__ = ()
 
 
+@dataclass(frozen=True)
+class ForeignLanguage:
+    """A language outside this table, read by a Pygments lexer (see foreign.py).
+
+    name: the lexer's name ("TableGen"); module, class_name: where Pygments
+    keeps the lexer class, imported only when a file is lexed.
+    """
+
+    name: str
+    module: str
+    class_name: str
+
+
 # -- string rules shared by many languages --------------------------------
 
 DQ = StringRule('"')
@@ -92,12 +112,85 @@ _HEREDOC_TAIL = r"[^\n]*\n(?:[^\n]*\n)*?[ \t]*(?P=D)[ \t]*(?=\n|\Z)"
 # PHP allows code after the closing identifier: `EOT;`, `EOT)`.
 _PHP_HEREDOC_TAIL = r"[^\n]*\n(?:[^\n]*\n)*?[ \t]*(?P=D)(?!\w)"
 SHELL_HEREDOC = StringRule(
-    regex=r"<<(?<!<<<)-?[ \t]*['\"]?(?P<D>[A-Za-z_]\w*)['\"]?" + _HEREDOC_TAIL
+    regex=r"<<(?<!<<<)-?[ \t]*(?:\\|['\"])?(?P<D>[A-Za-z_]\w*)['\"]?" + _HEREDOC_TAIL
 )
-RUBY_HEREDOC = StringRule(regex=r"<<[~-]?['\"`]?(?P<D>[A-Z_][A-Z0-9_]*)['\"`]?" + _HEREDOC_TAIL)
-PERL_HEREDOC = StringRule(regex=r"<<~?['\"]?(?P<D>[A-Za-z_]\w*)['\"]?" + _HEREDOC_TAIL)
+# Ruby: <<EOS, <<~EOS, <<-'EOS'; a lower-case id only after ~ or -, since
+# `list <<item` could be an append.
+RUBY_HEREDOC = StringRule(regex=r"<<['\"`]?(?P<D>[A-Z_][A-Z0-9_]*)['\"`]?" + _HEREDOC_TAIL)
+RUBY_SQUIGGLY_HEREDOC = StringRule(regex=r"<<[~-]['\"`]?(?P<D>[A-Za-z_]\w*)['\"`]?" + _HEREDOC_TAIL)
+# Perl: <<EOF, <<~EOF, and quoted ids that may follow a blank (<< "EOF").
+PERL_HEREDOC = StringRule(regex=r"<<~?(?:[ \t]*['\"])?(?P<D>[A-Za-z_]\w*)['\"]?" + _HEREDOC_TAIL)
 PHP_HEREDOC = StringRule(regex=r"<<<[ \t]*['\"]?(?P<D>[A-Za-z_]\w*)['\"]?" + _PHP_HEREDOC_TAIL)
 HCL_HEREDOC = StringRule(regex=r"<<-?(?P<D>[A-Za-z_]\w*)" + _HEREDOC_TAIL)
+
+
+def _slash_regex(enders: str, keywords: str, spaced_call: bool = False) -> StringRule:
+    """A /regex/ literal (Ruby, Perl, JavaScript): a `/` where an operand can start.
+
+    After an operand (an identifier, a number, `)`, `]`, `}`, a quote: the
+    `enders` class), maybe with blanks between, a `/` divides. After anything
+    else (`=`, `(`, `,`, `=~`, the start of a line) or one of `keywords`
+    (`when`, `return`, ...) it opens a regex. `spaced_call`: Ruby and Perl
+    also read `split /,/` (a blank before the slash, none after) as a regex
+    argument. The literal must close on its line; if it does not, the `/`
+    was code after all.
+    """
+    options = [f"(?<=\\b{keyword} /)" for keyword in keywords.split()]
+    if spaced_call:
+        options.append(r"(?<=\w /)(?=[^\s=])")
+    options.append("".join(f"(?<!{enders}[ \\t]{{{blanks}}}/)" for blanks in range(9)))
+    body = r"(?:[^/\\\n\[]|\\[^\n]|\[(?:[^\]\\\n]|\\[^\n])*+\])++"
+    return StringRule(regex="/(?:" + "|".join(options) + ")" + body + "/")
+
+
+def _bracketed(open_: str, close: str) -> str:
+    """Regex: text between a bracket pair, allowing one level of nested pairs."""
+    o, c = re.escape(open_), re.escape(close)
+    plain = f"(?:[^{o}{c}\\\\]|\\\\[\\s\\S])"
+    return f"{o}(?:{plain}|{o}{plain}*+{c})*+{c}"
+
+
+_BRACKETS = "|".join(_bracketed(o, c) for o, c in ("{}", "()", "[]", "<>"))
+# The text up to a closing delimiter that repeats the opening one (group D).
+_TO_DELIMITER = r"(?:(?!(?P=D))[^\\]|\\[\s\S])*+(?P=D)"
+# Perl: q qq qw qx qr m (one part) and s tr y (two parts) are quote-like
+# operators unless glued to a sigil, `->`, `{` (a hash key) or `-` (file
+# tests). The delimiter is a bracket pair or any other character but a word
+# character, a blank, or what would make `y => 1`, `s, t` or `q;` plain code.
+# Each rule starts with its operator's first letter: a master regex whose
+# alternatives all start with a literal lets the regex engine skip ahead.
+_PERL_NOT_AFTER = r"[\w$@%&>:{-]"
+_PERL_DELIMITER = r"(?P<D>[^\w\s{(\[<)}\]>=,;#])"
+
+
+def _perl_quote_like(name: str, more: str = "") -> StringRule:
+    """`name` (then optionally one of `more`: q -> qq qw ...) with its one delimited part."""
+    head = f"{name[0]}(?<!{_PERL_NOT_AFTER}{name[0]}){name[1:]}" + (f"[{more}]?" if more else "")
+    return StringRule(regex=f"{head}(?:[ \\t]*(?:{_BRACKETS})|{_PERL_DELIMITER}{_TO_DELIMITER})")
+
+
+def _perl_substitution(name: str) -> StringRule:
+    """s tr y: a pattern part and a replacement part."""
+    head = f"{name[0]}(?<!{_PERL_NOT_AFTER}{name[0]}){name[1:]}"
+    two_brackets = f"[ \\t]*(?:{_BRACKETS})\\s*(?:{_BRACKETS})"
+    return StringRule(regex=f"{head}(?:{two_brackets}|{_PERL_DELIMITER}{_TO_DELIMITER}{_TO_DELIMITER})")
+
+
+PERL_QUOTE_LIKE = (_perl_quote_like("q", "qwxr"), _perl_quote_like("m"),
+                   _perl_substitution("s"), _perl_substitution("tr"), _perl_substitution("y"))
+PERL_REGEX = _slash_regex(r"[\w)\]}$@%\"'`]", "if unless and or not return split grep map when while until",
+                          spaced_call=True)
+RUBY_REGEX = _slash_regex(r"[\w)\]}\"'`]", "if elsif unless and or not return when while until then",
+                          spaced_call=True)
+# Ruby %w[] %i() %q{} %Q<> %r{} %x() %s[] and bare %() %[] %{}: where an operand can start.
+_RUBY_OPERAND = "".join(f"(?<![\\w)\\]}}\"'][ \\t]{{{blanks}}}%)" for blanks in range(9))
+RUBY_PERCENT = (
+    StringRule(regex=f"%{_RUBY_OPERAND}[qQwWiIrsx]?(?:{_BRACKETS})"),
+    StringRule(regex=f"%{_RUBY_OPERAND}[qQwWiIrsx](?P<D>[^\\w\\s(\\[{{<])" + _TO_DELIMITER),
+)
+JS_REGEX = _slash_regex(r"[\w$)\]}\"'`]",
+                        "return typeof case do else in of delete void throw yield await instanceof new")
+
 # C++ R"delim( ... )delim". The guard accepts any R not glued to an identifier
 # character other than the encoding prefixes u8 u U L (u8R"(...)").
 CPP_RAW = StringRule(
@@ -125,14 +218,17 @@ SHELL_NOT_AFTER = r"[^\s;&|()]"
 
 
 PYTHON = Language("Python", line_comments=("#",), strings=PY_STRINGS)
-SHELL = Language("Shell", line_comments=("#",), not_after=SHELL_NOT_AFTER, strings=SHELL_STRINGS)
+# Outside quotes a backslash makes the next character (a quote, a #) plain.
+BACKSLASH_ESCAPE = r"\\[\s\S]"
+SHELL = Language("Shell", line_comments=("#",), not_after=SHELL_NOT_AFTER, strings=SHELL_STRINGS,
+                 skips=(BACKSLASH_ESCAPE,))
 RUBY = Language(
     "Ruby",
     line_comments=("#",),
     block_comments=(("=begin", "=end"),),
     blocks_at_line_start=True,
-    strings=(RUBY_HEREDOC, DQ_ML, SQ_ML, BACKTICK_ML),
-    skips=(r"\?[\"'#]",),  # ?" ?# character literals
+    strings=(RUBY_HEREDOC, RUBY_SQUIGGLY_HEREDOC, RUBY_REGEX) + RUBY_PERCENT + (DQ_ML, SQ_ML, BACKTICK_ML),
+    skips=(r"\?[\"'#]", r"\\[\s\S]"),  # ?" ?# character literals; \" outside a string
 )
 PERL = Language(
     "Perl",
@@ -141,7 +237,8 @@ PERL = Language(
                          ("pod", "head1", "head2", "head3", "head4", "over", "item", "begin", "for", "encoding")),
     blocks_at_line_start=True,
     not_after=r"[$\\]",  # $#array, \#
-    strings=(PERL_HEREDOC, DQ_ML, SQ_ML),
+    strings=(PERL_HEREDOC, PERL_REGEX) + PERL_QUOTE_LIKE + (DQ_ML, SQ_ML),
+    skips=(r"\\[\s\S]",),  # \" \' outside a string: a reference to a literal
 )
 R = Language("R", line_comments=("#'", "#"), strings=(DQ_ML, SQ_ML, StringRule("`")))
 YAML = Language(
@@ -163,14 +260,15 @@ CONFIG = Language("Config", line_comments=("#",), not_after=r"\S", strings=(DQ, 
 PROPERTIES = Language("Properties", line_start_comments=("#", "!"))
 MAKE = Language("Makefile", line_comments=("#",), not_after=r"[\\]")
 DOCKERFILE = Language("Dockerfile", line_comments=("#",), not_after=SHELL_NOT_AFTER,
-                      strings=(StringRule("'", escape=""), DQ))
+                      strings=(StringRule("'", escape=""), DQ), skips=(BACKSLASH_ESCAPE,))
 CMAKE = Language(
     "CMake",
     line_comments=("#",),
     block_comments=(("#[[", "]]"), ("#[=[", "]=]"), ("#[==[", "]==]")),
     strings=(DQ_ML, LONG_BRACKET),
 )
-C = Language("C", line_comments=("//",), block_comments=C_BLOCK, strings=C_STRINGS)
+# .h is C and C++ alike, so C knows C++ raw strings: R"( is no C either way.
+C = Language("C", line_comments=("//",), block_comments=C_BLOCK, strings=(CPP_RAW,) + C_STRINGS)
 CPP = Language("C++", line_comments=("//",), block_comments=C_BLOCK, strings=(CPP_RAW,) + C_STRINGS)
 OBJC_MATLAB = Language(
     # .m is both Objective-C and MATLAB; the union of their comment syntax is
@@ -205,9 +303,9 @@ RUST = Language(
 # Outside strings a backslash only occurs in regex literals, where it escapes
 # what could otherwise look like a comment (/https?:\/\//).
 JS_SKIPS = (r"\\[\s\S]",)
-JAVASCRIPT = Language("JavaScript", line_comments=("//",), block_comments=C_BLOCK, strings=JS_STRINGS,
+JAVASCRIPT = Language("JavaScript", line_comments=("//",), block_comments=C_BLOCK, strings=(JS_REGEX,) + JS_STRINGS,
                       skips=JS_SKIPS)
-TYPESCRIPT = Language("TypeScript", line_comments=("//",), block_comments=C_BLOCK, strings=JS_STRINGS,
+TYPESCRIPT = Language("TypeScript", line_comments=("//",), block_comments=C_BLOCK, strings=(JS_REGEX,) + JS_STRINGS,
                       skips=JS_SKIPS)
 CSS = Language("CSS", block_comments=C_BLOCK, strings=(DQ, SQ))
 SCSS = Language("SCSS", line_comments=("//",), block_comments=C_BLOCK, strings=(DQ, SQ))
@@ -340,7 +438,10 @@ NIX = Language(
     # ''indented strings'' where ''' ''$ ''\ are escapes.
     strings=(StringRule(regex=r"''(?:[^']|'(?!')|''['$\\])*+(?:''|\Z)"), DQ_ML),
 )
-TCL = Language("Tcl", line_comments=("#",), not_after=r"[^\s;{]", strings=(DQ_ML,))
+# A quote only opens a Tcl string at the start of a word (puts 5" is a plain
+# character), and \" outside one is an escaped character.
+TCL = Language("Tcl", line_comments=("#",), not_after=r"[^\s;{]",
+               strings=(StringRule('"', multiline=True, not_after=r"[^\s;{\[]"),), skips=(BACKSLASH_ESCAPE,))
 AWK = Language("Awk", line_comments=("#",), strings=(DQ,))
 D_LANG = Language("D", line_comments=("//",), block_comments=C_BLOCK + (("/+", "+/"),),
                   strings=(StringRule("`", escape="", multiline=True), DQ_ML, C_CHAR))
@@ -354,47 +455,91 @@ VIM = Language("Vim script", line_start_comments=('"',), line_comments=("#",), n
 MESON = Language("Meson", line_comments=("#",), strings=(TRIPLE_SQ, SQ))
 GN = Language("GN", line_comments=("#",), strings=(DQ,))
 SOLIDITY = Language("Solidity", line_comments=("//",), block_comments=C_BLOCK, strings=(DQ, SQ))
+# An apostrophe glued to a word (don't) is prose, not a string: autoconf
+# messages, Kconfig help texts, NSIS captions.
+APOSTROPHE = StringRule("'", escape="", not_after=r"\w")
+# m4 and autoconf: `dnl` discards the rest of the line, `#` is a comment that
+# m4 copies (configure.ac holds shell code too). `[#include <x.h>]` is quoted
+# text, not a comment.
+M4 = Language("M4/Autoconf", line_comments=("#", "dnl"), not_after=SHELL_NOT_AFTER, strings=(DQ, APOSTROPHE))
+# Man pages: .\" and \" comments (\# in groff). Quotes are no strings in roff.
+ROFF = Language("Roff", line_comments=('\\"', "\\#"), line_start_comments=('.\\"', "'\\\"", ".\\#"))
+# Vim test files: a `"` line is a comment; the Given/Expect blocks hold
+# arbitrary text, so nothing else is.
+VADER = Language("Vader", line_start_comments=('"',))
+RPM_SPEC = Language("RPM spec", line_start_comments=("#",))
+KCONFIG = Language("Kconfig", line_comments=("#",), strings=(DQ, APOSTROPHE))
+# .def: Windows module definitions (; comments) and C X-macro tables (LLVM).
+MODULE_DEF = Language("Module definition", line_comments=("//",), block_comments=C_BLOCK,
+                      line_start_comments=(";", "#"), strings=(DQ,))
+# Grammar files: C in the actions, and lex patterns such as \" or [^"\n]
+# outside any string: escapes and one-line bracket expressions are plain code.
+YACC = Language("Yacc/Lex", line_comments=("//",), block_comments=C_BLOCK, strings=C_STRINGS,
+                skips=(r"\\[^\n]", r"\[\^?\]?[^\]\n]*\]"))
+SED = Language("sed", line_start_comments=("#",))
+NSIS = Language("NSIS", line_comments=(";", "#"), not_after=r"\S", block_comments=C_BLOCK,
+                strings=(StringRule('"', escape=""), APOSTROPHE, StringRule("`", escape="")))
+APPLESCRIPT = Language("AppleScript", line_comments=("--", "#"), not_after=r"\S", block_comments=ML_BLOCK,
+                       nested_blocks=True, strings=(DQ,))
+# .inc is included by C, C++, PHP, Pascal, assembly and BitBake alike. `//` and
+# `/* */` are comments in all of the C-like ones; `#` is a PHP/BitBake comment
+# and, in C, a directive whose text (`include`, `define`) never starts with a
+# tag; `;` (assembly) only at the start of a line, since it ends C statements.
+INCLUDE = Language("Include file", line_comments=("//", "#"), not_after=r"\w", block_comments=C_BLOCK,
+                   line_start_comments=(";",), strings=(DQ, APOSTROPHE))
+CABAL = Language("Cabal", line_start_comments=("--",))
+LEAN = Language("Lean", line_comments=("--",), block_comments=(("/-", "-/"),), nested_blocks=True,
+                strings=(DQ, ONE_CHAR))
+# Templates: their own comments plus the HTML around them.
+HANDLEBARS = Language("Handlebars", block_comments=(("{{!--", "--}}"), ("{{!", "}}")) + HTML_BLOCK)
+JINJA = Language("Jinja/Twig", block_comments=(("{#", "#}"),) + HTML_BLOCK)
+ERB = Language("ERB/EJS", block_comments=(("<%#", "%>"),) + HTML_BLOCK)
+# Indentation-based markup: `-#` (Haml), `/` (Slim, Haml HTML comments).
+HAML = Language("Haml/Slim", line_start_comments=("-#", "/!", "/"))
+PUG = Language("Pug", line_start_comments=("//-", "//"))
+LINKER_SCRIPT = Language("Linker script", block_comments=C_BLOCK, strings=(DQ,))
 
 # (language, extensions) — lower case, without the dot.
 _EXTENSION_TABLE: tuple[tuple[Language, str], ...] = (
-    (PYTHON, "py pyw pyi pyx pxd pxi bzl star sconstruct sconscript gyp gypi"),
-    (SHELL, "sh bash zsh ksh ash dash fish bats command envrc"),
+    (PYTHON, "py pyw pyi pyx pxd pxi bzl star sconstruct sconscript gyp gypi gd mojo sage vy"),
+    (SHELL, "sh bash zsh ksh ash dash fish bats command envrc csh tcsh ebuild eclass"),
     (RUBY, "rb rbw rake gemspec ru podspec thor jbuilder"),
-    (PERL, "pl pm t psgi"),
+    (PERL, "pl pm t psgi perl ph plx pod"),
     (R, "r"),
     (YAML, "yml yaml"),
     (TOML, "toml"),
-    (INI, "ini cfg editorconfig gitconfig gitmodules desktop inf"),
-    (CONFIG, "conf cnf env pro pri"),
+    (INI, "ini cfg editorconfig gitconfig gitmodules desktop inf "
+          "service socket timer target mount automount swap path slice network netdev link"),
+    (CONFIG, "conf cnf env pro pri pc bb bbappend bbclass"),
     (PROPERTIES, "properties"),
-    (MAKE, "mk mak make"),
+    (MAKE, "mk mak make am"),
     (DOCKERFILE, "dockerfile containerfile"),
     (CMAKE, "cmake"),
-    (C, "c h"),
-    (CPP, "cc cpp cxx c++ hh hpp hxx h++ ipp tpp inl ino cu cuh mm"),
+    (C, "c h xs glsl vert frag geom tesc tese comp hlsl hlsli fx fxh cginc shader"),
+    (CPP, "cc cpp cxx c++ hh hpp hxx h++ ipp tpp inl ino cu cuh mm i swg metal"),
     (OBJC_MATLAB, "m"),
-    (CSHARP, "cs csx"),
-    (JAVA, "java"),
+    (CSHARP, "cs csx vala vapi"),
+    (JAVA, "java pde"),
     (KOTLIN, "kt kts"),
     (SCALA, "scala sc sbt"),
     (SWIFT, "swift"),
     (GO, "go"),
     (RUST, "rs"),
-    (JAVASCRIPT, "js mjs cjs jsx"),
+    (JAVASCRIPT, "js mjs cjs jsx es6 qml as gs hx"),
     (TYPESCRIPT, "ts mts cts tsx"),
-    (CSS, "css"),
+    (CSS, "css pcss postcss"),
     (SCSS, "scss less sass styl"),
     (PHP, "php phtml php3 php4 php5 phpt"),
     (DART, "dart"),
-    (ZIG, "zig"),
-    (HASKELL, "hs lhs hsc"),
+    (ZIG, "zig zon"),
+    (HASKELL, "hs lhs hsc agda idr"),
     (ELM, "elm purs"),
     (LUA, "lua"),
-    (SQL, "sql psql pgsql"),
-    (ADA, "adb ads ada"),
+    (SQL, "sql psql pgsql ddl hql pls pks pkb plsql"),
+    (ADA, "adb ads ada gpr"),
     (COMMON_LISP, "lisp lsp cl asd"),
     (SCHEME, "scm ss rkt sld"),
-    (CLOJURE, "clj cljs cljc edn"),
+    (CLOJURE, "clj cljs cljc edn fnl hy"),
     (EMACS_LISP, "el"),
     (ERLANG, "erl hrl escript"),
     (ELIXIR, "ex exs"),
@@ -402,27 +547,28 @@ _EXTENSION_TABLE: tuple[tuple[Language, str], ...] = (
     (PROLOG, "prolog"),
     (VISUAL_BASIC, "vb vbs bas frm vba"),
     (BATCH, "bat cmd"),
-    (FORTRAN, "f for f77 f90 f95 f03 f08 ftn"),
+    (FORTRAN, "f for f77 f90 f95 f03 f08 ftn fpp pyf"),
     (NIM, "nim nims nimble"),
     (JULIA, "jl"),
-    (OCAML, "ml mli mll mly"),
+    (OCAML, "ml mli mll mly sml"),
     (FSHARP, "fs fsi fsx"),
     (PASCAL, "pas dpr lpr"),
-    (HTML, "html htm xhtml"),
-    (XML, "xml svg xsd xsl xslt plist csproj vbproj fsproj vcxproj props targets xaml resx wsdl rss atom"),
+    (HTML, "html htm xhtml jsp cshtml razor"),
+    (XML, "xml svg xsd xsl xslt plist csproj vbproj fsproj vcxproj props targets xaml resx wsdl rss atom "
+          "ui qrc glade xib storyboard nuspec pom dtd wxs wxi xliff xlf launch xacro urdf kml gpx"),
     (VUE, "vue svelte astro"),
-    (POWERSHELL, "ps1 psm1 psd1"),
+    (POWERSHELL, "ps1 psm1 psd1 pwsh"),
     (ASSEMBLY, "asm nasm"),
     (GAS, "s"),
     (VHDL, "vhd vhdl"),
     (VERILOG, "v vh sv svh"),
-    (GROOVY, "groovy gvy gradle"),
+    (GROOVY, "groovy gvy gradle nf"),
     (HCL, "tf tfvars hcl nomad"),
-    (PROTOBUF, "proto"),
+    (PROTOBUF, "proto fbs prisma"),
     (THRIFT, "thrift"),
     (GRAPHQL, "graphql gql graphqls"),
     (NIX, "nix"),
-    (TCL, "tcl tk exp"),
+    (TCL, "tcl tk exp tm itcl"),
     (AWK, "awk"),
     (D_LANG, "d di"),
     (JSON, "json jsonc json5"),
@@ -432,21 +578,49 @@ _EXTENSION_TABLE: tuple[tuple[Language, str], ...] = (
     (VIM, "vim"),
     (GN, "gn gni"),
     (SOLIDITY, "sol"),
+    (M4, "m4 ac"),
+    (ROFF, "1 2 3 4 5 6 7 8 9 1p 3p man mdoc roff ms me tmac"),
+    (VADER, "vader"),
+    (RPM_SPEC, "spec"),
+    (MODULE_DEF, "def"),
+    (YACC, "y yy l lex"),
+    (SED, "sed"),
+    (NSIS, "nsi nsh"),
+    (APPLESCRIPT, "applescript"),
+    (INCLUDE, "inc"),
+    (CABAL, "cabal"),
+    (LEAN, "lean"),
+    (HANDLEBARS, "hbs handlebars mustache"),
+    (JINJA, "j2 jinja jinja2 twig njk"),
+    (ERB, "erb ejs"),
+    (HAML, "haml slim"),
+    (PUG, "pug jade"),
+    (LINKER_SCRIPT, "ld lds"),
 )
 
 # (language, whole file names) — lower case; these win over extensions.
 _NAME_TABLE: tuple[tuple[Language, str], ...] = (
-    (MAKE, "makefile gnumakefile bsdmakefile justfile"),
-    (DOCKERFILE, "dockerfile containerfile"),
+    (MAKE, "makefile gnumakefile bsdmakefile justfile kbuild"),
+    (DOCKERFILE, "dockerfile containerfile earthfile"),
     (CMAKE, "cmakelists.txt"),
-    (RUBY, "rakefile gemfile vagrantfile podfile guardfile brewfile fastfile capfile appfile dangerfile"),
+    (RUBY, "rakefile gemfile vagrantfile podfile guardfile brewfile fastfile capfile appfile dangerfile "
+           "berksfile puppetfile thorfile .irbrc .pryrc"),
     (GROOVY, "jenkinsfile"),
-    (PYTHON, "build build.bazel workspace workspace.bazel module.bazel sconstruct sconscript tiltfile"),
+    (PYTHON, "build build.bazel workspace workspace.bazel module.bazel sconstruct sconscript tiltfile "
+             "buck snakefile wscript"),
     (SHELL, ".bashrc .bash_profile .bash_login .bash_logout .bash_aliases .profile .zshrc .zshenv "
-            ".zprofile .zlogin .kshrc .envrc .xinitrc .xprofile pkgbuild apkbuild"),
+            ".zprofile .zlogin .kshrc .envrc .xinitrc .xprofile .cshrc .tcshrc .login .logout "
+            "pkgbuild apkbuild configure config.guess config.sub"),
     (CONFIG, ".gitignore .gitattributes .dockerignore .npmignore .hgignore .eslintignore "
-             ".prettierignore .env .npmrc .inputrc .tmux.conf .screenrc codeowners procfile caddyfile"),
-    (INI, ".editorconfig .gitconfig .gitmodules .pylintrc .flake8 .coveragerc setup.cfg tox.ini"),
+             ".prettierignore .helmignore .gcloudignore .ignore .rgignore .agignore .mailmap .htaccess "
+             ".env .npmrc .inputrc .tmux.conf .screenrc codeowners procfile caddyfile doxyfile "
+             "manifest.in requirements.in requirements.txt requirements-dev.txt dev-requirements.txt "
+             "requirements-test.txt test-requirements.txt constraints.txt"),
+    (INI, ".editorconfig .gitconfig .gitmodules .pylintrc .flake8 .coveragerc .pypirc .hgrc setup.cfg tox.ini"),
+    (YAML, ".clang-format .clang-tidy .yamllint"),
+    (KCONFIG, "kconfig"),
+    (GO, "go.mod go.work"),
+    (ERLANG, "rebar.config"),
     (TOML, "pipfile cargo.lock poetry.lock"),
     (MESON, "meson.build meson_options.txt meson.options"),
     (VIM, ".vimrc _vimrc .gvimrc .exrc"),
@@ -468,24 +642,161 @@ LANGUAGES: tuple[Language, ...] = tuple(
 
 # Prose is another module's business, even for Makefile.md-like names.
 PROSE_EXTENSIONS = frozenset("md markdown mdown mkd txt text rst org adoc asciidoc textile rdoc".split())
-# Names that keep their language with any non-prose suffix: Dockerfile.dev, Makefile.am.
-_NAME_PREFIXES = ("dockerfile", "containerfile", "makefile", "gnumakefile", "jenkinsfile")
+# Names that keep their language with any non-prose suffix: Dockerfile.dev,
+# Kconfig.debug, .env.local.
+_NAME_PREFIXES = ("dockerfile", "containerfile", "makefile", "gnumakefile", "jenkinsfile", "kconfig", ".env")
+# Suffixes of files that are generated from a template or copied into place:
+# the language is the one of the name inside (config.h.in is C, Makefile.in a
+# Makefile, values.yaml.tpl YAML, .env.example Config).
+TEMPLATE_SUFFIXES = frozenset("in src tmpl template tpl j2 jinja jinja2 erb dist example sample".split())
+# A template of HTML or XML is read with the template's own language, which
+# knows both comment syntaxes (page.html.j2 is Jinja/Twig).
+_MARKUP = frozenset(("HTML", "XML"))
+# Man page sections, unless the name is a version (python-build/3.11.1).
+_MAN_SECTIONS = frozenset("1 2 3 4 5 6 7 8 9 1p 3p".split())
 
 
 def language_for(path: str) -> Language | None:
     """The language of `path` by file name or extension, or None (prose or unknown).
 
     Well-known names win over extensions (CMakeLists.txt is CMake although
-    .txt is prose); extensions are compared case-insensitively.
+    .txt is prose); names are compared case-insensitively; template suffixes
+    (.in, .tpl, ...) give the language of the name inside them.
     """
-    name = posixpath.basename(path.replace("\\", "/")).lower()
+    name = _basename(path)
+    inner, suffixes = _strip_template_suffixes(name)
+    language = _language_of_name(inner)
+    templates = [EXTENSIONS[suffix] for suffix in suffixes if suffix in EXTENSIONS]
+    if language is None:
+        return templates[-1] if templates else None  # macros.j2: a template language of its own
+    if language.name in _MARKUP and templates:
+        return templates[0]
+    return language
+
+
+def _strip_template_suffixes(name: str) -> tuple[str, list[str]]:
+    """`page.html.j2` -> ("page.html", ["j2"]); well-known names stay whole (MANIFEST.in)."""
+    suffixes = []
+    while name not in FILE_NAMES:
+        stem, _, suffix = name.rpartition(".")
+        if suffix not in TEMPLATE_SUFFIXES or not stem.strip("."):
+            break
+        suffixes.append(suffix)
+        name = stem
+    return name, suffixes
+
+
+def _language_of_name(name: str) -> Language | None:
+    """The language of one lower-case file name, template suffixes not stripped."""
     if name in FILE_NAMES:
         return FILE_NAMES[name]
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
         return None  # no extension, or an unknown dotfile
-    if ext in EXTENSIONS:
+    if ext in EXTENSIONS and not (ext in _MAN_SECTIONS and stem[-1].isdigit()):
         return EXTENSIONS[ext]
     if stem in _NAME_PREFIXES and ext not in PROSE_EXTENSIONS:
         return FILE_NAMES[stem]
+    return None
+
+
+def has_no_extension(path: str) -> bool:
+    """True for `deploy`, `bin/rails`, `.bashrc`-like names: no extension at all."""
+    return "." not in _basename(path).lstrip(".")
+
+
+def extension_in_table(path: str) -> bool:
+    """True if the table lists the extension of `path`, whatever it decided for the name."""
+    stem, dot, ext = _basename(path).rpartition(".")
+    return bool(dot and stem) and ext in EXTENSIONS
+
+
+def is_template_of_extensionless(path: str) -> bool:
+    """True for `tool.in`, `run.tmpl`: only template suffixes after a name without extension."""
+    inner, suffixes = _strip_template_suffixes(_basename(path))
+    return bool(suffixes) and "." not in inner.lstrip(".")
+
+
+def _basename(path: str) -> str:
+    return posixpath.basename(path.replace("\\", "/")).lower()
+
+
+# -- scripts: the language a #! line names -------------------------------------------
+
+# (language, interpreter names) — lower case, without a version suffix.
+_INTERPRETER_TABLE: tuple[tuple[Language, str], ...] = (
+    (SHELL, "sh bash zsh ksh mksh pdksh dash ash yash posh fish csh tcsh rc bats shell"),  # @SHELL@
+    (PYTHON, "python pypy jython ipython micropython uv"),  # uv: `env -S uv run --script`
+    (PERL, "perl raku rakudo"),
+    (RUBY, "ruby jruby truffleruby"),
+    (JAVASCRIPT, "node nodejs bun zx"),
+    (TYPESCRIPT, "deno ts-node tsx"),
+    (LUA, "lua luajit"),
+    (TCL, "tclsh wish expect jimsh"),
+    (PHP, "php php-cgi"),
+    (AWK, "awk gawk mawk nawk"),
+    (R, "rscript r"),
+    (MAKE, "make gmake bmake"),
+    (SED, "sed gsed"),
+    (ELIXIR, "elixir"),
+    (ERLANG, "escript"),
+    (JULIA, "julia"),
+    (CRYSTAL, "crystal"),
+    (HASKELL, "runghc runhaskell stack"),
+    (SWIFT, "swift"),
+    (SCALA, "scala scala-cli"),
+    (GROOVY, "groovy"),
+    (KOTLIN, "kotlin kscript"),
+    (JAVA, "java"),
+    (POWERSHELL, "pwsh powershell"),
+    (SCHEME, "guile racket csi gosh chibi-scheme scheme"),
+    (COMMON_LISP, "sbcl clisp ecl"),
+    (EMACS_LISP, "emacs"),
+    (CLOJURE, "clojure clj bb"),
+    (OCAML, "ocaml"),
+    (DART, "dart"),
+    (NIM, "nim"),
+    (APPLESCRIPT, "osascript"),
+    (M4, "m4"),
+)
+INTERPRETERS: Mapping[str, Language] = _index(_INTERPRETER_TABLE)
+
+# env's options that take a value: `env -u NAME python`, `env -C DIR sh`.
+_ENV_OPTIONS_WITH_VALUE = frozenset(("-u", "--unset", "-C", "--chdir"))
+_VERSION_SUFFIX = re.compile(r"[\d.]+$")  # python3.11 perl5.36 tclsh8.6 lua5.4
+_NIX_SHELL_INTERPRETER = re.compile(r"^#![ \t]*nix-shell\b[^\n]*?[ \t]-i[ \t]+(\S+)", re.MULTILINE)
+
+
+def language_for_shebang(text: str) -> Language | None:
+    """The language of a script whose first line is `#!` and a known interpreter.
+
+    `#!/bin/sh`, `#!/usr/bin/env -S python3 -u`, `#!/usr/bin/perl -w`,
+    `#!@PYTHON@` (a configure template); None without such a line.
+    """
+    if not text.startswith("#!"):
+        return None
+    end = text.find("\n")
+    interpreter = _interpreter(text[2:end if end >= 0 else len(text)].split())
+    if interpreter == "nix-shell":  # the real one is named by `#!nix-shell -i X` below
+        named = _NIX_SHELL_INTERPRETER.search(text, 0, 4096)
+        interpreter = _interpreter([named.group(1)]) if named else None
+    if interpreter is None:
+        return None
+    if interpreter in INTERPRETERS:
+        return INTERPRETERS[interpreter]
+    return INTERPRETERS.get(_VERSION_SUFFIX.sub("", interpreter))
+
+
+def _interpreter(words: list[str]) -> str | None:
+    """The program a shebang runs, lower case, past `env` and its options."""
+    words = list(words)
+    while words:
+        program = posixpath.basename(words.pop(0).replace("\\", "/")).lower().strip("@")
+        program = program.removesuffix(".exe")
+        if program not in ("env", "busybox"):
+            return program or None
+        while words and (words[0].startswith("-") or "=" in words[0]):
+            option = words.pop(0)
+            if option in _ENV_OPTIONS_WITH_VALUE and words:
+                words.pop(0)
     return None

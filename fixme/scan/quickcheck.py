@@ -21,7 +21,7 @@ from .spawn import Child
 
 # Bump with store.SCHEMA: "unchanged" skips the store, so a state.json that
 # outlives a reset store would vouch for an empty cache.
-STATE_VERSION = 4
+STATE_VERSION = 5
 # --branch for HEAD's id; --no-ahead-behind because counting commits against
 # the upstream costs time that grows with the divergence, and the counts
 # would make a fetch look like a change to the work tree.

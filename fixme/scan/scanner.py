@@ -235,33 +235,48 @@ class _Update:
     # -- reading -----------------------------------------------------------
     def _parse(self, changed) -> list[tuple[str, str, int, list]]:
         """(path, key, line count, raw entries) for every changed file that is still there."""
-        from .files import Skipped, read_text
+        from .files import FOREIGN, Skipped, read_text
 
         parsed = []
         for done, (path, key, kind) in enumerate(changed, 1):
             text = read_text(self.root / path, self.config.max_file_size)
             if isinstance(text, Skipped):
-                if text.notice:
+                # Skipping a file of no known kind is no news: fixme never read those.
+                if text.notice and kind.grammar != FOREIGN:
                     self.summary.notices.append(f"skipped {path}: {text.reason}")
                 if text.reason != "missing":
                     parsed.append((path, key, 0, []))
                 continue
-            parsed.append((path, key, text.count("\n") + 1, self._entries_in(text, kind)))
+            parsed.append((path, key, text.count("\n") + 1, self._entries_in(path, text, kind)))
             if done % 200 == 0 or done == len(changed):
                 self.scanner.progress("reading", done, len(changed))
         self.summary.reread = len(changed)
         return parsed
 
-    def _entries_in(self, text: str, kind) -> list:
+    def _entries_in(self, path: str, text: str, kind) -> list:
+        from .files import settle
+
+        kind = settle(kind, path, text, self.config.tags)  # #! scripts, Pygments languages
+        if kind is None:
+            return []
         if kind.grammar == "code":
             from .codescan import scan_code
 
-            return scan_code(text, kind.language, self.tags)
+            return scan_code(text, self._with_configured_markers(kind.language), self.tags)
         from .prose import may_hold_entries, scan_prose
 
         if not may_hold_entries(text, self.tags):
             return []
         return scan_prose(text, self.tags, markdown=kind.markdown, rst=kind.rst)
+
+    def _with_configured_markers(self, language):
+        """The language with `scan.comment_markers` (from an older tool's config) as line comments too."""
+        from .languages import Language
+
+        extra = tuple(m for m in self.config.comment_markers if m not in getattr(language, "line_comments", ()))
+        if not extra or not isinstance(language, Language):
+            return language
+        return language._replace(line_comments=language.line_comments + extra)
 
     # -- blame -------------------------------------------------------------
     def _blame(self, parsed, old_head: str | None) -> dict[str, dict]:

@@ -32,7 +32,7 @@ from .model import RawEntry
 # bytes: occurrences are cached by blob, so an old cache would keep old answers.
 # Bump quickcheck.STATE_VERSION with it, or the quick check keeps vouching for
 # the old cache after this one is wiped.
-SCHEMA = 5
+SCHEMA = 6
 # `config` and `log` are the older fixme tool's, shared through git when a repository has them.
 LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n!config\n!log\n"
 _FIRST_LOCAL_GITIGNORE = "# fixme's local state; only the config is shared.\n*\n"  # hid them too
