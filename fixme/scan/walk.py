@@ -178,6 +178,10 @@ def _pair_diffs(git: Git, commits: list[tuple[str, list[str]]]) -> Iterator[tupl
         for sha, parents in commits:
             yield sha, parents, [reader.next_pair(sha, parent) for parent in (parents or [None])]
         finished = True
+    except GitError as exc:
+        proc.wait()  # output that stops short: git's own reason, if it failed
+        drain.join()
+        raise GitError(first_line(errors[0]) if errors and errors[0] else str(exc)) from None
     finally:
         if not finished:
             proc.kill()
