@@ -1237,7 +1237,16 @@ def long_linear_history(p: Project, commits: int = 60, files: int = 56) -> None:
         header = "package mod\n\n" if kind[0] == "go" else ""
         p.repo.write(path, header + funcs)
     p.write(".mailmap", "Ken Thompson <ken@example.org> <ken@old.example>\n")
+    p.write("core/notes.md", "# Notes\n\n## 2023-11-16\n\nTODO: write a changelog\n    From the commit subjects.\n")
     p.commit("import the code base", "ada")
+
+    # ken, before his e-mail changed: blame reports him as the mailmap says
+    p.write("core/legacy.c", "// TODO(ken): drop K&R declarations\nint legacy(a) int a; { return a; }\n")
+    p.git("add", "-A")
+    env = p.identity("ken")
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "ken@old.example"
+    p.git("commit", "-q", "-m", "legacy code", env=env)
+    p.expect("core/legacy.c", "// TODO(ken): drop K&R declarations", p.sha("HEAD"), "mailmapped author")
 
     for n in range(commits - 1):
         for _ in range(rnd.randint(1, 3)):
@@ -1274,11 +1283,14 @@ def long_linear_history(p: Project, commits: int = 60, files: int = 56) -> None:
             env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "ken@old.example"
             p.git("add", "-A")
             p.git("commit", "-q", "-m", f"change {n}", env=env)
-        elif n == 30:
-            p.commit(f"change {n} (patch from the mailing list)", "ada", committer="barbara")
+        elif n == 30:  # written by ada, applied by barbara: blame reports the author
+            p.write("core/patch.py", "def patched():\n    # FIXME(ada): upstream this\n    return True\n")
+            sha = p.commit(f"change {n} (patch from the mailing list)", "ada", committer="barbara")
+            p.expect("core/patch.py", "# FIXME(ada): upstream this", sha, "authored by ada, committed by barbara")
         else:
             p.commit(f"change {n}", author)
-    p.write("core/notes.md", "# Notes\n\nTODO: write a changelog\n    From the commit subjects.\n")
+    # work in progress on the devlog
+    p.edit("core/notes.md", "## 2023-11-16\n", "## 2023-11-16\n\nFIXME: the release script\n")
 
 
 # ---------------------------------------------------------------------------
@@ -1305,8 +1317,8 @@ class RandomHistory:
     names: int = 0
 
     def sources(self) -> list[str]:
-        out = self.p.git("ls-files", "-z", "src").split("\0")
-        return sorted(path for path in out if path)
+        return sorted(str(path.relative_to(self.p.root)) for path in (self.p.root / "src").rglob("*")
+                      if path.is_file())
 
     def new_file(self) -> None:
         self.names += 1
