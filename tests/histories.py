@@ -1334,7 +1334,7 @@ class RandomHistory:
             self.new_file()
             return
         path = self.rnd.choice(sources)
-        if self.rnd.random() < 0.08:
+        if self.rnd.random() < 0.08 and self.p.git("ls-files", "--", path).strip():  # git mv needs it tracked
             self.names += 1
             new = f"src/r{self.names}_{path.rsplit('/', 1)[-1]}"
             self.p.move(path, new)

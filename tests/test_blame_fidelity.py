@@ -373,7 +373,8 @@ def test_incremental_scans_after_merges_match_git_blame(blame_strategy, tmp_path
 # random histories
 
 
-RANDOM_SETTINGS = settings(max_examples=4, deadline=None, database=None,
+# derandomize: the same seeds on every run, so CI never meets a history nobody has seen pass.
+RANDOM_SETTINGS = settings(max_examples=4, deadline=None, database=None, derandomize=True,
                            phases=[Phase.explicit, Phase.generate],  # shrinking a seed means nothing
                            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 

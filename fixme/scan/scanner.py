@@ -288,6 +288,9 @@ class _Update:
         at_head: dict[str, set[int]] = {}  # clean files: blame at HEAD, cached by blob
         in_tree: dict[str, set[int]] = {}  # files that differ from HEAD: blame the work tree
         blobs: dict[str, str] = {}
+        # A file git tracks but HEAD lacks (added, or renamed with git mv) is blamed in the
+        # work tree too: blame follows a staged rename back into the history.
+        indexed = {item.path for item in self.status.entries if item.kind == "changed"}
         for path, key, _, raws in parsed:
             lines = {raw.line for raw in raws}
             if not lines:
@@ -298,7 +301,7 @@ class _Update:
                 origins[path] = found
                 if lines - found.keys():
                     at_head[path] = lines - found.keys()
-            elif head is not None and self.store.tree_blobs([path]):
+            elif head is not None and (path in indexed or self.store.tree_blobs([path])):
                 in_tree[path] = lines
             else:
                 origins[path] = {n: uncommitted(path) for n in lines}

@@ -479,7 +479,7 @@ def _answer(git: Git, state: dict, shas: list[str], wanted: dict[str, Collection
         if all(origin is not None for origin in picked.values()):
             vouched[path] = picked
     used = sorted({origin[0] for picked in vouched.values() for origin in picked.values()
-                   if isinstance(origin, tuple)})
+                   if not isinstance(origin, Origin)})  # (commit index, path) keys; Origins came from the seed
     authors = commit_authors(git, [shas[i] for i in used])
     made: dict[tuple, Origin] = {}
     result: dict[str, dict[int, Origin]] = {}
