@@ -343,17 +343,18 @@ class _Update:
 
         base, seed = self._seed(old_head, wanted)
         lines_in_files = sum(count for _, _, count, _ in parsed)
-        if not choose_walk(self.git, head, wanted, base, lines_in_files, self.scanner.blame_strategy):
-            return {}
+        choice = choose_walk(self.git, head, wanted, base, lines_in_files, self.scanner.blame_strategy)
+        if not choice.walk:
+            return choice.blamed  # the few files blamed while measuring
 
         def progress(done: int, total: int) -> None:
             self.scanner.progress("blaming (history)", done, total)
 
         try:
-            return walk_blame(self.git, head, wanted, self.rules.follows, progress, base, seed)
+            return {**choice.blamed, **walk_blame(self.git, head, wanted, self.rules.follows, progress, base, seed)}
         except GitError as exc:
             self.summary.notices.append(f"blamed file by file: reading the history failed ({exc})")
-            return {}
+            return choice.blamed
 
     def _seed(self, old_head: str | None, wanted: dict[str, set[int]]) -> tuple[str | None, dict]:
         """Where an incremental walk starts: the last scan's HEAD and the tag lines' origins

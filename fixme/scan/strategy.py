@@ -21,8 +21,9 @@ import random
 import subprocess
 import time
 from collections.abc import Collection
+from dataclasses import dataclass, field
 
-from .blame import blame_files
+from .blame import Origin, blame_files
 from .gitio import Git, GitError
 from .quickcheck import STABLE_CONFIG, git_environment
 from .walk import DIFF_ARGS, walk_refusal
@@ -42,22 +43,30 @@ def blame_strategy(environ: dict[str, str] | None = None) -> str:
     return value if value in STRATEGIES else "auto"
 
 
+@dataclass
+class Choice:
+    """Whether to walk, and the files blamed while measuring (not to be blamed again)."""
+
+    walk: bool
+    blamed: dict[str, dict[int, Origin]] = field(default_factory=dict)
+
+
 def choose_walk(git: Git, head: str, wanted: dict[str, Collection[int]], base: str | None,
-                lines_in_files: int, strategy: str) -> bool:
+                lines_in_files: int, strategy: str) -> Choice:
     """Whether to walk the history for `wanted` rather than blame each file."""
     if strategy == "files" or walk_refusal(git) is not None:
-        return False
+        return Choice(False)
     if strategy == "walk":
-        return True
+        return Choice(True)
     if len(wanted) < WALK_MIN_FILES or lines_in_files > MAX_WALK_LINES:
-        return False
+        return Choice(False)
     commits = _count_commits(git, head, base)
     if commits == 0:
-        return False
-    per_file = _seconds_per_file(git, head, wanted)
-    per_commit = _seconds_per_commit(git, head, base, commits)
+        return Choice(False)
+    blamed, per_file = _blame_a_sample(git, head, wanted)
+    per_commit = _seconds_per_commit(git, head, base)
     cores = os.cpu_count() or 2
-    return per_commit * commits * WALK_OVERHEAD < per_file * len(wanted) / cores
+    return Choice(per_commit * commits * WALK_OVERHEAD < per_file * len(wanted) / cores, blamed)
 
 
 def _count_commits(git: Git, head: str, base: str | None) -> int:
@@ -68,16 +77,17 @@ def _count_commits(git: Git, head: str, base: str | None) -> int:
         return 0
 
 
-def _seconds_per_file(git: Git, head: str, wanted: dict[str, Collection[int]]) -> float:
-    """Wall time of blaming a few of the files, one at a time."""
+def _blame_a_sample(git: Git, head: str, wanted: dict[str, Collection[int]]) -> tuple[dict, float]:
+    """A few of the files blamed one at a time, and the wall time that took per file."""
     sample = random.Random(0).sample(sorted(wanted), min(SAMPLE_FILES, len(wanted)))
     started = time.perf_counter()
+    blamed = {}
     for path in sample:
-        blame_files(git, [(path, wanted[path], head)])
-    return (time.perf_counter() - started) / len(sample)
+        blamed.update(blame_files(git, [(path, wanted[path], head)]))
+    return blamed, (time.perf_counter() - started) / len(sample)
 
 
-def _seconds_per_commit(git: Git, head: str, base: str | None, commits: int) -> float:
+def _seconds_per_commit(git: Git, head: str, base: str | None) -> float:
     """Wall time of reading the diffs of a few commits spread over the history."""
     spec = head if base is None else f"{base}..{head}"
     out = git.run("rev-list", "--parents", spec).decode().splitlines()
