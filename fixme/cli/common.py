@@ -50,17 +50,23 @@ def print_legacy_config_notices(root: str, env: Environment) -> None:
     print_config_notices(config, env)
 
 
-def scan(tracker, bar, env: Environment, force: bool = False, known=None):
+def scan(tracker, bar, env: Environment, force: bool = False, known=None, must_save: bool = False):
     """Rescan (incrementally unless forced), then print the scan's notices.
 
     `known` is a `git status` check the caller already made (the scan reuses it).
+    Where the cache cannot be written, a reading command is answered from a
+    scan kept in memory (one notice says so); `must_save` makes that an error.
     """
     try:
-        summary = tracker.scan(force=force, known=known)
+        summary = tracker.scan(force=force, known=known, must_save=must_save)
     finally:
         bar.close()
     for notice in summary.notices:
         env.stderr.write(f"fixme: {notice}\n")
+    if summary.unsaved and not must_save:
+        note = f"{summary.unsaved}; scanned without saving"
+        if note not in env.closing_notices:  # once, however many scans the command ran
+            env.closing_notices.append(note)
     return summary
 
 

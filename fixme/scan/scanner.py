@@ -21,13 +21,14 @@ are rebuilt and rewritten.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import os
 import stat
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from . import quickcheck
 from .gitio import Git, GitError, Status, first_line, parse_status
@@ -40,6 +41,9 @@ REPLAY_MIN_FILES = 48
 
 if TYPE_CHECKING:
     from ..config import Config
+    from .store import ScanStore
+
+T = TypeVar("T")
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
 
@@ -51,6 +55,7 @@ class Scanner:
         self.git = Git(root)
         self.progress = progress or (lambda phase, done, total: None)
         self._status_proc = None
+        self.unsaved: ScanStore | None = None  # the last scan's result when the cache could not be written
 
     def start_status(self) -> None:
         """Start `git status` now; the quick check collects it later."""
@@ -80,45 +85,198 @@ class Scanner:
             self._status_proc = None
 
     # -- the scan --------------------------------------------------------
-    def scan(self, force: bool = False, known: quickcheck.StatusCheck | None = None) -> ScanSummary:
+    def scan(self, force: bool = False, known: quickcheck.StatusCheck | None = None,
+             must_save: bool = False) -> ScanSummary:
+        """Bring the store up to date with the work tree; `force`: from nothing.
+
+        Where the cache cannot be written (read-only, full disk) the scan is
+        done in memory instead and the summary's `unsaved` says why, unless
+        `must_save`: then StoreUnwritable.
+        """
         started = time.perf_counter()
         early = known.early if known is not None and known.root == str(self.root) else None
         try:
-            return self._scan(started, force, known, early)
+            return self._scan(started, force, known, early, must_save)
         finally:
             if known is not None and known.early is not None:
                 known.early.close()  # whatever the scan did not take
 
-    def _scan(self, started: float, force: bool, known, early) -> ScanSummary:
+    def _scan(self, started: float, force: bool, known, early, must_save: bool) -> ScanSummary:
+        from .store import StoreUnwritable
+
         status, state, unchanged = self.quick_check(known)
-        if unchanged and not force:
+        if unchanged and not force and self.unsaved is None:
             summary = ScanSummary(**state.get("summary", {}), unchanged=True)
             summary.seconds = time.perf_counter() - started
             return summary
-        from ..fsutil import atomic_write_json
-        from .store import ScanStore, ensure_state_dir
+        try:
+            summary = self._scan_saved(status, force, early)
+        except StoreUnwritable as exc:
+            if must_save:
+                raise
+            summary = self._scan_unsaved(status, force, early)
+            summary.unsaved = str(exc)
+        summary.seconds = time.perf_counter() - started
+        return summary
 
-        ensure_state_dir(self.root)
+    def _scan_saved(self, status: Status, force: bool, early) -> ScanSummary:
+        """The scan, written to the cache; state.json then vouches for exactly that store.
+
+        Under the scan lock from the trust check to state.json, so that a
+        second scan sees the first one's state.json with its store. A store
+        that is not the one state.json describes (deleted, replaced, written
+        by anything else, or no state.json) is rebuilt from nothing; so is a
+        damaged one, found only on reading it.
+        """
+        from .store import StoreDamaged, ensure_writable_cache_dir
+
+        ensure_writable_cache_dir(self.root)
+        with self._scan_lock():
+            try:
+                return self._update_cache(status, force, early)
+            except StoreDamaged:
+                return self._update_cache(status, True, None)
+
+    def _update_cache(self, status: Status, force: bool, early) -> ScanSummary:
+        import sqlite3
+
+        from .store import ScanStore, StoreDamaged, store_error
+
+        root = str(self.root)
+        from_nothing = force or not quickcheck.store_is_current(root, quickcheck.read_state(root), pending_ok=True)
         store = ScanStore(self.root)
         try:
             store.begin()
-            summary = _Update(self, store, status, force, early).run()
+            if from_nothing:
+                store.reset()
+            summary = _Update(self, store, status, early).run()
             store.commit()
+            settled = store.checkpoint()
+        except sqlite3.Error as exc:
+            store.rollback()
+            error = store_error(exc, self.root)
+            if isinstance(error, StoreDamaged):
+                store.discard()
+            raise error from None
         except BaseException:
             store.rollback()
             raise
         finally:
             store.close()
-        root = str(self.root)
-        atomic_write_json(Path(quickcheck.state_path(root)), quickcheck.new_state(root, status.raw, summary))
-        summary.seconds = time.perf_counter() - started
+        self._save_state(status, summary, quickcheck.store_identity(root) if settled else None)
+        self.unsaved = None
         return summary
+
+    def _save_state(self, status: Status, summary: ScanSummary, identity: list[int] | None) -> None:
+        """Write state.json; if that fails, remove the old one: it must not vouch for the new store."""
+        from ..fsutil import atomic_write_json
+        from .store import StoreUnwritable
+
+        root = str(self.root)
+        path = Path(quickcheck.state_path(root))
+        try:
+            atomic_write_json(path, quickcheck.new_state(root, status.raw, summary, identity))
+        except OSError as exc:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            raise StoreUnwritable(path.parent, exc.strerror or str(exc)) from None
+
+    @contextmanager
+    def _scan_lock(self) -> Iterator[None]:
+        """Hold `.fixme/cache/scan.lock`: StoreUnwritable if it cannot be made, FixmeError after waiting long."""
+        from ..errors import FixmeError
+        from ..fsutil import FileLock, LockTimeout
+        from .store import LOCK_FILE, LOCK_TIMEOUT, StoreUnwritable, cache_dir
+
+        lock = FileLock(cache_dir(self.root) / LOCK_FILE, exclusive=True, timeout=LOCK_TIMEOUT)
+        try:
+            lock.__enter__()
+        except OSError as exc:
+            raise StoreUnwritable(lock.path.parent, exc.strerror or str(exc)) from None
+        except LockTimeout:
+            raise FixmeError(f"another fixme scan has held {lock.path} for over {LOCK_TIMEOUT:g} s; "
+                             "try again later") from None
+        try:
+            yield
+        finally:
+            lock.__exit__()
+
+    def _scan_unsaved(self, status: Status, force: bool, early) -> ScanSummary:
+        """The scan in memory, from the last result this process or the cache holds: never written."""
+        store = self.unsaved if self.unsaved is not None and not force else self._new_unsaved_store(force)
+        store.begin()
+        try:
+            summary = _Update(self, store, status, early).run()
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
+        self.unsaved = store
+        return summary
+
+    def _new_unsaved_store(self, force: bool) -> ScanStore:
+        """A store in memory: a copy of the cache if it is current (and not `force`), else empty."""
+        from .store import ScanStore
+
+        seed = None if force else self._current_cache()
+        try:
+            return ScanStore.in_memory_copy(self.root, seed)
+        finally:
+            if seed is not None:
+                seed.close()
+
+    def _current_cache(self) -> ScanStore | None:
+        """The cache on disk, read-only, if state.json vouches for it and it reads; else None."""
+        from .store import ScanStore, StoreDamaged
+
+        root = str(self.root)
+        if not quickcheck.store_is_current(root, quickcheck.read_state(root), pending_ok=True):
+            return None
+        try:
+            return ScanStore.for_reading(self.root)
+        except StoreDamaged:
+            return None
+
+    # -- reading the result ------------------------------------------------
+    def read(self, reader: Callable[[ScanStore], T]) -> T:
+        """`reader` applied to the last scan's result: this process's unsaved scan, or the cache.
+
+        A cache that is missing or damaged is rebuilt (a full scan) and read
+        again: a reader never answers from an empty or broken store.
+        """
+        from .store import StoreDamaged
+
+        if self.unsaved is not None:
+            return reader(self.unsaved)
+        try:
+            return self._read_cache(reader)
+        except StoreDamaged:
+            self.scan(force=True)
+        if self.unsaved is not None:
+            return reader(self.unsaved)
+        return self._read_cache(reader)
+
+    def _read_cache(self, reader: Callable[[ScanStore], T]) -> T:
+        import sqlite3
+
+        from .store import ScanStore, StoreDamaged, store_error
+
+        store = ScanStore.for_reading(self.root)
+        try:
+            return reader(store)
+        except sqlite3.Error as exc:
+            error = store_error(exc, self.root)
+            raise (error if isinstance(error, StoreDamaged) else exc) from None
+        finally:
+            store.close()
 
 
 class _Update:
     """One incremental update of the store to the work tree as it is now."""
 
-    def __init__(self, scanner: Scanner, store, status: Status, force: bool, early=None):
+    def __init__(self, scanner: Scanner, store, status: Status, early=None):
         from .files import FileRules
         from .tags import TagSyntax
 
@@ -128,7 +286,6 @@ class _Update:
         self.root = scanner.root
         self.store = store
         self.status = status
-        self.force = force
         self.rules = FileRules(self.config)
         self.tags = TagSyntax(self.config.tags)
         self.summary = ScanSummary(head=status.head)
@@ -146,11 +303,9 @@ class _Update:
     def _run(self) -> ScanSummary:
         store, status = self.store, self.status
         fingerprint = self.config.fingerprint()
-        full = self.force or store.meta("config") != fingerprint
+        full = store.meta("config") != fingerprint  # a store reset to nothing has no settings either
         if full:
             store.clear_files()
-        if self.force:
-            store.clear_blame()
         old_head = store.meta("head")
         old_dirty = set(store.meta("dirty", []))
         tree_changed = self._update_tree(old_head, full)
