@@ -277,6 +277,88 @@ def test_the_whole_index_deleted_is_rebuilt(repo, cli):
     assert cli("search", "peer", "--format", "json").out == before
 
 
+# -- settings that change what is read -----------------------------------------------------
+
+
+def without_first_seen(entries: list[dict]) -> list[dict]:
+    return [{k: v for k, v in e.items() if k != "first_seen"} for e in entries]
+
+
+def from_nothing(repo, cli) -> list[dict]:
+    """What a scan from nothing answers here (the cache deleted), the cache then put back."""
+    saved = repo.root.parent / "saved-cache"
+    shutil.copytree(cache(repo), saved)
+    shutil.rmtree(cache(repo))
+    try:
+        return listed(cli)
+    finally:
+        shutil.rmtree(cache(repo))
+        shutil.copytree(saved, cache(repo))
+        shutil.rmtree(saved)
+
+
+def test_an_exclude_drops_the_entries_it_hides_and_removing_it_brings_them_back(repo, cli):
+    make_project(repo, cli)
+    before = listed(cli)
+    vendored = {"vendored inflate is slow", "vendored overflow"}
+    assert vendored <= set(titles(before))
+    vendored_id = id_of(cli, "vendored overflow")
+    set_setting(repo, "exclude", '[".fixme/**", "vendor/**"]')
+    after = listed(cli)
+    assert set(titles(after)) == set(titles(before)) - vendored  # dropped: not even gone
+    assert after == from_nothing(repo, cli)
+    assert not vendored & {e["title"] for e in listed(cli, "--state", "gone")}
+    assert cli("show", vendored_id).code == 1
+    set_setting(repo, "exclude", '[".fixme/**"]')
+    back = {e["title"]: e for e in listed(cli)}
+    assert back["vendored overflow"]["workflow"] == "backlog"  # its record applies again
+    assert listed(cli) == before
+
+
+def test_an_exclude_takes_effect_with_scan_full_too(repo, cli):
+    make_project(repo, cli)
+    set_setting(repo, "exclude", '[".fixme/**", "vendor/**"]')
+    assert cli("scan", "--full").code == 0
+    assert not any(e["path"].startswith("vendor/") for e in listed(cli))
+
+
+def test_a_tag_removed_from_the_settings_drops_its_entries(repo, cli):
+    make_project(repo, cli)
+    repo.commit("the uncommitted entry too")  # HEAD moves: first_seen now differs from a scan from nothing
+    set_setting(repo, "tags", '["TODO", "FIXME", "XXX", "BUG", "PR", "REVIEW"]')
+    after = listed(cli)
+    assert "vendored inflate is slow" not in titles(after) and "GONE" not in {e["status"] for e in after}
+    assert without_first_seen(after) == without_first_seen(from_nothing(repo, cli))
+
+
+def test_narrower_prose_globs_drop_the_entries_of_files_no_longer_read(repo, cli):
+    make_project(repo, cli)
+    set_setting(repo, "prose", '["*.txt"]')
+    after = listed(cli)
+    assert not any(e["path"] == "NOTES.md" for e in after)
+    assert after == from_nothing(repo, cli)
+
+
+def test_a_lower_size_limit_drops_the_entries_of_files_now_too_large(repo, cli):
+    make_project(repo, cli)
+    set_setting(repo, "max_file_size", "60")
+    result = cli("list", "--all", "--format", "json")
+    assert "skipped src/net/peer.py: larger than 60 B" in result.err
+    after = json.loads(result.out)
+    assert not any(e["path"] == "src/net/peer.py" for e in after)
+    assert after == from_nothing(repo, cli)
+
+
+def test_an_entry_edited_away_while_the_settings_change_still_goes_gone(repo, cli):
+    """Only what the settings hide is dropped: a tag line deleted at the same time is gone, as always."""
+    make_project(repo, cli)
+    repo.write("src/store.c", "/* TODO: atomic-ref-update */\nint x;\n")  # the XXX line deleted
+    set_setting(repo, "exclude", '[".fixme/**", "vendor/**"]')
+    found = {e["title"]: e["status"] for e in listed(cli)}
+    assert found["the list of peers is scanned twice"] == "gone"
+    assert "vendored overflow" not in found
+
+
 # -- scan --full -------------------------------------------------------------------------------
 
 

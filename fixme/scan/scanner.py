@@ -41,6 +41,7 @@ REPLAY_MIN_FILES = 48
 
 if TYPE_CHECKING:
     from ..config import Config
+    from .entry import Entry
     from .store import ScanStore
 
 T = TypeVar("T")
@@ -292,6 +293,9 @@ class _Update:
         self.renames: dict[str, str] = {}  # new path -> old path between the two HEADs
         self.new_commits = None  # `git log` of old HEAD..HEAD, started early (see _start_new_commits)
         self.early = early  # early.EarlyGit: diff-tree and log perhaps started before the scanner loaded
+        # Set when the scan settings changed since the last scan: path -> the key each file was
+        # read under before, to tell an entry the new settings hide from one edited away.
+        self.keys_before: dict[str, str] | None = None
 
     def run(self) -> ScanSummary:
         try:
@@ -303,7 +307,10 @@ class _Update:
     def _run(self) -> ScanSummary:
         store, status = self.store, self.status
         fingerprint = self.config.fingerprint()
-        full = store.meta("config") != fingerprint  # a store reset to nothing has no settings either
+        known_settings = store.meta("config")
+        full = known_settings != fingerprint  # a store reset to nothing has no settings either
+        if full and known_settings is not None:
+            self.keys_before = store.file_keys()
         if full:
             store.clear_files()
         old_head = store.meta("head")
@@ -317,6 +324,8 @@ class _Update:
         parsed = self._parse(changed)
         origins = self._blame(parsed, old_head)
         affected, old_blobs = self._store_files(parsed, origins, removed)
+        if self.keys_before is not None:
+            affected |= store.entry_ids()  # new settings: every entry is found again, or not
         self._rebuild(affected)
         store.prune_blame(None if everything else old_blobs)
         store.set_meta("config", fingerprint)
@@ -565,7 +574,8 @@ class _Update:
         return affected, old_blobs
 
     def _rebuild(self, affected: set[str]) -> None:
-        """Rebuild the affected entries from all their occurrences; mark vanished ones gone."""
+        """Rebuild the affected entries from all their occurrences; mark vanished ones gone,
+        or drop them when new scan settings hid them (_hidden_by_settings)."""
         from .assemble import Occurrence, build_entry, counterpart_id, set_links
         from .entry import GONE, OPEN
 
@@ -576,9 +586,14 @@ class _Update:
                 if entry_id in groups:
                     groups[entry_id].append(Occurrence(path, raw, origin))
         rebuilt = {}
+        old_counterparts = set()
         for entry_id, group in groups.items():
             old = self.store.entry(entry_id)
-            if group:
+            if not group and old is not None:
+                old_counterparts.add(counterpart_id(old))
+            if not group and old is not None and self._hidden_by_settings(old):
+                self.store.delete_entry(entry_id)  # as if never seen; its records wait in the log
+            elif group:
                 entry = build_entry(entry_id, group, self.config)
                 entry.first_seen = old.first_seen if old and old.first_seen else head
                 entry.seen_at = head
@@ -604,16 +619,32 @@ class _Update:
             set_links(entry, is_open(counterpart_id(entry)))
             self.store.put_entry(entry)
         # A PR appearing or vanishing changes the links of its counterpart too.
-        touched = {counterpart_id(e) for e in rebuilt.values()} | {
-            slug_counterpart for slug_counterpart in (self._old_counterpart(i) for i in vanished) if slug_counterpart}
+        touched = {counterpart_id(e) for e in rebuilt.values()} | old_counterparts
         for entry_id in touched - set(rebuilt) - {None}:
             other = self.store.entry(entry_id)
             if other is not None and other.status == OPEN:
                 set_links(other, is_open(counterpart_id(other)))
                 self.store.put_entry(other)
 
-    def _old_counterpart(self, entry_id: str) -> str | None:
-        from .assemble import counterpart_id
+    def _hidden_by_settings(self, entry: Entry) -> bool:
+        """Whether an entry no longer found is so because the scan settings changed, not the code.
 
-        old = self.store.entry(entry_id)
-        return counterpart_id(old) if old is not None else None
+        Then it is dropped rather than marked gone: a scan from nothing under
+        these settings would not know it. That is so when, at each of its
+        locations, the file is no longer read (excluded, not included, no
+        longer prose, over the size limit) or, for an entry open until now,
+        was read again with the same content (a tag no longer configured,
+        another grammar). A file edited or deleted since the last scan says
+        the entry was removed from the code: it goes gone as usual.
+        """
+        from .entry import OPEN
+
+        if self.keys_before is None:
+            return False
+        for path in dict.fromkeys(loc.path for loc in entry.locations) or [entry.path]:
+            stored = self.store.file(path)
+            not_read = self.rules.kind(path) is None or (stored is not None and stored.lines == 0)
+            same_content = stored is not None and stored.key == self.keys_before.get(path)
+            if not (not_read or (entry.status == OPEN and same_content)):
+                return False
+        return True

@@ -419,6 +419,12 @@ class ScanStore:
         except (ValueError, TypeError, KeyError) as exc:  # rows no scan wrote
             raise StoreDamaged(f"an unreadable entry in {self.path}: {exc}") from None
 
+    def entry_ids(self) -> set[str]:
+        return {entry_id for (entry_id,) in self.db.execute("SELECT id FROM entries")}
+
+    def delete_entry(self, entry_id: str) -> None:
+        self.db.execute("DELETE FROM entries WHERE id=?", (entry_id,))
+
     def entry(self, entry_id: str) -> Entry | None:
         row = self.db.execute("SELECT data FROM entries WHERE id=?", (entry_id,)).fetchone()
         return None if row is None else Entry.from_dict(json.loads(row[0]))
