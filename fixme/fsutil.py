@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterator
@@ -85,3 +86,93 @@ def fsync_dir(directory: Path) -> None:
 
 def atomic_write_json(path: Path, value: object) -> None:
     atomic_write_bytes(path, json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+# errno values that mean "this place cannot be written", whatever the reason:
+# permissions, an immutable directory, a read-only mount, a full disk or quota.
+UNWRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+class LockTimeout(Exception):
+    """Another process held the lock for longer than the wait allowed."""
+
+
+class FileLock:
+    """flock on a lock file, exclusive or shared, with a bounded wait.
+
+    flock rather than a lock file's existence: the kernel drops it when a
+    process dies, so a killed writer never leaves the lock held. A shared
+    lock in a place nobody can write (no lock file, and none can be made)
+    is not taken: no writer can be at work there either.
+    """
+
+    def __init__(self, path: Path, exclusive: bool, timeout: float):
+        self.path = path
+        self.exclusive = exclusive
+        self.timeout = timeout
+        self.fd: int | None = None
+
+    def __enter__(self) -> "FileLock":
+        import fcntl
+        import time
+
+        fd = self._open()
+        if fd is None:
+            return self
+        mode = (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            try:
+                fcntl.flock(fd, mode)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LockTimeout(str(self.path)) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        self.fd = fd
+        return self
+
+    def _open(self) -> int | None:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            if self.exclusive or exc.errno not in UNWRITABLE_ERRNOS:
+                raise
+        try:
+            return os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)  # flock works on a read-only descriptor
+        except FileNotFoundError:
+            return None
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the only descriptor releases the flock
+            self.fd = None
+
+
+def unwritable_reason(directory: Path, with_data: bool = True) -> str | None:
+    """Why no file can be made in `directory`, in the system's words ("Read-only file system");
+    None when one can.
+
+    For errors that do not say (SQLite's "unable to open database file"),
+    and to find out before changing anything that an atomic replacement
+    will be possible there. `with_data` also writes (and syncs) a byte: a
+    full disk still has room for an empty file, not for that.
+    """
+    probe = directory / f".probe-{os.getpid()}-{os.urandom(3).hex()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    try:
+        if with_data:
+            os.write(fd, b"\0")
+            os.fsync(fd)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        os.close(fd)
+        os.unlink(probe)
+    return None

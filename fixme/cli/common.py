@@ -50,18 +50,25 @@ def print_legacy_config_notices(root: str, env: Environment) -> None:
     print_config_notices(config, env)
 
 
-def scan(tracker, bar, env: Environment, force: bool = False, known=None, fetch_blame: bool = False):
+def scan(tracker, bar, env: Environment, force: bool = False, known=None, must_save: bool = False,
+         fetch_blame: bool = False):
     """Rescan (incrementally unless forced), then print the scan's notices.
 
-    `known` is a `git status` check the caller already made (the scan reuses it);
+    `known` is a `git status` check the caller already made (the scan reuses it).
+    Where the cache cannot be written, a reading command is answered from a
+    scan kept in memory (one notice says so); `must_save` makes that an error.
     `fetch_blame` lets blame download history a partial clone lacks.
     """
     try:
-        summary = tracker.scan(force=force, known=known, fetch_blame=fetch_blame)
+        summary = tracker.scan(force=force, known=known, must_save=must_save, fetch_blame=fetch_blame)
     finally:
         bar.close()
     for notice in summary.notices:
         env.stderr.write(f"fixme: {notice}\n")
+    if summary.unsaved and not must_save:
+        note = f"{summary.unsaved}; scanned without saving"
+        if note not in env.closing_notices:  # once, however many scans the command ran
+            env.closing_notices.append(note)
     return summary
 
 

@@ -23,6 +23,9 @@ class Environment:
     environ: Mapping[str, str] = field(default_factory=dict)
     width: int = 100
     prefetch: bool = False  # may use a `git status` started before parsing (real runs only)
+    # Said on stderr once the command has done its work (main.run), and only if it did:
+    # a command that fails says why in one line, and nothing else.
+    closing_notices: list[str] = field(default_factory=list)
 
     @classmethod
     def from_system(cls, prefetch: bool = False) -> "Environment":

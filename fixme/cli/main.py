@@ -115,7 +115,9 @@ def _register_own(sub) -> None:
     p = sub.add_parser("scan", help="scan the repository and report what changed",
                        description="Scan the work tree for entries and blame their tag lines. Incremental: "
                                    "unchanged files and blobs already blamed are not redone.")
-    p.add_argument("--full", action="store_true", help="forget what earlier scans read and blamed, and redo it all")
+    p.add_argument("--full", action="store_true",
+                   help="rebuild the scan cache from nothing: read and blame everything again, and forget "
+                        "this clone's history of gone entries and first sightings (records are kept)")
     p.add_argument("--blame", action="store_true",
                    help="blame again the lines git could not blame, letting git download the history a "
                         "partial clone lacks (a plain scan never downloads anything)")
@@ -185,7 +187,10 @@ def run(argv: list[str], env: Environment) -> int:
         if not getattr(args, "command", None):
             parser.print_help(env.stdout)
             return EXIT_USAGE
-        return args.run(args, env)
+        code = args.run(args, env)
+        for notice in env.closing_notices:
+            env.stderr.write(f"fixme: {notice}\n")
+        return code
     except Ambiguous as exc:
         env.stderr.write(f"fixme: {exc}\n")
         for entry in exc.candidates:
@@ -199,6 +204,26 @@ def run(argv: list[str], env: Environment) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 — only the environment's errors, below; anything else is a bug
+        message = environment_error(exc)
+        if message is None:
+            raise
+        env.stderr.write(f"fixme: {message}\n")
+        return EXIT_USAGE
+
+
+def environment_error(exc: Exception) -> str | None:
+    """One line for a failure of the machine rather than of fixme: a file that cannot be
+    written or read (read-only, full disk, permissions), a database SQLite cannot open or
+    write. None for anything else. The last resort: commands name the file themselves
+    where they can."""
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    sqlite3 = sys.modules.get("sqlite3")  # never imported just to ask
+    if sqlite3 is not None and isinstance(exc, sqlite3.OperationalError):
+        return f"database: {exc}"
+    return None
 
 
 # -- commands ----------------------------------------------------------------
@@ -235,7 +260,7 @@ def cmd_scan(args, env: Environment) -> int:
             check.early = start_early_git(check)  # git works on the new commits while the scanner loads
         # The scan reuses this `git status` rather than running another.
         tracker, bar = open_tracker(args, env, will_scan=check is None)
-        summary = scan(tracker, bar, env, force=args.full, known=check, fetch_blame=args.blame)
+        summary = scan(tracker, bar, env, force=args.full, known=check, must_save=True, fetch_blame=args.blame)
     env.stdout.write(summary_json(summary) if args.format == "json" else render_summary(summary))
     return EXIT_OK
 

@@ -67,6 +67,7 @@ def cmd_search(args, env: Environment) -> int:
     if not args.no_scan:
         scan(tracker, bar, env)
     hits = tracker.search(text, args.limit or None)
+    env.closing_notices.extend(tracker.search_notices)
     short = tracker.search_id_length() if hits else 0
     if args.format == "json":
         env.stdout.write(json.dumps([hit_json(hit, short) for hit in hits], indent=2, ensure_ascii=False) + "\n")

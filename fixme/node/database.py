@@ -43,6 +43,23 @@ def connect_wal(path: Path, schema: str, timeout: float = BUSY_TIMEOUT_S) -> sql
     return conn
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a WAL database, even where its directory cannot be written.
+
+    Reading a WAL database needs its `-shm` file, which SQLite cannot make in
+    a read-only directory; there the file is opened as immutable instead,
+    which is safe because no other process can write it there either.
+    """
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+
+
 @contextmanager
 def write_batch(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error) with room for a batch.

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from . import canonical
-from .database import connect_wal, write_batch
+from .database import connect_read_only, connect_wal, write_batch
 from .hashing import PREFIX, block_id
 from .records import MAX_CLOCK_STEP, Record, RecordError, parse_hashed, sign_record, verify_signature
 
@@ -87,6 +88,18 @@ class LogIndex:
         self.db.execute("PRAGMA wal_autocheckpoint=10000")
         if self.db.execute("PRAGMA user_version").fetchone()[0] < INDEX_VERSION:
             self._upgrade()
+
+    @classmethod
+    def for_reading(cls, path: Path) -> "LogIndex":
+        """The index opened to read only: where it cannot be opened for writing (a read-only
+        `.fixme/node/`), what it holds can still be listed. No upgrade is made."""
+        try:
+            return cls(path)
+        except (OSError, sqlite3.OperationalError):
+            index = cls.__new__(cls)
+            index.path = path
+            index.db = connect_read_only(path)
+            return index
 
     def _upgrade(self) -> None:
         """Bring an index written by an older fixme up to INDEX_VERSION, once."""

@@ -9,8 +9,18 @@ scale their import time is the budget), and both the scanner and the CLI's
 The answer is "unchanged" when, compared with what the last scan saved in
 `.fixme/cache/state.json`: the `git status --porcelain=v2` output is the
 same bytes (so HEAD, the index and the set of changed paths are the same),
-every changed or untracked path has the same size and mtime, and the config
-file has the same stat.
+every changed or untracked path has the same size and mtime, the config
+file has the same stat, and the scan store is the very file that scan
+closed (same size and mtime to the nanosecond, nothing pending in its WAL).
+
+The last condition is what makes the store a cache: state.json only says
+what the store was built from, so it may vouch for that store alone. A
+store deleted, replaced or written by anything else (garbage, an empty
+database, rows deleted) no longer matches, a scan runs, and the scanner,
+finding the store is not the one state.json describes, rebuilds it from
+nothing. Readers open the store read-only, so reading never changes its
+stat. (A copy made with its times, `cp -a` of the cache, is the same file
+and stays trusted; the inode is left out for that.)
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ class ScanSummary:
     """What a scan did, for the summary line and `scan --format json`."""
 
     __slots__ = ("files", "entries", "new", "gone", "reread", "blamed", "seconds", "unchanged", "head",
-                 "notices")
+                 "notices", "unsaved")
 
     def __init__(self, files: int = 0, entries: int = 0, new: int = 0, gone: int = 0, reread: int = 0,
                  blamed: int = 0, seconds: float = 0.0, unchanged: bool = False, head: str | None = None,
@@ -50,6 +60,7 @@ class ScanSummary:
         self.unchanged = unchanged  # nothing changed since the last scan
         self.head = head
         self.notices = notices if notices is not None else []
+        self.unsaved: str | None = None  # why the result is only in memory: the cache could not be written
 
 
 def find_work_tree(start: str) -> str | None:
@@ -96,6 +107,35 @@ def status_head(raw: bytes) -> str | None:
 
 def state_path(root: str) -> str:
     return os.path.join(root, ".fixme", "cache", "state.json")
+
+
+def store_identity(root: str, pending_ok: bool = False) -> list[int] | None:
+    """(size, mtime) of the scan store's main file; None when it is missing.
+
+    Also None when its WAL holds writes not yet in the main file (a scan at
+    work, or one killed), unless `pending_ok`: the scanner, holding the scan
+    lock, can build on them, as SQLite keeps committed and uncommitted
+    writes apart; only "nothing to do" cannot be said over them.
+    """
+    path = os.path.join(root, ".fixme", "cache", "scan.sqlite3")
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not pending_ok:
+        try:
+            if os.stat(path + "-wal").st_size:
+                return None
+        except OSError:
+            pass
+    return [st.st_size, st.st_mtime_ns]
+
+
+def store_is_current(root: str, state: dict, pending_ok: bool = False) -> bool:
+    """Whether the store is the file the scan that wrote `state` left (see the module doc)."""
+    identity = state.get("store")
+    return (state.get("version") == STATE_VERSION and identity is not None
+            and identity == store_identity(root, pending_ok))
 
 
 def read_state(root: str) -> dict:
@@ -170,14 +210,17 @@ def is_unchanged(root: str, state: dict, status_raw: bytes) -> bool:
     return (
         state.get("version") == STATE_VERSION
         and state.get("config") == config_signature(root)
+        and store_is_current(root, state)
         and state.get("status") == status_raw.decode("utf-8", "surrogateescape")
         and state.get("dirty") == dirty_stats(root, status_paths(status_raw))
     )
 
 
-def new_state(root: str, status_raw: bytes, summary: ScanSummary) -> dict:
+def new_state(root: str, status_raw: bytes, summary: ScanSummary, store: list[int] | None) -> dict:
+    """What state.json holds after a scan; `store` is store_identity() once the store is closed."""
     return {
         "version": STATE_VERSION,
+        "store": store,
         "config": config_signature(root),
         "status": status_raw.decode("utf-8", "surrogateescape"),
         "dirty": dirty_stats(root, status_paths(status_raw)),

@@ -21,13 +21,14 @@ are rebuilt and rewritten.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import os
 import stat
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from . import quickcheck
 from .gitio import Git, GitError, Status, first_line, parse_status
@@ -35,6 +36,10 @@ from .quickcheck import ScanSummary
 
 if TYPE_CHECKING:
     from ..config import Config
+    from .entry import Entry
+    from .store import ScanStore
+
+T = TypeVar("T")
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
 
@@ -53,6 +58,7 @@ class Scanner:
         self.allow_fetch = allow_fetch
         self.blame_strategy = blame_strategy or strategy_from_environment()
         self._status_proc = None
+        self.unsaved: ScanStore | None = None  # the last scan's result when the cache could not be written
 
     def start_status(self) -> None:
         """Start `git status` now; the quick check collects it later."""
@@ -82,45 +88,198 @@ class Scanner:
             self._status_proc = None
 
     # -- the scan --------------------------------------------------------
-    def scan(self, force: bool = False, known: quickcheck.StatusCheck | None = None) -> ScanSummary:
+    def scan(self, force: bool = False, known: quickcheck.StatusCheck | None = None,
+             must_save: bool = False) -> ScanSummary:
+        """Bring the store up to date with the work tree; `force`: from nothing.
+
+        Where the cache cannot be written (read-only, full disk) the scan is
+        done in memory instead and the summary's `unsaved` says why, unless
+        `must_save`: then StoreUnwritable.
+        """
         started = time.perf_counter()
         early = known.early if known is not None and known.root == str(self.root) else None
         try:
-            return self._scan(started, force, known, early)
+            return self._scan(started, force, known, early, must_save)
         finally:
             if known is not None and known.early is not None:
                 known.early.close()  # whatever the scan did not take
 
-    def _scan(self, started: float, force: bool, known, early) -> ScanSummary:
+    def _scan(self, started: float, force: bool, known, early, must_save: bool) -> ScanSummary:
+        from .store import StoreUnwritable
+
         status, state, unchanged = self.quick_check(known)
-        if unchanged and not (force or self.allow_fetch):
+        if unchanged and not (force or self.allow_fetch) and self.unsaved is None:
             summary = ScanSummary(**state.get("summary", {}), unchanged=True)
             summary.seconds = time.perf_counter() - started
             return summary
-        from ..fsutil import atomic_write_json
-        from .store import ScanStore, ensure_state_dir
+        try:
+            summary = self._scan_saved(status, force, early)
+        except StoreUnwritable as exc:
+            if must_save:
+                raise
+            summary = self._scan_unsaved(status, force, early)
+            summary.unsaved = str(exc)
+        summary.seconds = time.perf_counter() - started
+        return summary
 
-        ensure_state_dir(self.root)
+    def _scan_saved(self, status: Status, force: bool, early) -> ScanSummary:
+        """The scan, written to the cache; state.json then vouches for exactly that store.
+
+        Under the scan lock from the trust check to state.json, so that a
+        second scan sees the first one's state.json with its store. A store
+        that is not the one state.json describes (deleted, replaced, written
+        by anything else, or no state.json) is rebuilt from nothing; so is a
+        damaged one, found only on reading it.
+        """
+        from .store import StoreDamaged, ensure_writable_cache_dir
+
+        ensure_writable_cache_dir(self.root)
+        with self._scan_lock():
+            try:
+                return self._update_cache(status, force, early)
+            except StoreDamaged:
+                return self._update_cache(status, True, None)
+
+    def _update_cache(self, status: Status, force: bool, early) -> ScanSummary:
+        import sqlite3
+
+        from .store import ScanStore, StoreDamaged, store_error
+
+        root = str(self.root)
+        from_nothing = force or not quickcheck.store_is_current(root, quickcheck.read_state(root), pending_ok=True)
         store = ScanStore(self.root)
         try:
             store.begin()
-            summary = _Update(self, store, status, force, early).run()
+            if from_nothing:
+                store.reset()
+            summary = _Update(self, store, status, early).run()
             store.commit()
+            settled = store.checkpoint()
+        except sqlite3.Error as exc:
+            store.rollback()
+            error = store_error(exc, self.root)
+            if isinstance(error, StoreDamaged):
+                store.discard()
+            raise error from None
         except BaseException:
             store.rollback()
             raise
         finally:
             store.close()
-        root = str(self.root)
-        atomic_write_json(Path(quickcheck.state_path(root)), quickcheck.new_state(root, status.raw, summary))
-        summary.seconds = time.perf_counter() - started
+        self._save_state(status, summary, quickcheck.store_identity(root) if settled else None)
+        self.unsaved = None
         return summary
+
+    def _save_state(self, status: Status, summary: ScanSummary, identity: list[int] | None) -> None:
+        """Write state.json; if that fails, remove the old one: it must not vouch for the new store."""
+        from ..fsutil import atomic_write_json
+        from .store import StoreUnwritable
+
+        root = str(self.root)
+        path = Path(quickcheck.state_path(root))
+        try:
+            atomic_write_json(path, quickcheck.new_state(root, status.raw, summary, identity))
+        except OSError as exc:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            raise StoreUnwritable(path.parent, exc.strerror or str(exc)) from None
+
+    @contextmanager
+    def _scan_lock(self) -> Iterator[None]:
+        """Hold `.fixme/cache/scan.lock`: StoreUnwritable if it cannot be made, FixmeError after waiting long."""
+        from ..errors import FixmeError
+        from ..fsutil import FileLock, LockTimeout
+        from .store import LOCK_FILE, LOCK_TIMEOUT, StoreUnwritable, cache_dir
+
+        lock = FileLock(cache_dir(self.root) / LOCK_FILE, exclusive=True, timeout=LOCK_TIMEOUT)
+        try:
+            lock.__enter__()
+        except OSError as exc:
+            raise StoreUnwritable(lock.path.parent, exc.strerror or str(exc)) from None
+        except LockTimeout:
+            raise FixmeError(f"another fixme scan has held {lock.path} for over {LOCK_TIMEOUT:g} s; "
+                             "try again later") from None
+        try:
+            yield
+        finally:
+            lock.__exit__()
+
+    def _scan_unsaved(self, status: Status, force: bool, early) -> ScanSummary:
+        """The scan in memory, from the last result this process or the cache holds: never written."""
+        store = self.unsaved if self.unsaved is not None and not force else self._new_unsaved_store(force)
+        store.begin()
+        try:
+            summary = _Update(self, store, status, early).run()
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
+        self.unsaved = store
+        return summary
+
+    def _new_unsaved_store(self, force: bool) -> ScanStore:
+        """A store in memory: a copy of the cache if it is current (and not `force`), else empty."""
+        from .store import ScanStore
+
+        seed = None if force else self._current_cache()
+        try:
+            return ScanStore.in_memory_copy(self.root, seed)
+        finally:
+            if seed is not None:
+                seed.close()
+
+    def _current_cache(self) -> ScanStore | None:
+        """The cache on disk, read-only, if state.json vouches for it and it reads; else None."""
+        from .store import ScanStore, StoreDamaged
+
+        root = str(self.root)
+        if not quickcheck.store_is_current(root, quickcheck.read_state(root), pending_ok=True):
+            return None
+        try:
+            return ScanStore.for_reading(self.root)
+        except StoreDamaged:
+            return None
+
+    # -- reading the result ------------------------------------------------
+    def read(self, reader: Callable[[ScanStore], T]) -> T:
+        """`reader` applied to the last scan's result: this process's unsaved scan, or the cache.
+
+        A cache that is missing or damaged is rebuilt (a full scan) and read
+        again: a reader never answers from an empty or broken store.
+        """
+        from .store import StoreDamaged
+
+        if self.unsaved is not None:
+            return reader(self.unsaved)
+        try:
+            return self._read_cache(reader)
+        except StoreDamaged:
+            self.scan(force=True)
+        if self.unsaved is not None:
+            return reader(self.unsaved)
+        return self._read_cache(reader)
+
+    def _read_cache(self, reader: Callable[[ScanStore], T]) -> T:
+        import sqlite3
+
+        from .store import ScanStore, StoreDamaged, store_error
+
+        store = ScanStore.for_reading(self.root)
+        try:
+            return reader(store)
+        except sqlite3.Error as exc:
+            error = store_error(exc, self.root)
+            raise (error if isinstance(error, StoreDamaged) else exc) from None
+        finally:
+            store.close()
 
 
 class _Update:
     """One incremental update of the store to the work tree as it is now."""
 
-    def __init__(self, scanner: Scanner, store, status: Status, force: bool, early=None):
+    def __init__(self, scanner: Scanner, store, status: Status, early=None):
         from .files import FileRules
         from .tags import TagSyntax
 
@@ -130,21 +289,24 @@ class _Update:
         self.root = scanner.root
         self.store = store
         self.status = status
-        self.force = force
         self.rules = FileRules(self.config)
         self.tags = TagSyntax(self.config.tags)
         self.summary = ScanSummary(head=status.head)
         self.renames: dict[str, str] = {}  # new path -> old path between the two HEADs
         self.early = early  # early.EarlyGit: the diff-tree between the HEADs, perhaps started already
+        # Set when the scan settings changed since the last scan: path -> the key each file was
+        # read under before, to tell an entry the new settings hide from one edited away.
+        self.keys_before: dict[str, str] | None = None
 
     def run(self) -> ScanSummary:
         store, status = self.store, self.status
         fingerprint = self.config.fingerprint()
-        full = self.force or store.meta("config") != fingerprint
+        known_settings = store.meta("config")
+        full = known_settings != fingerprint  # a store reset to nothing has no settings either
+        if full and known_settings is not None:
+            self.keys_before = store.file_keys()
         if full:
             store.clear_files()
-        if self.force:
-            store.clear_blame()
         # With downloads allowed, files with lines git could not blame are read and blamed again.
         retry = set(store.unblamed_paths()) if self.scanner.allow_fetch else set()
         reblamed = {entry_id for path in retry for _, _, entry_id in store.file(path).occurrences}
@@ -159,6 +321,8 @@ class _Update:
         parsed = self._parse(changed)
         origins = self._blame(parsed, old_head)
         affected, old_blobs = self._store_files(parsed, origins, removed)
+        if self.keys_before is not None:
+            affected |= store.entry_ids()  # new settings: every entry is found again, or not
         self._rebuild(affected, reblamed)
         store.prune_blame(None if everything else old_blobs)
         store.set_meta("config", fingerprint)
@@ -404,7 +568,8 @@ class _Update:
         return affected, old_blobs
 
     def _rebuild(self, affected: set[str], reblamed: set[str]) -> None:
-        """Rebuild the affected entries from all their occurrences; mark vanished ones gone.
+        """Rebuild the affected entries from all their occurrences; mark vanished ones gone,
+        or drop them when new scan settings hid them (_hidden_by_settings).
 
         An entry of `reblamed` that vanished was not removed from the tree: its
         id changed once blame found the path its lines were written under.
@@ -419,9 +584,14 @@ class _Update:
                 if entry_id in groups:
                     groups[entry_id].append(Occurrence(path, raw, origin))
         rebuilt = {}
+        old_counterparts = set()
         for entry_id, group in groups.items():
             old = self.store.entry(entry_id)
-            if group:
+            if not group and old is not None:
+                old_counterparts.add(counterpart_id(old))
+            if not group and old is not None and self._hidden_by_settings(old):
+                self.store.delete_entry(entry_id)  # as if never seen; its records wait in the log
+            elif group:
                 entry = build_entry(entry_id, group, self.config)
                 entry.first_seen = old.first_seen if old and old.first_seen else head
                 entry.seen_at = head
@@ -449,16 +619,32 @@ class _Update:
             set_links(entry, is_open(counterpart_id(entry)))
             self.store.put_entry(entry)
         # A PR appearing or vanishing changes the links of its counterpart too.
-        touched = {counterpart_id(e) for e in rebuilt.values()} | {
-            slug_counterpart for slug_counterpart in (self._old_counterpart(i) for i in vanished) if slug_counterpart}
+        touched = {counterpart_id(e) for e in rebuilt.values()} | old_counterparts
         for entry_id in touched - set(rebuilt) - {None}:
             other = self.store.entry(entry_id)
             if other is not None and other.status == OPEN:
                 set_links(other, is_open(counterpart_id(other)))
                 self.store.put_entry(other)
 
-    def _old_counterpart(self, entry_id: str) -> str | None:
-        from .assemble import counterpart_id
+    def _hidden_by_settings(self, entry: Entry) -> bool:
+        """Whether an entry no longer found is so because the scan settings changed, not the code.
 
-        old = self.store.entry(entry_id)
-        return counterpart_id(old) if old is not None else None
+        Then it is dropped rather than marked gone: a scan from nothing under
+        these settings would not know it. That is so when, at each of its
+        locations, the file is no longer read (excluded, not included, no
+        longer prose, over the size limit) or, for an entry open until now,
+        was read again with the same content (a tag no longer configured,
+        another grammar). A file edited or deleted since the last scan says
+        the entry was removed from the code: it goes gone as usual.
+        """
+        from .entry import OPEN
+
+        if self.keys_before is None:
+            return False
+        for path in dict.fromkeys(loc.path for loc in entry.locations) or [entry.path]:
+            stored = self.store.file(path)
+            not_read = self.rules.kind(path) is None or (stored is not None and stored.lines == 0)
+            same_content = stored is not None and stored.key == self.keys_before.get(path)
+            if not (not_read or (entry.status == OPEN and same_content)):
+                return False
+        return True

@@ -37,7 +37,7 @@ def read_changes(root: Path, config: Config) -> list[Change]:
     from .workflow import LOG_NAME, change_of
 
     trusted = {t.key for t in config.trusted}
-    index = LogIndex(index_path)
+    index = LogIndex.for_reading(index_path)
     try:
         changes = []
         for _, record in index.records(LOG_NAME):

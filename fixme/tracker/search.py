@@ -8,10 +8,15 @@ for `matched_spans` in a renderer) stays cheap, and `list`, `scan` and
 The index follows the scan store and the record log by marks (see
 searchstate.py): before every search it catches up, rewriting only the
 documents whose fingerprint changed; a changed schema or config, or a reset
-store, rebuilds it. One process writes at a time: an exclusive lock on
+store, rebuilds it; so do index files that are missing or not as the last
+update left them. One process writes at a time: an exclusive lock on
 `.fixme/index/lock` for updates, a shared one while searching (a reader then
 never sees a rebuild delete the files it is reading). Waiting is bounded;
 past the timeout the caller gets a one-line FixmeError.
+
+Where the index cannot be written (a read-only `.fixme/`, a full disk), or
+the scan it would follow was not saved either, a search builds an index in
+memory for itself and says so in `notices`.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import FixmeError
+from ..fsutil import UNWRITABLE_ERRNOS, FileLock, LockTimeout
 from ..scan.entry import GONE, Entry
 from .searchstate import (INDEX_SCHEMA, LOCK_FILE, STATE_FILE, Changes, IndexSource, IndexState, config_stamp,
-                          index_dir, read_state, write_state)
+                          index_dir, index_files, read_state, write_state)
 
 LOCK_TIMEOUT = 30.0  # seconds a search or update waits for another process's update (a rebuild of 20k: ~6 s)
 # Words as the index splits them: whoosh's RegexTokenizer default. Kept here
@@ -86,12 +92,22 @@ def load_whoosh() -> None:
         import_module(name)
 
 
+class IndexUnwritable(FixmeError):
+    """The index cannot be written here: a read-only directory or file system, a full disk."""
+
+
 class SearchIndex:
-    def __init__(self, root: Path, config: Config, timeout: float = LOCK_TIMEOUT):
+    """The index of one repository; `store` is the scan result to follow (the cache when None)."""
+
+    def __init__(self, root: Path, config: Config, timeout: float = LOCK_TIMEOUT, store=None):
         self.root = root
         self.config = config
         self.timeout = timeout
         self.directory = index_dir(root)
+        self.store = store
+        # An unsaved scan's result must not leave an index behind that claims to follow the cache.
+        self.persistent = store is None or not store.in_memory
+        self.notices: list[str] = []  # what this search could not do (write the index)
 
     # -- searching -------------------------------------------------------
     def search(self, text: str, limit: int | None = 50) -> list[SearchHit]:
@@ -101,7 +117,13 @@ class SearchIndex:
         if limit is not None and limit < 1:
             raise FixmeError("search: the limit must be at least 1")
         query = parse_query(text)  # a bad query fails before any work
-        self.update()
+        if not self.persistent:
+            return self._hits(self._query_in_memory(query, limit))
+        try:
+            self.update()
+        except IndexUnwritable as exc:
+            self.notices.append(f"{exc}; searched an index built in memory")
+            return self._hits(self._query_in_memory(query, limit))
         try:
             found = self._query(query, limit)
         except FixmeError:
@@ -113,22 +135,33 @@ class SearchIndex:
 
     def _query(self, query, limit: int | None) -> list[tuple]:
         """(id, score, matched words, folded state) of the best hits, read under the shared lock."""
-        from whoosh.query import Term
-
         with self._lock(exclusive=False):
             ix = self._open(read_state(self.root))
             if ix is None:
                 raise OSError("no index")
-            mask = None if _asks_for_gone(query) else Term("state", GONE)
-            with ix.searcher() as searcher:
-                results = searcher.search(query, limit=limit, terms=True, mask=mask)
-                return [(hit["id"], hit.score, _matched_words(hit), hit.get("folded")) for hit in results]
+            return _best_hits(ix, query, limit)
+
+    def _query_in_memory(self, query, limit: int | None) -> list[tuple]:
+        """_query on an index of every entry built in memory, for where none can be saved."""
+        from whoosh.filedb.filestore import RamStorage
+
+        source = IndexSource(self.root, self.config, self.store)
+        try:
+            entries = source.all_entries()
+        finally:
+            source.close()
+        ix = RamStorage().create_index(_schema())
+        writer = ix.writer()
+        for entry in entries:
+            writer.add_document(**document_of(entry))
+        writer.commit()
+        return _best_hits(ix, query, limit)
 
     def _hits(self, found: list) -> list[SearchHit]:
         """The hits' entries as the scan store holds them, with the folded state the index saw."""
         import json
 
-        source = IndexSource(self.root, self.config)
+        source = IndexSource(self.root, self.config, self.store)
         try:
             entries = source.entries([entry_id for entry_id, _, _, _ in found])
         finally:
@@ -148,9 +181,9 @@ class SearchIndex:
         """Tracker.short_id_length() as of the index's last catch-up, without reading every id."""
         from ..scan.identity import ID_HEX
 
-        state = read_state(self.root)
+        state = read_state(self.root) if self.persistent else None
         if state is None:
-            source = IndexSource(self.root, self.config)
+            source = IndexSource(self.root, self.config, self.store)
             try:
                 prefix = source.id_prefix()
             finally:
@@ -161,15 +194,18 @@ class SearchIndex:
 
     # -- catching up -----------------------------------------------------
     def update(self) -> IndexReport:
-        """Bring the index up to date: rewrite changed documents, or rebuild when it must."""
+        """Bring the index up to date: rewrite changed documents, or rebuild when it must.
+
+        IndexUnwritable (a one-line FixmeError) where the index cannot be written.
+        """
         started = time.perf_counter()
-        source = IndexSource(self.root, self.config)
+        source = IndexSource(self.root, self.config, self.store)
         try:
             state = read_state(self.root)
             seen = self._changes(source, state)
             if seen is not None and not seen.entries and seen.marks == state.marks:
                 return IndexReport(seconds=time.perf_counter() - started)  # up to date: no lock needed
-            with self._lock(exclusive=True):
+            with self._unwritable_as_error(), self._lock(exclusive=True):
                 current = read_state(self.root)  # another process may have caught up while we waited
                 if current != state:
                     state, seen = current, self._changes(source, current)
@@ -182,19 +218,31 @@ class SearchIndex:
     def rebuild(self) -> IndexReport:
         """Build the index again from every entry, whatever state it is in."""
         started = time.perf_counter()
-        source = IndexSource(self.root, self.config)
+        source = IndexSource(self.root, self.config, self.store)
         try:
-            with self._lock(exclusive=True):
+            with self._unwritable_as_error(), self._lock(exclusive=True):
                 report = self._rebuild(source)
         finally:
             source.close()
         report.seconds = time.perf_counter() - started
         return report
 
+    @contextmanager
+    def _unwritable_as_error(self):
+        """OSErrors that say the index cannot be written here become IndexUnwritable."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in UNWRITABLE_ERRNOS:
+                raise
+            raise IndexUnwritable(f"cannot write the search index in {self.directory}: "
+                                  f"{exc.strerror or exc}") from None
+
     def _changes(self, source: IndexSource, state: IndexState | None) -> Changes | None:
         """What changed since `state`, or None when only a rebuild will do."""
         if (state is None or state.schema != INDEX_SCHEMA or state.config != config_stamp(self.config)
-                or state.store_token != source.store_token() or not self._has_index(state.name)):
+                or state.store_generation != source.store_generation() or not self._has_index(state.name)
+                or state.files != index_files(self.root, state.name)):
             return None
         return source.changes_since(state.marks)
 
@@ -218,14 +266,15 @@ class SearchIndex:
                             writer.update_document(**doc)
                             report.updated += 1
         id_prefix = source.id_prefix() if report.added else state.id_prefix  # new ids may need longer prefixes
-        write_state(self.root, replace(state, marks=seen.marks, id_prefix=id_prefix))
+        write_state(self.root, replace(state, marks=seen.marks, id_prefix=id_prefix,
+                                       files=index_files(self.root, state.name)))
         return report
 
     def _rebuild(self, source: IndexSource) -> IndexReport:
         """A new index from every entry, written beside the old one, which is then removed."""
         from whoosh import index
 
-        token = source.store_token() or source.new_store_token()
+        generation = source.store_generation()
         marks = source.current_marks()  # before reading: what lands meanwhile is read again next time
         entries = source.all_entries()
         name = "fixme_" + os.urandom(4).hex()
@@ -234,8 +283,8 @@ class SearchIndex:
         with self._writing(ix, limitmb=256) as writer:  # one segment for the whole build, not many merged
             for entry in entries:
                 writer.add_document(**document_of(entry))
-        write_state(self.root, IndexState(name, INDEX_SCHEMA, config_stamp(self.config), token, marks,
-                                          source.id_prefix()))
+        write_state(self.root, IndexState(name, INDEX_SCHEMA, config_stamp(self.config), generation, marks,
+                                          source.id_prefix(), index_files(self.root, name)))
         self._remove_other_indexes(name)
         return IndexReport(added=len(entries), rebuilt=True)
 
@@ -259,13 +308,19 @@ class SearchIndex:
 
     @contextmanager
     def _writing(self, ix, **options):
-        """A whoosh writer, committed at the end or cancelled; a full disk is a one-line error."""
-        from whoosh.index import LockError
+        """A whoosh writer, committed at the end or cancelled; a full disk is a one-line error.
 
+        Only under fixme's exclusive lock (_lock), so whoosh's own lock file is
+        not taken (`_lk=False`): it adds nothing there, and whoosh keeps it held
+        until the process ends when setting up or committing a writer fails
+        (a read-only directory, a full disk), which would leave the
+        dashboard's next update waiting for itself.
+        """
         try:
-            writer = ix.writer(timeout=self.timeout, **options)
-        except LockError:  # whoosh's own lock, held only by a writer that is not fixme's
-            raise FixmeError(self._busy_message()) from None
+            writer = ix.writer(_lk=False, **options)
+        except OSError as exc:
+            raise IndexUnwritable(f"cannot write the search index in {self.directory}: "
+                                  f"{exc.strerror or exc}") from None
         try:
             yield writer
         except BaseException:
@@ -274,7 +329,9 @@ class SearchIndex:
         try:
             writer.commit()
         except OSError as exc:
-            raise FixmeError(f"cannot write the search index in {self.directory}: {exc.strerror or exc}") from None
+            _forget_quietly(writer)
+            raise IndexUnwritable(f"cannot write the search index in {self.directory}: "
+                                  f"{exc.strerror or exc}") from None
 
     def _remove_other_indexes(self, keep: str) -> None:
         """Delete files of earlier indexes (and of builds that never finished)."""
@@ -286,56 +343,42 @@ class SearchIndex:
             except OSError:
                 pass
 
-    def _lock(self, exclusive: bool) -> "_IndexLock":
-        return _IndexLock(self.directory / LOCK_FILE, exclusive, self.timeout, self._busy_message())
+    @contextmanager
+    def _lock(self, exclusive: bool):
+        """The index lock: exclusive to update (made with its directory), shared to search."""
+        path = self.directory / LOCK_FILE
+        if exclusive:
+            from ..scan.store import ensure_state_dir
+
+            ensure_state_dir(self.root)  # .fixme/ with its .gitignore, then .fixme/index/
+            self.directory.mkdir(exist_ok=True)
+        try:
+            with FileLock(path, exclusive, self.timeout):
+                yield
+        except LockTimeout:
+            raise FixmeError(self._busy_message()) from None
 
     def _busy_message(self) -> str:
         return (f"the search index is busy: another fixme process has been updating {self.directory} "
                 f"for over {self.timeout:g} s; try again later")
 
 
-class _IndexLock:
-    """flock on `.fixme/index/lock`: exclusive to update, shared to search; bounded wait.
+def _forget_quietly(writer) -> None:
+    """Drop a writer whose commit failed (its temporary files), whatever state it was left in."""
+    try:
+        writer.cancel()
+    except Exception:  # noqa: BLE001 — half-committed: nothing more to undo than what failed
+        pass
 
-    flock rather than a lock file's existence: the kernel drops it when a
-    process dies, so a killed update never leaves the index locked.
-    """
 
-    def __init__(self, path: Path, exclusive: bool, timeout: float, busy: str):
-        self.path = path
-        self.exclusive = exclusive
-        self.timeout = timeout
-        self.busy = busy
-        self.fd: int | None = None
+def _best_hits(ix, query, limit: int | None) -> list[tuple]:
+    """(id, score, matched words, folded state) of the best hits of `query` in `ix`."""
+    from whoosh.query import Term
 
-    def __enter__(self) -> "_IndexLock":
-        import fcntl
-
-        from ..scan.store import ensure_state_dir
-
-        ensure_state_dir(self.path.parents[1])  # .fixme/ with its .gitignore, then .fixme/index/
-        self.path.parent.mkdir(exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        mode = (fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
-        deadline = time.monotonic() + self.timeout
-        delay = 0.005
-        while True:
-            try:
-                fcntl.flock(fd, mode)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise FixmeError(self.busy) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
-        self.fd = fd
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing the only descriptor releases the flock
-            self.fd = None
+    mask = None if _asks_for_gone(query) else Term("state", GONE)
+    with ix.searcher() as searcher:
+        results = searcher.search(query, limit=limit, terms=True, mask=mask)
+        return [(hit["id"], hit.score, _matched_words(hit), hit.get("folded")) for hit in results]
 
 
 # -- documents -------------------------------------------------------------

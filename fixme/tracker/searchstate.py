@@ -21,18 +21,24 @@ Writers (scan, set-workflow, sync, hooks) therefore do nothing for the index:
 they stay as fast as they were and never import whoosh.
 
 A mark is only meaningful while its store lives on. A scan store that was
-reset (schema upgrade, corrupt file, cache deleted) starts its rowids again;
-the token the index keeps in the store's meta table is gone then. A record
-log that was reset no longer holds the record at the mark. Either way, and
-whenever the index schema or the settings that shape its documents change,
-the index is rebuilt.
+reset (schema upgrade, corrupt file, cache deleted, `scan --full`) starts
+its rowids again, and draws a new `generation` (store.py), which no longer
+matches the one the index was built from. A record log that was reset no
+longer holds the record at the mark. Either way, and whenever the index
+schema or the settings that shape its documents change, the index is
+rebuilt. The index never writes to the scan store: reading it leaves the
+file the scan's quick check vouches for as it was.
+
+The index is a cache too. state.json records the size and time of every
+file of the live index; a file missing, cut short or rewritten by anything
+but fixme no longer matches, and the index is rebuilt rather than read.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..config import Config
@@ -43,8 +49,7 @@ STATE_FILE = "state.json"
 LOCK_FILE = "lock"
 # Bump when the fields, their analysis or what a document holds change: the
 # index is then rebuilt rather than mixing documents of two kinds.
-INDEX_SCHEMA = 1
-STORE_TOKEN_KEY = "search_index_token"  # in the scan store's meta table
+INDEX_SCHEMA = 2
 
 
 @dataclass
@@ -63,11 +68,12 @@ class IndexState:
     name: str  # whoosh index name of the live index (a rebuild writes a new one beside it)
     schema: int  # INDEX_SCHEMA it was built with
     config: str  # config_stamp() it was built with
-    store_token: str  # the token written into the scan store's meta table
+    store_generation: str  # the scan store's generation it follows
     marks: Marks
     # Shortest id prefix that keeps every entry distinct, kept so a search can
     # shorten its hits' ids without reading all ids (20 ms at 20k entries).
     id_prefix: int = 1
+    files: dict[str, list[int]] = field(default_factory=dict)  # index_files() after the last write
 
 
 @dataclass
@@ -98,6 +104,24 @@ def write_state(root: Path, state: IndexState) -> None:
     atomic_write_json(index_dir(root) / STATE_FILE, asdict(state))
 
 
+def index_files(root: Path, name: str) -> dict[str, list[int]]:
+    """file name -> (size, mtime) of each file of the whoosh index `name` (not its write lock)."""
+    directory = index_dir(root)
+    files = {}
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return {}
+    for file_name in names:
+        if file_name.startswith((name + "_", "_" + name + "_")) and not file_name.endswith("_WRITELOCK"):
+            try:
+                st = os.stat(directory / file_name)
+            except OSError:
+                continue
+            files[file_name] = [st.st_size, st.st_mtime_ns]
+    return files
+
+
 def config_stamp(config: Config) -> str:
     """A hash of the settings that shape indexed documents.
 
@@ -114,15 +138,20 @@ def config_stamp(config: Config) -> str:
 
 
 class IndexSource:
-    """The entries the index is built from, read fresh from the scan store and the record log."""
+    """The entries the index is built from, read fresh from the scan store and the record log.
 
-    def __init__(self, root: Path, config: Config):
+    `store` is the scan's result to read (Tracker passes it; an unsaved
+    scan's is in memory); without one the cache is opened read-only.
+    """
+
+    def __init__(self, root: Path, config: Config, store=None):
         self.root = root
         self.config = config
-        self._store = None
+        self._store = store
+        self._owns_store = store is None
 
     def close(self) -> None:
-        if self._store is not None:
+        if self._store is not None and self._owns_store:
             self._store.close()
             self._store = None
 
@@ -131,18 +160,12 @@ class IndexSource:
         if self._store is None:
             from ..scan.store import ScanStore
 
-            self._store = ScanStore(self.root)
+            self._store = ScanStore.for_reading(self.root)
         return self._store
 
-    # -- tokens and marks ----------------------------------------------------
-    def store_token(self) -> str | None:
-        return self.store.meta(STORE_TOKEN_KEY)
-
-    def new_store_token(self) -> str:
-        """Mark the scan store as the one the index follows (a reset store loses the mark)."""
-        token = os.urandom(8).hex()
-        self.store.set_meta(STORE_TOKEN_KEY, token)
-        return token
+    # -- generation and marks ------------------------------------------------
+    def store_generation(self) -> str | None:
+        return self.store.meta("generation")
 
     def current_marks(self) -> Marks:
         """The marks as they are now: taken *before* reading everything for a rebuild,
@@ -187,7 +210,7 @@ class IndexSource:
         from ..node.log import LogIndex
         from .workflow import LOG_NAME
 
-        index = LogIndex(path)
+        index = LogIndex.for_reading(path)
         try:
             return [(n, record.id, _entry_of(record.payload)) for n, record in index.records(LOG_NAME, seq)]
         finally:

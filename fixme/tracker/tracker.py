@@ -46,6 +46,7 @@ class Tracker:
         self._scanned: list[Entry] | None = None  # as the scan left them
         self._entries: list[Entry] | None = None  # the same, records folded in
         self._changes: list[Change] | None = None
+        self.search_notices: list[str] = []  # what the last search could not do (write its index)
 
     @classmethod
     def open(cls, start: Path, progress: Progress | None = None, home: Path | None = None) -> "Tracker":
@@ -61,18 +62,41 @@ class Tracker:
         """Let git start on the quick check now, while the caller gets ready."""
         self.scanner.start_status()
 
-    def scan(self, force: bool = False, known: StatusCheck | None = None, fetch_blame: bool = False) -> ScanSummary:
+    def scan(self, force: bool = False, known: StatusCheck | None = None, must_save: bool = False,
+             fetch_blame: bool = False) -> ScanSummary:
         """Bring the store up to date; `known` is a `git status` check already made;
-        `fetch_blame` blames again what could not be blamed, downloads allowed."""
+        `fetch_blame` blames again what could not be blamed, downloads allowed.
+
+        Where the cache cannot be written the scan is kept in memory for this
+        tracker (the summary's `unsaved` says why), unless `must_save`: then a
+        one-line FixmeError.
+        """
+        from ..scan.store import StoreDamaged, StoreUnwritable
+
         self.scanner.allow_fetch = fetch_blame
         try:
-            summary = self.scanner.scan(force=force, known=known)
+            summary = self.scanner.scan(force=force, known=known, must_save=must_save)
         except GitError as exc:
             raise FixmeError(f"git: {exc}") from None
+        except (StoreUnwritable, StoreDamaged) as exc:
+            raise FixmeError(str(exc)) from None
         finally:
             self.scanner.allow_fetch = False
         self._forget()
         return summary
+
+    def _read_scan(self, reader):
+        """reader(store) on the last scan's result (a lost or damaged cache is rebuilt first)."""
+        from ..scan.store import StoreDamaged, StoreUnwritable
+
+        try:
+            return self.scanner.read(reader)
+        except GitError as exc:
+            raise FixmeError(f"git: {exc}") from None
+        except StoreDamaged as exc:
+            raise FixmeError(f"the scan cache could not be rebuilt: {exc}") from None
+        except StoreUnwritable as exc:
+            raise FixmeError(str(exc)) from None
 
     def all_entries(self) -> list[Entry]:
         """Every entry the last scan knows, open and gone, with the records folded in."""
@@ -107,13 +131,7 @@ class Tracker:
     def _scanned_entries(self) -> list[Entry]:
         """Entries as the scan left them (enough to resolve an id); the fold works on these."""
         if self._scanned is None:
-            from ..scan.store import ScanStore
-
-            store = ScanStore(self.root)
-            try:
-                self._scanned = store.entries()
-            finally:
-                store.close()
+            self._scanned = self._read_scan(lambda store: store.entries())
         return self._scanned
 
     def short_id_length(self) -> int:
@@ -216,14 +234,21 @@ class Tracker:
             raise FixmeError(f"{attr}: a value is one line of at most 200 characters")
 
     def _write(self, entry: Entry, payload: dict, refs: list[str] = ()) -> Written:
-        from .changes import append_record
+        from .changes import append_record, node_dir
         from .workflow import Written
+
+        import sqlite3
 
         identity = self.identity()
         try:
             record = append_record(self.root, identity, payload, refs)
         except OSError as exc:
-            raise FixmeError(f"cannot write the record: {exc}") from None
+            raise FixmeError(f"cannot write the record in {node_dir(self.root)}: {exc.strerror or exc}") from None
+        except sqlite3.OperationalError as exc:  # records.db in a read-only directory, a full disk
+            from ..fsutil import unwritable_reason
+
+            reason = unwritable_reason(node_dir(self.root)) or str(exc)
+            raise FixmeError(f"cannot write the record in {node_dir(self.root)}: {reason}") from None
         self._forget()
         trusted = self.config.trusted_name(identity.key_text) is not None
         return Written(entry, record.id, trusted)
@@ -292,25 +317,33 @@ class Tracker:
         """Entries matching a query (words, "phrases", prefix*, field:value), best first.
 
         Blank text: no hits. A bad query raises FixmeError with a one-line message.
+        Where the index cannot be written, the search runs on one built in
+        memory, and `search_notices` says so.
         """
         if not text.strip():
             return []
         from .search import SearchIndex
 
-        return SearchIndex(self.root, self.config).search(text, limit)
+        def search(store) -> list[SearchHit]:
+            index = SearchIndex(self.root, self.config, store=store)
+            hits = index.search(text, limit)
+            self.search_notices = index.notices
+            return hits
+
+        return self._read_scan(search)
 
     def update_search_index(self) -> IndexReport:
         """Bring the search index up to date (incrementally, or a rebuild when it must)."""
         from .search import SearchIndex
 
-        return SearchIndex(self.root, self.config).update()
+        return self._read_scan(lambda store: SearchIndex(self.root, self.config, store=store).update())
 
     def search_id_length(self) -> int:
         """short_id_length() as the search index knows it: showing a few hits should not
         load every entry (0.4 s at 20k entries) just to shorten their ids."""
         from .search import SearchIndex
 
-        return SearchIndex(self.root, self.config).short_id_length()
+        return self._read_scan(lambda store: SearchIndex(self.root, self.config, store=store).short_id_length())
 
     # -- set-up ----------------------------------------------------------
     def init(self, user_name: str | None = None) -> list[str]:
