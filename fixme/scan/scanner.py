@@ -579,14 +579,15 @@ class _Update:
 
         head = self.status.head
         groups: dict[str, list] = {entry_id: [] for entry_id in affected}
-        for path in self.store.paths_of(affected):
-            for raw, origin, entry_id in self.store.file(path).occurrences:
+        for stored in self.store.files(self.store.paths_of(affected)):
+            for raw, origin, entry_id in stored.occurrences:
                 if entry_id in groups:
-                    groups[entry_id].append(Occurrence(path, raw, origin))
+                    groups[entry_id].append(Occurrence(stored.path, raw, origin))
+        olds = self.store.entries_by_id(affected)
         rebuilt = {}
         old_counterparts = set()
         for entry_id, group in groups.items():
-            old = self.store.entry(entry_id)
+            old = olds.get(entry_id)
             if not group and old is not None:
                 old_counterparts.add(counterpart_id(old))
             if not group and old is not None and self._hidden_by_settings(old):
@@ -617,7 +618,7 @@ class _Update:
 
         for entry in rebuilt.values():
             set_links(entry, is_open(counterpart_id(entry)))
-            self.store.put_entry(entry)
+        self.store.put_entries(rebuilt.values())
         # A PR appearing or vanishing changes the links of its counterpart too.
         touched = {counterpart_id(e) for e in rebuilt.values()} | old_counterparts
         for entry_id in touched - set(rebuilt) - {None}:

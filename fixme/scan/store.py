@@ -391,19 +391,24 @@ class ScanStore:
         self.db.execute("DELETE FROM occ")
 
     def paths_of(self, entry_ids: Iterable[str]) -> set[str]:
-        paths: set[str] = set()
-        for entry_id in entry_ids:
-            paths.update(p for (p,) in self.db.execute("SELECT path FROM occ WHERE entry_id=?", (entry_id,)))
-        return paths
+        """The files where any of the entries occurs."""
+        return {path for chunk in _chunks(entry_ids)
+                for (path,) in self.db.execute(f"SELECT path FROM occ WHERE entry_id IN ({_marks(chunk)})", chunk)}
+
+    def files(self, paths: Iterable[str]) -> list[StoredFile]:
+        """The stored files among `paths`."""
+        found = []
+        for chunk in _chunks(paths):
+            rows = self.db.execute(f"SELECT path, key, lines, occurrences FROM files WHERE path IN ({_marks(chunk)})",
+                                   chunk)
+            found += [StoredFile(path, key, lines, _occurrences_from_json(text)) for path, key, lines, text in rows]
+        return found
 
     # -- blame -----------------------------------------------------------------
     def blame(self, blob: str, lines: Iterable[int]) -> dict[int, Origin]:
-        found: dict[int, Origin] = {}
-        for n in lines:
-            row = self.db.execute("SELECT origin FROM blame WHERE blob=? AND line=?", (blob, n)).fetchone()
-            if row:
-                found[n] = Origin(*json.loads(row[0]))
-        return found
+        wanted = set(lines)
+        rows = self.db.execute("SELECT line, origin FROM blame WHERE blob=?", (blob,))
+        return {n: Origin(*json.loads(origin)) for n, origin in rows if n in wanted}
 
     def put_blame(self, blob: str, origins: dict[int, Origin]) -> None:
         self.db.executemany("INSERT OR REPLACE INTO blame VALUES (?, ?, ?)",
@@ -435,9 +440,18 @@ class ScanStore:
         row = self.db.execute("SELECT data FROM entries WHERE id=?", (entry_id,)).fetchone()
         return None if row is None else Entry.from_dict(json.loads(row[0]))
 
+    def entries_by_id(self, entry_ids: Iterable[str]) -> dict[str, Entry]:
+        """The stored entries among `entry_ids`."""
+        return {entry_id: Entry.from_dict(json.loads(data)) for chunk in _chunks(entry_ids)
+                for entry_id, data in self.db.execute(f"SELECT id, data FROM entries WHERE id IN ({_marks(chunk)})",
+                                                       chunk)}
+
     def put_entry(self, entry: Entry) -> None:
-        self.db.execute("INSERT OR REPLACE INTO entries VALUES (?, ?, ?)",
-                        (entry.id, entry.status, json.dumps(entry.to_dict(), ensure_ascii=False)))
+        self.put_entries([entry])
+
+    def put_entries(self, entries: Iterable[Entry]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?)",
+                            [(e.id, e.status, json.dumps(e.to_dict(), ensure_ascii=False)) for e in entries])
 
     def open_entry_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM entries WHERE status='open'").fetchone()[0]
@@ -445,6 +459,17 @@ class ScanStore:
     def is_open(self, entry_id: str) -> bool:
         row = self.db.execute("SELECT status FROM entries WHERE id=?", (entry_id,)).fetchone()
         return row is not None and row[0] == "open"
+
+
+def _chunks(items: Iterable[str], size: int = 500) -> Iterable[list[str]]:
+    """`items` in lists small enough for one query's bound parameters."""
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _marks(chunk: list) -> str:
+    return ",".join("?" * len(chunk))
 
 
 def _origin_list(o: Origin) -> list:
