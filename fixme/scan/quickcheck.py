@@ -26,6 +26,7 @@ and stays trusted; the inode is left out for that.)
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 from .spawn import Child
 
@@ -41,26 +42,21 @@ STATUS_ARGS = ("status", "--porcelain=v2", "-z", "--branch", "--no-ahead-behind"
 STABLE_CONFIG = ("-c", "core.quotePath=false", "-c", "log.showSignature=false", "-c", "color.ui=never")
 
 
+@dataclass
 class ScanSummary:
     """What a scan did, for the summary line and `scan --format json`."""
 
-    __slots__ = ("files", "entries", "new", "gone", "reread", "blamed", "seconds", "unchanged", "head",
-                 "notices", "unsaved")
-
-    def __init__(self, files: int = 0, entries: int = 0, new: int = 0, gone: int = 0, reread: int = 0,
-                 blamed: int = 0, seconds: float = 0.0, unchanged: bool = False, head: str | None = None,
-                 notices: list[str] | None = None):
-        self.files = files  # files scanned (considered)
-        self.entries = entries  # open entries
-        self.new = new
-        self.gone = gone
-        self.reread = reread  # files read and parsed this time
-        self.blamed = blamed  # files whose lines needed blame this time
-        self.seconds = seconds
-        self.unchanged = unchanged  # nothing changed since the last scan
-        self.head = head
-        self.notices = notices if notices is not None else []
-        self.unsaved: str | None = None  # why the result is only in memory: the cache could not be written
+    files: int = 0  # files scanned (considered)
+    entries: int = 0  # open entries
+    new: int = 0
+    gone: int = 0
+    reread: int = 0  # files read and parsed this time
+    blamed: int = 0  # files whose lines needed blame this time
+    seconds: float = 0.0
+    unchanged: bool = False  # nothing changed since the last scan
+    head: str | None = None
+    notices: list[str] = field(default_factory=list)
+    unsaved: str | None = None  # why the result is only in memory: the cache could not be written
 
 
 def find_work_tree(start: str) -> str | None:
