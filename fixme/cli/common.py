@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .env import Environment
-
-if TYPE_CHECKING:
-    from ..config import Config
 
 
 def open_tracker(args, env: Environment, will_scan: bool = False):
@@ -16,6 +11,7 @@ def open_tracker(args, env: Environment, will_scan: bool = False):
 
     from ..node.keys import fixme_home
     from ..tracker.tracker import Tracker
+    from .notices import print_config_notices
     from .progress import ProgressBar
 
     bar = ProgressBar(env.stderr, env.stderr_isatty)
@@ -24,30 +20,6 @@ def open_tracker(args, env: Environment, will_scan: bool = False):
     if will_scan:
         tracker.start_scan()  # git works on its status while the rest of fixme loads
     return tracker, bar
-
-
-def print_config_notices(config: Config, env: Environment) -> None:
-    """What reading the config left to say (the older tool's `.fixme/config`: forms not read).
-
-    Printed where a command opens its tracker, so once per command.
-    """
-    for notice in config.notices:
-        env.stderr.write(f"fixme: {notice}\n")
-
-
-def print_legacy_config_notices(root: str, env: Environment) -> None:
-    """print_config_notices for a command that answers without opening a tracker
-    (an unchanged `fixme scan`): only a repository read through `.fixme/config` pays."""
-    from pathlib import Path
-
-    from ..config import ConfigError, load_config
-    from ..errors import FixmeError
-
-    try:
-        config = load_config(Path(root))
-    except ConfigError as exc:
-        raise FixmeError(str(exc)) from None
-    print_config_notices(config, env)
 
 
 def scan(tracker, bar, env: Environment, force: bool = False, known=None, must_save: bool = False,

@@ -87,8 +87,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                         help="colour output: auto (only on a terminal, honours NO_COLOR), always, never")
     parser.add_argument("--version", action="version", version=f"fixme {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    if wanted & set(_OWN_COMMANDS):
-        _register_own(sub)
+    for command in _OWN_COMMANDS:
+        if command in wanted:
+            _OWN_PARSERS[command](sub)
     modules = {name for command in wanted for name in _COMMAND_MODULES.get(command, ())}
     _register_modules(sub, modules)
     return parser
@@ -106,12 +107,14 @@ def _register_modules(sub, modules: set[str]) -> None:
             module.register(sub)
 
 
-def _register_own(sub) -> None:
+def _add_init(sub) -> None:
     p = sub.add_parser("init", help="write .fixme/config.toml with every default, and git-ignore local state",
                        description="Write .fixme/config.toml (commented, every default spelled out) and make "
                                    "sure local state under .fixme/ is git-ignored. An existing config is kept.")
     p.set_defaults(run=cmd_init)
 
+
+def _add_scan(sub) -> None:
     p = sub.add_parser("scan", help="scan the repository and report what changed",
                        description="Scan the work tree for entries and blame their tag lines. Incremental: "
                                    "unchanged files and blobs already blamed are not redone.")
@@ -124,6 +127,8 @@ def _register_own(sub) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     p.set_defaults(run=cmd_scan)
 
+
+def _add_list(sub) -> None:
     p = sub.add_parser("list", help="list entries (open ones unless --all)",
                        description="List entries, after an incremental scan. Filters of the same kind are "
                                    "alternatives (--tag TODO --tag FIXME); different kinds must all match.")
@@ -139,6 +144,8 @@ def _register_own(sub) -> None:
     p.add_argument("--no-scan", action="store_true", help="show the last scan's result without rescanning")
     p.set_defaults(run=cmd_list)
 
+
+def _add_show(sub) -> None:
     p = sub.add_parser("show", help="everything about one entry",
                        description="Show one entry: header, locations, blame, body, source lines, fields, "
                                    "labels, links and lifecycle. ID is a full id, a unique prefix, or a slug "
@@ -148,11 +155,16 @@ def _register_own(sub) -> None:
     p.add_argument("--no-scan", action="store_true", help="do not rescan first")
     p.set_defaults(run=cmd_show)
 
+
+def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="replay the bundled sample project into a git repository and list it",
                        description="Replay sample_repo/'s history (several authors, renames, moved and "
                                    "removed entries) into a new git repository, then run 'fixme list' on it.")
     p.add_argument("dir", nargs="?", metavar="DIR", help="where to create it (default: a new temporary directory)")
     p.set_defaults(run=cmd_demo)
+
+
+_OWN_PARSERS = {"init": _add_init, "scan": _add_scan, "list": _add_list, "show": _add_show, "demo": _add_demo}
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
@@ -240,7 +252,6 @@ def cmd_scan(args, env: Environment) -> int:
     import time
 
     from ..scan.quickcheck import check_status, reads_legacy_config
-    from .common import print_legacy_config_notices
     from .summary import render_summary, summary_json
 
     started = time.perf_counter()
@@ -251,6 +262,8 @@ def cmd_scan(args, env: Environment) -> int:
     if check is not None and check.unchanged() and not (args.full or args.blame):
         summary = check.summary()
         if reads_legacy_config(check.state):
+            from .notices import print_legacy_config_notices  # reads the config: only then
+
             print_legacy_config_notices(check.root, env)
         summary.seconds = time.perf_counter() - started
     else:

@@ -7,10 +7,8 @@ pay for loading the entry tables.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ..scan.quickcheck import ScanSummary
+from ..scan.quickcheck import ScanSummary  # loaded already: the quick check made it
 
 
 def render_summary(summary: ScanSummary) -> str:

@@ -35,7 +35,7 @@ def cmd_tui(args, env: Environment) -> int:
 
     from ..node.keys import fixme_home
     from ..tracker.tracker import Tracker
-    from .common import print_config_notices
+    from .notices import print_config_notices
 
     tracker = Tracker.open(Path(env.start_dir(args.directory)), home=fixme_home(env.environ))
     print_config_notices(tracker.config, env)  # before the dashboard takes the screen; still there after
