@@ -17,6 +17,7 @@ from nacl.bindings import crypto_kx_keypair
 from nacl.signing import SigningKey
 
 from fixme.node import canonical, hashing
+from fixme.node.admission import Admission, ConnectionLimits
 from fixme.node.channel import (
     HEADER_SIZE,
     MAX_FRAME,
@@ -351,7 +352,8 @@ def test_twenty_concurrent_clients():
         async def on_session(session):
             payload = await session.recv()
             await session.send(session.peer_key + payload)
-        server, port = await start(on_session)
+        # All from 127.0.0.1: more handshakes at once than one address gets by default.
+        server, port = await start(on_session, admission=Admission(ConnectionLimits(max_handshakes_per_address=20)))
         keys = [SigningKey(bytes([i]) * 32) for i in range(20)]
 
         async def client(i, key):
@@ -371,7 +373,7 @@ def test_connection_limit():
 
         async def hold(session):
             await release.wait()
-        server, port = await start(hold, max_connections=2)
+        server, port = await start(hold, admission=Admission(ConnectionLimits(max_sessions=2, reserved_for_trusted=0)))
         async with server:
             first = await connect(HOST, port, CLIENT, NETWORK)
             second = await connect(HOST, port, CLIENT, NETWORK)

@@ -20,17 +20,18 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from .admission import Admission, ConnectionLimits
 from .allocator import keep_frame_buffers
 from .book import NodeBook, now_ms
 from .channel import TransportError
 from .fetch import FaultBook, FetchError, FetchReport, Progress, fetch_blob
-from .handshake import DEFAULT_MAX_CONNECTIONS, Allowed, HandshakeError, Session, connect, serve
+from .handshake import Allowed, HandshakeError, Session, connect, serve
 from .keys import fingerprint, key_text, parse_key_text
 from .local import LocalStore
 from .peer import PeerLink, host_port
@@ -53,7 +54,10 @@ class NodeSettings:
     logs: tuple[str, ...]
     accept_author: AcceptAuthor
     allowed: Allowed = None
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    # Node keys given the sessions reserved for the trusted (ConnectionLimits.reserved_for_trusted),
+    # and kept rather than strangers when the server is full; None: nobody is told apart.
+    is_trusted: Callable[[bytes], bool] | None = None
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     handshake_timeout: float = 10.0
     idle_timeout: float = 60.0
     fetch_references: bool = True     # fetch the blobs our records reference
@@ -272,10 +276,13 @@ class Node:
         if report.records_in:
             log.info("%s: %d records in, %d out", link.label, report.records_in, report.records_out)
 
+    def admission(self) -> Admission:
+        """The server's budgets, told who is trusted and which keys are banned."""
+        return Admission(self.settings.limits, is_trusted=self.settings.is_trusted, is_banned_key=self.faults.is_banned)
+
     async def serve(self, host: str, port: int) -> asyncio.Server:
         return await serve(host, port, self.settings.identity, self.settings.network_key,
-                           self.handle_incoming, allowed=self.settings.allowed,
-                           max_connections=self.settings.max_connections,
+                           self.handle_incoming, allowed=self.settings.allowed, admission=self.admission(),
                            handshake_timeout=self.settings.handshake_timeout,
                            idle_timeout=self.settings.idle_timeout)
 
