@@ -26,11 +26,11 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from .admission import Admission, ConnectionLimits
+from .admission import Admission, ConnectionLimits, peer_host
 from .allocator import keep_frame_buffers
 from .book import NodeBook, now_ms
 from .channel import TransportError
-from .fetch import FaultBook, FetchError, FetchReport, Progress, fetch_blob
+from .fetch import Fault, FaultBook, FetchError, FetchReport, Progress, fetch_blob
 from .handshake import Allowed, HandshakeError, Session, connect, serve
 from .keys import fingerprint, key_text, parse_key_text
 from .local import LocalStore
@@ -45,6 +45,7 @@ WATCH_INTERVAL = 0.5        # how often the running node looks for local changes
 STALE_DISCOVERY = 300.0     # seconds: forget a discovered address not heard for this long
 MAX_DISCOVERED = 64
 PROGRESS_INTERVAL = 0.5     # seconds between two writes of a blob fetch's progress to transfers.json
+ADDRESS_BAN_PREFIX = "host:"  # peers.json entries of addresses with faults or a ban (keys are node keys)
 
 
 @dataclass
@@ -118,27 +119,32 @@ class Node:
         self.settings = settings
         self.local = LocalStore(node_dir, settings.logs)
         self.book = NodeBook(node_dir)
-        self.faults = FaultBook(banned_until=self._remembered_bans(), on_fault=self._remember_fault)
+        keys, addresses = self._remembered_bans()
+        self.faults = FaultBook(banned_until=keys, address_banned_until=addresses, on_fault=self._remember_fault)
         self.key = settings.identity.verify_key.encode()
         self._upload: _RateLimit | None = None
 
-    def _remembered_bans(self) -> dict[bytes, float]:
-        """Bans still running, from peers.json: a restart must not lift them."""
-        now, bans = time.time(), {}
-        for key, info in self.book.peers().items():
+    def _remembered_bans(self) -> tuple[dict[bytes, float], dict[str, float]]:
+        """Bans still running, of keys and of addresses, from peers.json: a restart must not lift them."""
+        now, keys, addresses = time.time(), {}, {}
+        for name, info in self.book.peers().items():
             until = info.get("banned_until")
-            if isinstance(until, (int, float)) and until / 1000 > now:
-                try:
-                    bans[parse_key_text(key)] = until / 1000
-                except ValueError:
-                    continue   # an address entry, or a damaged one
-        return bans
+            if not isinstance(until, (int, float)) or until / 1000 <= now:
+                continue
+            if name.startswith(ADDRESS_BAN_PREFIX):
+                addresses[name[len(ADDRESS_BAN_PREFIX):]] = until / 1000
+                continue
+            try:
+                keys[parse_key_text(name)] = until / 1000
+            except ValueError:
+                continue   # an "address:" entry of a peer never reached, or a damaged one
+        return keys, addresses
 
-    def _remember_fault(self, key: bytes, banned_until: float) -> None:
-        fields: dict[str, int] = {"faults": 1}
-        if banned_until:
-            fields["banned_until"] = int(banned_until * 1000)
-        self.book.record_contact(key_text(key), **fields)
+    def _remember_fault(self, fault: Fault) -> None:
+        self.book.record_contact(key_text(fault.key), **_fault_fields(fault.key_banned_until))
+        if fault.address is not None:
+            self.book.record_contact(ADDRESS_BAN_PREFIX + fault.address, address=fault.address,
+                                     **_fault_fields(fault.address_banned_until))
 
     def set_upload_rate(self, bytes_per_second: float) -> None:
         """Cap the rate at which blob chunks are served (all peers together)."""
@@ -265,6 +271,9 @@ class Node:
         """A link with the peer at `address` that has sent our hello, or None (report.error says why)."""
         try:
             host, port = parse_address(address)
+            if self.faults.is_address_banned(peer_host((host,))):
+                report.error = "address banned for sending bad data"
+                return None
             session = await connect(host, port, self.settings.identity, self.settings.network_key,
                                     allowed=self.settings.allowed, timeout=self.settings.handshake_timeout,
                                     idle_timeout=self.settings.idle_timeout)
@@ -275,7 +284,8 @@ class Node:
                                      last_error=str(exc))
             return None
         report.peer_key = key_text(session.peer_key)
-        if self.faults.is_banned(session.peer_key):
+        banned_address = self.faults.is_address_banned(peer_host(session.peer_address))   # a name may hide it
+        if self.faults.is_banned(session.peer_key) or banned_address:
             report.error = "banned for sending bad data"
             await session.close()
             return None
@@ -295,7 +305,7 @@ class Node:
 
     async def handle_incoming(self, session: Session) -> None:
         """Serve a peer that dialled us: the same round, from our side.
-        (Its key was checked against bans before the session began: see serve().)"""
+        (Its key and address were checked against bans before the session began: see serve().)"""
         address = host_port(session.peer_address)
         report = SessionReport(address, key_text(session.peer_key))
         link = await self._open_link(session)
@@ -312,8 +322,9 @@ class Node:
             log.info("%s: %d records in, %d out", link.label, report.records_in, report.records_out)
 
     def admission(self) -> Admission:
-        """The server's budgets, told who is trusted and which keys are banned."""
-        return Admission(self.settings.limits, is_trusted=self.settings.is_trusted, is_banned_key=self.faults.is_banned)
+        """The server's budgets, told who is trusted and who is banned."""
+        return Admission(self.settings.limits, is_trusted=self.settings.is_trusted,
+                         is_banned_address=self.faults.is_address_banned, is_banned_key=self.faults.is_banned)
 
     async def serve(self, host: str, port: int) -> asyncio.Server:
         return await serve(host, port, self.settings.identity, self.settings.network_key,
@@ -327,6 +338,14 @@ class Node:
         """Serve, sync with peers now, on every local change and every `interval`; until SIGINT/SIGTERM."""
         runner = _Runner(self, list(peers), interval)
         await runner.run(listen, discovery, discovery_port)
+
+
+def _fault_fields(banned_until: float) -> dict[str, int]:
+    """A fault as peers.json counts it: one more, and the end of the ban it started (if it did)."""
+    fields = {"faults": 1}
+    if banned_until:
+        fields["banned_until"] = int(banned_until * 1000)
+    return fields
 
 
 class _RoundFetch:

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from .admission import peer_host
 from .channel import ChannelClosed, TransportError
 from .handshake import Session
 from .keys import fingerprint
@@ -109,6 +110,7 @@ class PeerLink:
                  deadlines: SessionDeadlines = SessionDeadlines()):
         self.session = session
         self.peer_key = session.peer_key
+        self.host = peer_host(session.peer_address)   # what faults and bans by address count
         self.deadlines = deadlines
         self.label = f"{host_port(session.peer_address)} ({fingerprint(session.peer_key)})"
         self.stats = LinkStats()
