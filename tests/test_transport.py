@@ -675,7 +675,8 @@ def test_protocol_doc_matches_the_code():
     for constant in (handshake.HELLO_CONTEXT, handshake.SIGNATURE_CONTEXT):
         assert f'"{constant.decode()}" ({len(constant)})' in text
     assert f"({len(handshake.SIGNATURE_CONTEXT) + 1 + 2 * HELLO_SIZE} bytes)" in text
-    for heading in ("## Sessions", "## Reconciliation", "## Blobs", "## Limits", "## Discovery"):
+    for heading in ("## Sessions", "## Reconciliation", "## Blobs", "## Limits and abuse",
+                    "### Connections and sessions", "## Discovery"):
         assert heading in text, heading
     from fixme.node import fetch, peer, reconcile
 
@@ -683,6 +684,24 @@ def test_protocol_doc_matches_the_code():
     assert f"`WINDOW` = {fetch.WINDOW}" in text
     assert f"`MAX_FAULTS` = {fetch.MAX_FAULTS}" in text
     assert f"`MAX_RECORDS_PER_PULL` = {reconcile.MAX_RECORDS_PER_PULL:,}" in text
+
+
+def test_protocol_doc_lists_every_budget_and_deadline_with_its_value():
+    import dataclasses
+    from pathlib import Path
+
+    from fixme.node import channel, fetch, handshake, peer
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text()
+    section = text[text.index("### Connections and sessions"):text.index("## Discovery")]
+    for defaults in (ConnectionLimits(), peer.SessionDeadlines()):
+        for field in dataclasses.fields(defaults):
+            assert f"`{field.name}` = {getattr(defaults, field.name):g}" in section, field.name
+    assert f"`DEFAULT_HANDSHAKE_TIMEOUT` = {handshake.DEFAULT_HANDSHAKE_TIMEOUT:g} s" in section
+    assert f"`idle_timeout` = {channel.DEFAULT_IDLE_TIMEOUT:g} s" in section
+    for name in ("MAX_FAULTS", "MAX_ADDRESS_FAULTS"):
+        assert f"`{name}` = {getattr(fetch, name)}" in section, name
+    assert f"`BAN_SECONDS` = {fetch.BAN_SECONDS:g} s" in section
 
 
 # A process receiving 1 MiB frames: glibc hands the frames' buffers back to
