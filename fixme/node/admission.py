@@ -112,14 +112,6 @@ class Admission:
         self._sessions: dict[Ticket, None] = {}
         self._sessions_by_key: Counter[bytes] = Counter()
 
-    @property
-    def handshakes(self) -> int:
-        return len(self._handshakes)
-
-    @property
-    def sessions(self) -> int:
-        return len(self._sessions)
-
     # -- stage 1: a connection arrives -------------------------------------------------------
     def arrive(self, host: str, abort: Callable[[str], None]) -> Ticket | str:
         """A ticket for a new connection from `host`, or why it is refused."""
