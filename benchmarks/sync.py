@@ -52,8 +52,9 @@ reference measured in the same run:
                      then one byte a second; from 50 loopback addresses,
                      127.0.1.1-50, so both the per-address and the total
                      handshake budgets are hit) and --idle sessions of random
-                     untrusted keys from 127.0.0.2 (no logs, one request every
-                     30 s, never bye); a closed one comes back a second later.
+                     untrusted keys from 16 more (127.0.2.1-16; no logs, one
+                     request every 30 s, never bye); a closed one comes back a
+                     second later.
                      The median pull time as a ratio to the same pull with no
                      attack, measured in turns with it; and the serving node's
                      log lines during the attack. All processes share this
@@ -192,8 +193,8 @@ async def drain(session):
     except TransportError:
         return
 
-async def idle_session():
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.2", 0))
+async def idle_session(source):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     session = await initiate(reader, writer, SigningKey.generate(), network_key, timeout=10.0, idle_timeout=None)
     counts["idle_sessions"] += 1
     reading = asyncio.create_task(drain(session))
@@ -221,7 +222,8 @@ async def main():
     loop = asyncio.get_running_loop()
     threading.Thread(target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(stop.set)), daemon=True).start()
     tasks = [asyncio.create_task(forever("slow_connects", trickle, f"127.0.1.{1 + n % 50}")) for n in range(slow)]
-    tasks += [asyncio.create_task(forever("idle_connects", idle_session)) for _ in range(idle)]
+    tasks += [asyncio.create_task(forever("idle_connects", idle_session, f"127.0.2.{1 + n % 16}"))
+              for n in range(idle)]
     await asyncio.sleep(3.0)
     print("ready", flush=True)
     await stop.wait()
@@ -486,7 +488,8 @@ def under_attack(net: Network, args) -> None:
     print(f"records pull under attack       {fmt(attack_time)} vs {fmt(idle_time)} idle = {ratio:.2f}x"
           f"  [target <= 3x] {ok(ratio <= 3)}")
     print(f"  {records:,} records; attack: {args.slow} slow connections without the network key (50 addresses),"
-          f" {args.idle} idle sessions of random keys; runs idle {spread(quiet)}, attacked {spread(attacked)}")
+          f" {args.idle} idle sessions of random keys (16 addresses); runs idle {spread(quiet)},"
+          f" attacked {spread(attacked)}")
     print(f"  the attacker's last run: {counts.get('slow_connects', 0):,} slow connections opened,"
           f" {counts.get('slow_held_at_the_end', 0)} still open at the end; {counts.get('idle_sessions', 0)}"
           f" of {counts.get('idle_connects', 0):,} session attempts got in; serving node's log:"
