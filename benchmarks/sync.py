@@ -2,6 +2,7 @@
 """Sync between node processes over loopback: blobs, records, an idle round.
 
     python benchmarks/sync.py [--blob-mb N] [--records N] [--repeat N] [--capped-rate MIB_PER_S]
+                              [--slow N] [--idle N] [--attack-only]
 
 Everything is built in a temporary directory, in one run: a git repository
 with one TODO, `fixme init`, cloned three times, every clone with its own
@@ -45,9 +46,23 @@ reference measured in the same run:
                      records and blob, through a counting TCP proxy in this
                      process: every byte on the wire, handshake and frame
                      overhead included (SessionReport counts payloads only)
+  under attack       the records pull again (the empty clone, trusted, from one
+                     node), while a child process attacks that node: --slow
+                     connections without the network key (the version byte,
+                     then one byte a second; from 50 loopback addresses,
+                     127.0.1.1-50, so both the per-address and the total
+                     handshake budgets are hit) and --idle sessions of random
+                     untrusted keys from 16 more (127.0.2.1-16; no logs, one
+                     request every 30 s, never bye); a closed one comes back a
+                     second later.
+                     The median pull time as a ratio to the same pull with no
+                     attack, measured in turns with it; and the serving node's
+                     log lines during the attack. All processes share this
+                     machine's cores, attackers included.
 Targets (from the issue): blob 1 source >= 0.3x raw TCP; 3 sources not slower
 than one (>= 1.0x); duplicates <= 5 % of the blob; records >= 0.5x the verify
-rate; the in-sync round < 2 KiB on the wire.
+rate; the in-sync round < 2 KiB on the wire; the pull under attack <= 3x idle.
+--attack-only skips everything but the records and the attack.
 
 Also printed, without a target: one `fixme attachment get` end to end (start-up,
 scan, two rounds, the file written out), the time to the first chunk, the
@@ -140,6 +155,86 @@ print(json.dumps({
     "blobs": [vars(b) for b in result.blobs], "blob_errors": result.blob_errors}))
 """
 
+# The attacker of the "under attack" figure. argv: PORT NETWORK_KEY_HEX SLOW IDLE.
+# Prints "ready" once every attacker has had its first go, and a JSON line of
+# counts when its stdin closes.
+ATTACK_CHILD = r"""
+import asyncio, json, os, random, resource, sys, threading
+from nacl.signing import SigningKey
+from fixme.node.channel import TransportError
+from fixme.node.handshake import initiate
+from fixme.node.hashing import block_id
+from fixme.node.messages import HelloLogs, WantBlock
+
+port, network_key, slow, idle = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)   # one descriptor per connection, and some
+want = slow + idle + 256
+if soft != resource.RLIM_INFINITY and soft < want:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
+counts = {"slow_connects": 0, "slow_held_at_the_end": 0, "idle_connects": 0, "idle_sessions": 0}
+
+async def trickle(source):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    counts["slow_held_at_the_end"] += 1
+    try:
+        writer.write(b"\x01")                              # our version byte: it takes the rest to refuse
+        while not reader.at_eof() and not writer.is_closing():
+            await writer.drain()
+            await asyncio.sleep(1.0)
+            writer.write(os.urandom(1))
+    finally:
+        counts["slow_held_at_the_end"] -= 1
+        writer.transport.abort()
+
+async def drain(session):
+    try:
+        while True:
+            await session.recv()
+    except TransportError:
+        return
+
+async def idle_session(source):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    session = await initiate(reader, writer, SigningKey.generate(), network_key, timeout=10.0, idle_timeout=None)
+    counts["idle_sessions"] += 1
+    reading = asyncio.create_task(drain(session))
+    try:
+        await session.send_message(HelloLogs(()))
+        await asyncio.sleep(random.uniform(0, 30))
+        while not reading.done():
+            await session.send_message(WantBlock(block_id(os.urandom(8))))
+            await asyncio.wait([reading], timeout=30)
+    finally:
+        reading.cancel()
+        session.channel.abort()
+
+async def forever(name, attack, *args):
+    while True:
+        counts[name] += 1
+        try:
+            await attack(*args)
+        except (OSError, TransportError, asyncio.IncompleteReadError):
+            pass
+        await asyncio.sleep(1.0)
+
+async def main():
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    threading.Thread(target=lambda: (sys.stdin.read(), loop.call_soon_threadsafe(stop.set)), daemon=True).start()
+    tasks = [asyncio.create_task(forever("slow_connects", trickle, f"127.0.1.{1 + n % 50}")) for n in range(slow)]
+    tasks += [asyncio.create_task(forever("idle_connects", idle_session, f"127.0.2.{1 + n % 16}"))
+              for n in range(idle)]
+    await asyncio.sleep(3.0)
+    print("ready", flush=True)
+    await stop.wait()
+    print(json.dumps(counts), flush=True)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+asyncio.run(main())
+"""
+
 # The raw TCP reference's sender. argv: PORT BYTES
 SEND_CHILD = r"""
 import os, socket, sys
@@ -196,6 +291,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; medians are reported (default 3)")
     parser.add_argument("--capped-rate", type=int, default=64, metavar="MIB_PER_S",
                         help="each source's upload cap for the capped one-vs-three figure (default 64)")
+    parser.add_argument("--slow", type=int, default=500,
+                        help="slow connections without the network key in the attack figure (default 500)")
+    parser.add_argument("--idle", type=int, default=64,
+                        help="idle sessions of random untrusted keys in the attack figure (default 64)")
+    parser.add_argument("--attack-only", action="store_true",
+                        help="only the records pull, idle and under attack (no blob, no in-sync round)")
     args = parser.parse_args()
     compile_package()
     print(f"fixme {code_version()}; {len(os.sched_getaffinity(0))} cores; blob {args.blob_mb} MiB,"
@@ -204,7 +305,10 @@ def main() -> None:
         work = Path(tmp)
         net = Network(work)
         try:
-            bench(net, work, args)
+            if args.attack_only:
+                bench_attack(net, args)
+            else:
+                bench(net, work, args)
         finally:
             net.stop_all()
 
@@ -347,6 +451,77 @@ def bench(net: Network, work: Path, args) -> None:
     frames = (wire - handshake - payloads) / frame
     print(f"  = handshake {handshake} + frame payloads {payloads:,.0f} (SessionReport bytes_in + bytes_out)"
           f" + {frames:g} frames x {frame} bytes of length and seal (hello_logs, bye, final frame each way)")
+
+    # 6. The records pull again, while the serving node is attacked.
+    under_attack(net, args)
+
+
+def bench_attack(net: Network, args) -> None:
+    """--attack-only: the records, and the pull idle and under attack."""
+    a = net.peers[0]
+    made = add_records(a, args.records, net.authors, net.entry)
+    print(f"{made:,} records on the serving node")
+    a.start()
+    under_attack(net, args)
+
+
+def under_attack(net: Network, args) -> None:
+    """The empty clone's records pull from one node, with no attack and while one runs, in turns."""
+    a, d = net.peers[0], net.peers[3]
+    from fixme.config import load_config
+
+    network_key = load_config(a.root).network_key_bytes()
+    quiet, attacked, lines, counts = [], [], 0, {}
+    for _ in range(args.repeat):
+        d.reset()
+        quiet.append(net.fetch(d, [a], None))
+        d.reset()
+        with Attack(a, network_key, args.slow, args.idle) as attack:
+            attacked.append(net.fetch(d, [a], None))
+        lines += attack.log_lines
+        counts = attack.counts
+    records = quiet[0]["sessions"][0]["records_in"]
+    if {r["sessions"][0]["records_in"] for r in quiet + attacked} != {records}:
+        sys.exit(f"the pull under attack did not bring every record: {[r['sessions'] for r in attacked]}")
+    idle_time, attack_time = med(quiet, "seconds"), med(attacked, "seconds")
+    ratio = attack_time / idle_time
+    print(f"records pull under attack       {fmt(attack_time)} vs {fmt(idle_time)} idle = {ratio:.2f}x"
+          f"  [target <= 3x] {ok(ratio <= 3)}")
+    print(f"  {records:,} records; attack: {args.slow} slow connections without the network key (50 addresses),"
+          f" {args.idle} idle sessions of random keys (16 addresses); runs idle {spread(quiet)},"
+          f" attacked {spread(attacked)}")
+    print(f"  the attacker's last run: {counts.get('slow_connects', 0):,} slow connections opened,"
+          f" {counts.get('slow_held_at_the_end', 0)} still open at the end; {counts.get('idle_sessions', 0)}"
+          f" of {counts.get('idle_connects', 0):,} session attempts got in; serving node's log:"
+          f" {lines / args.repeat:.0f} lines per attack")
+    print(f"  CPU during the pull: fetcher {med(attacked, 'cpu'):.2f} s, server {med(attacked, 'server_cpu'):.2f} s"
+          f" (idle: {med(quiet, 'cpu'):.2f} s, {med(quiet, 'server_cpu'):.2f} s)")
+
+
+class Attack:
+    """The attacker child process against `peer`'s running node, for the length of a with block."""
+
+    def __init__(self, peer: Peer, network_key: bytes, slow: int, idle: int):
+        self.peer, self.args = peer, [str(peer.port), network_key.hex(), str(slow), str(idle)]
+        self.counts: dict = {}
+        self.log_lines = 0
+
+    def __enter__(self) -> "Attack":
+        self.log_start = self.peer.log_path.stat().st_size
+        self.child = subprocess.Popen([sys.executable, "-c", ATTACK_CHILD, *self.args], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True, env=ENV)
+        if self.child.stdout.readline().strip() != "ready":
+            sys.exit("the attacker did not start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.child.stdin.close()
+        self.counts = json.loads(self.child.stdout.readline() or "{}")
+        if self.child.wait(timeout=60) != 0:
+            sys.exit("the attacker failed")
+        with open(self.peer.log_path, "rb") as log:
+            log.seek(self.log_start)
+            self.log_lines = log.read().count(b"\n")
 
 
 # -- the nodes -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from nacl.bindings import crypto_kx_keypair
 from nacl.signing import SigningKey
 
 from fixme.node import canonical, hashing
+from fixme.node.admission import Admission, ConnectionLimits
 from fixme.node.channel import (
     HEADER_SIZE,
     MAX_FRAME,
@@ -351,7 +352,8 @@ def test_twenty_concurrent_clients():
         async def on_session(session):
             payload = await session.recv()
             await session.send(session.peer_key + payload)
-        server, port = await start(on_session)
+        # All from 127.0.0.1: more handshakes at once than one address gets by default.
+        server, port = await start(on_session, admission=Admission(ConnectionLimits(max_handshakes_per_address=20)))
         keys = [SigningKey(bytes([i]) * 32) for i in range(20)]
 
         async def client(i, key):
@@ -371,7 +373,7 @@ def test_connection_limit():
 
         async def hold(session):
             await release.wait()
-        server, port = await start(hold, max_connections=2)
+        server, port = await start(hold, admission=Admission(ConnectionLimits(max_sessions=2, reserved_for_trusted=0)))
         async with server:
             first = await connect(HOST, port, CLIENT, NETWORK)
             second = await connect(HOST, port, CLIENT, NETWORK)
@@ -673,7 +675,8 @@ def test_protocol_doc_matches_the_code():
     for constant in (handshake.HELLO_CONTEXT, handshake.SIGNATURE_CONTEXT):
         assert f'"{constant.decode()}" ({len(constant)})' in text
     assert f"({len(handshake.SIGNATURE_CONTEXT) + 1 + 2 * HELLO_SIZE} bytes)" in text
-    for heading in ("## Sessions", "## Reconciliation", "## Blobs", "## Limits", "## Discovery"):
+    for heading in ("## Sessions", "## Reconciliation", "## Blobs", "## Limits and abuse",
+                    "### Connections and sessions", "## Discovery"):
         assert heading in text, heading
     from fixme.node import fetch, peer, reconcile
 
@@ -681,6 +684,24 @@ def test_protocol_doc_matches_the_code():
     assert f"`WINDOW` = {fetch.WINDOW}" in text
     assert f"`MAX_FAULTS` = {fetch.MAX_FAULTS}" in text
     assert f"`MAX_RECORDS_PER_PULL` = {reconcile.MAX_RECORDS_PER_PULL:,}" in text
+
+
+def test_protocol_doc_lists_every_budget_and_deadline_with_its_value():
+    import dataclasses
+    from pathlib import Path
+
+    from fixme.node import channel, fetch, handshake, peer
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text()
+    section = text[text.index("### Connections and sessions"):text.index("## Discovery")]
+    for defaults in (ConnectionLimits(), peer.SessionDeadlines()):
+        for field in dataclasses.fields(defaults):
+            assert f"`{field.name}` = {getattr(defaults, field.name):g}" in section, field.name
+    assert f"`DEFAULT_HANDSHAKE_TIMEOUT` = {handshake.DEFAULT_HANDSHAKE_TIMEOUT:g} s" in section
+    assert f"`idle_timeout` = {channel.DEFAULT_IDLE_TIMEOUT:g} s" in section
+    for name in ("MAX_FAULTS", "MAX_ADDRESS_FAULTS"):
+        assert f"`{name}` = {getattr(fetch, name)}" in section, name
+    assert f"`BAN_SECONDS` = {fetch.BAN_SECONDS:g} s" in section
 
 
 # A process receiving 1 MiB frames: glibc hands the frames' buffers back to

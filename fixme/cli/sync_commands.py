@@ -240,6 +240,8 @@ def _faults_note(info: dict, paint) -> str:
 
 
 def _peer_name(config, key: str) -> str:
+    if key.startswith("host:"):
+        return "(any key there)"   # faults and bans of an address, whatever node keys it showed
     if not key.startswith("ed25519:"):
         return "(not reached yet)"
     from ..node.keys import fingerprint, parse_key_text

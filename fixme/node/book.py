@@ -4,7 +4,9 @@ Three small JSON files in the node directory, each replaced atomically under
 a lock (a running node and a one-off `fixme sync` may write at once):
 
 - peers.json: per peer, its address, node key, last contact, last error,
-  records in and out, the heads it announced, faults and ban;
+  records in and out, the heads it announced, faults and ban; and per
+  address that sent bad data ("host:ADDRESS"), its faults and ban, whatever
+  node keys it showed;
 - running.json: the running node's pid, listen address and start time;
 - transfers.json: blob fetches in progress (chunks held / total, sources).
 
@@ -72,7 +74,8 @@ class NodeBook:
         return {k: v for k, v in self.read(PEERS_FILE).items() if isinstance(v, dict)}
 
     def record_contact(self, key: str, **fields: Any) -> None:
-        """Merge `fields` into the peer's entry (`key` is its node key text, or "address:HOST:PORT")."""
+        """Merge `fields` into the peer's entry (`key` is its node key text, "address:HOST:PORT"
+        for a peer never reached, or "host:ADDRESS" for an address's faults)."""
         counters = {"records_in", "records_out", "bytes_in", "bytes_out", "faults"}
 
         def change(peers: dict[str, Any]) -> None:

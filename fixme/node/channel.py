@@ -20,6 +20,7 @@ the caller closes the connection. docs/protocol.md has the byte layout.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -97,6 +98,10 @@ class SecureChannel:
         self._tx_error: ChannelError | None = None
         self._receiving = False
         self._closed = False
+        self._closed_why = "channel is closed"     # what calls after close() or abort() raise
+        # When a frame last went out or came in (time.monotonic()): how idle the
+        # session is, for a server that must choose whom to drop when full.
+        self.last_activity = time.monotonic()
 
     @classmethod
     async def open(cls, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -161,13 +166,14 @@ class SecureChannel:
             for payload in payloads:
                 pieces.extend(self._seal(payload, final=False))
             self._writer.write(b"".join(pieces))
+        self.last_activity = time.monotonic()
         await self._drain()
 
     def _check_can_send(self) -> None:
         if not self._header_sent:
             raise RuntimeError("send_header() first")
         if self._closed:
-            raise ChannelError("channel is closed")
+            raise ChannelError(self._closed_why)
         if self._tx_error is not None:
             raise self._tx_error
 
@@ -180,6 +186,7 @@ class SecureChannel:
         return length, sealed
 
     def _write_frame(self, payload: bytes, final: bool) -> None:
+        self.last_activity = time.monotonic()
         length, sealed = self._seal(payload, final)
         if len(sealed) <= _JOIN_BELOW:
             self._writer.write(length + sealed)
@@ -213,7 +220,7 @@ class SecureChannel:
         if self._rx_error is not None:
             raise self._rx_error
         if self._closed:
-            raise ChannelError("channel is closed")
+            raise ChannelError(self._closed_why)
         self._receiving = True
         try:
             async with asyncio.timeout(self.idle_timeout):
@@ -246,6 +253,7 @@ class SecureChannel:
         except nacl.exceptions.CryptoError:
             raise ChannelError("frame failed authentication "
                                "(altered, replayed, reordered or from another session)") from None
+        self.last_activity = time.monotonic()
         if tag == TAG_FINAL:
             raise ChannelClosed("peer closed the channel")
         return payload
@@ -254,8 +262,8 @@ class SecureChannel:
         try:
             return await self._reader.readexactly(n)
         except asyncio.IncompleteReadError as exc:
-            if self._closed:  # close() was called while we waited
-                raise ChannelError("channel is closed") from None
+            if self._closed:  # close() or abort() was called while we waited
+                raise ChannelError(self._closed_why) from None
             if not exc.partial and eof_ok:
                 raise ChannelError("connection closed unexpectedly (no final frame)") from None
             raise ChannelError(f"truncated {what}: connection closed after "
@@ -286,9 +294,12 @@ class SecureChannel:
         except (OSError, TimeoutError):
             pass
 
-    def abort(self) -> None:
-        """Drop the connection at once, without a final frame."""
+    def abort(self, why: str | None = None) -> None:
+        """Drop the connection at once, without a final frame; `why` is what the
+        channel's calls raise from now on (a task waiting in recv() included)."""
         self._closed = True
+        if why is not None:
+            self._closed_why = why
         transport = self._writer.transport
         if transport is not None:
             transport.abort()

@@ -14,8 +14,9 @@
    so holding a manifest means holding the whole blob.
 
 A peer that sends a bad chunk is dropped from this fetch and its fault is
-counted; after MAX_FAULTS faults it is banned for BAN_SECONDS (the caller
-keeps the book). An interrupted fetch resumes: chunks are committed in
+counted, for its key and for its address; after MAX_FAULTS faults of a key,
+or MAX_ADDRESS_FAULTS from an address, that key or address is banned for
+BAN_SECONDS (the caller keeps the book). An interrupted fetch resumes: chunks are committed in
 small groups, and the next fetch asks only for those still missing.
 """
 
@@ -37,7 +38,12 @@ from .peer import PeerLink
 log = logging.getLogger(__name__)
 
 WINDOW = 8               # chunk requests in flight per peer (8 MiB with 1 MiB chunks)
-MAX_FAULTS = 3
+MAX_FAULTS = 3           # faults of one node key before it is banned
+# Faults from one address (any keys) before the address is banned. A key is
+# free to make, so counting keys alone let a banned peer straight back in with
+# a fresh one. An address may hold several nodes (one machine, a NAT), so it
+# takes a second key's worth of faults, not one.
+MAX_ADDRESS_FAULTS = 2 * MAX_FAULTS
 BAN_SECONDS = 600.0
 
 
@@ -45,31 +51,53 @@ class FetchError(Exception):
     """The blob could not be fetched (no peer has it, or not all of it)."""
 
 
+@dataclass(frozen=True)
+class Fault:
+    """One fault, as FaultBook tells it: whose, and the end of the bans it started (0.0: none)."""
+
+    key: bytes
+    address: str | None
+    key_banned_until: float = 0.0
+    address_banned_until: float = 0.0
+
+
 @dataclass
 class FaultBook:
-    """Bad chunks per peer key, and bans: shared by every fetch of a node.
+    """Bad data per peer key and per peer address, and bans: shared by every fetch of a node.
 
-    `on_fault(key, banned_until)` is told of every fault (banned_until is 0.0
-    unless this one banned the peer), so the node can keep bans across restarts.
+    `on_fault(fault)` is told of every fault, so the node can keep bans across restarts.
     """
 
     faults: dict[bytes, int] = field(default_factory=dict)
     banned_until: dict[bytes, float] = field(default_factory=dict)
-    on_fault: Callable[[bytes, float], None] | None = None
+    address_faults: dict[str, int] = field(default_factory=dict)
+    address_banned_until: dict[str, float] = field(default_factory=dict)
+    on_fault: Callable[[Fault], None] | None = None
 
     def is_banned(self, key: bytes) -> bool:
         return self.banned_until.get(key, 0.0) > time.time()
 
-    def fault(self, key: bytes) -> bool:
-        """Count a fault; True if the peer is now banned."""
-        self.faults[key] = self.faults.get(key, 0) + 1
-        banned = self.faults[key] >= MAX_FAULTS
-        if banned:
-            self.banned_until[key] = time.time() + BAN_SECONDS
-            self.faults[key] = 0
+    def is_address_banned(self, address: str) -> bool:
+        return self.address_banned_until.get(address, 0.0) > time.time()
+
+    def fault(self, key: bytes, address: str | None = None) -> bool:
+        """Count a fault of the peer `key` at `address`; True if it is now banned (by key or address)."""
+        fault = Fault(key, address, _count(self.faults, self.banned_until, key, MAX_FAULTS),
+                      _count(self.address_faults, self.address_banned_until, address, MAX_ADDRESS_FAULTS)
+                      if address is not None else 0.0)
         if self.on_fault is not None:
-            self.on_fault(key, self.banned_until[key] if banned else 0.0)
-        return banned
+            self.on_fault(fault)
+        return bool(fault.key_banned_until or fault.address_banned_until)
+
+
+def _count(faults: dict, banned_until: dict, subject: object, limit: int) -> float:
+    """One more fault of `subject`; the end of its ban if this one bans it, else 0.0."""
+    faults[subject] = faults.get(subject, 0) + 1
+    if faults[subject] < limit:
+        return 0.0
+    faults[subject] = 0
+    banned_until[subject] = time.time() + BAN_SECONDS
+    return banned_until[subject]
 
 
 @dataclass
@@ -142,7 +170,7 @@ async def _sources(blob_id: str, chunk_count: int, links: list[PeerLink], faults
         try:
             return link, HeldChunks(answer.ranges, chunk_count)
         except ChunkClaimError as exc:
-            banned = faults.fault(link.peer_key)
+            banned = faults.fault(link.peer_key, link.host)
             log.warning("%s sent a blob_status for %s that %s: dropped for this blob%s", link.label, blob_id,
                         exc, ", and banned for a while" if banned else "")
             report.dropped[link.label] = f"blob_status {exc}"
@@ -231,7 +259,7 @@ class _Fetch:
         except ProtocolError as exc:
             # e.g. a chunk whose bytes do not hash to its id: the codec ends the
             # session, and it counts as a fault like a wrong chunk.
-            if self.faults.fault(link.peer_key):
+            if self.faults.fault(link.peer_key, link.host):
                 log.warning("%s banned for a while: %s", link.label, exc)
             self._drop(link, f"session failed: {exc}")
         except TransportError as exc:
@@ -267,7 +295,7 @@ class _Fetch:
             self.progress(self.report.already + len(self.done), self.report.chunks)
 
     def _bad_chunk(self, link: PeerLink, index: int) -> None:
-        banned = self.faults.fault(link.peer_key)
+        banned = self.faults.fault(link.peer_key, link.host)
         log.warning("%s sent a bad chunk %d of %s: dropped for this blob%s", link.label, index,
                     self.blob_id, ", and banned for a while" if banned else "")
         self._give_back(link, index)

@@ -43,6 +43,7 @@ from nacl.bindings import (
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from fixme.node.admission import Admission, SummaryLog, Ticket, peer_host
 from fixme.node.channel import (
     DEFAULT_IDLE_TIMEOUT,
     ChannelClosed,
@@ -71,7 +72,6 @@ ACCEPT = b"\x01"
 REFUSE = b"\x00"
 MAX_REFUSAL_REASON = 64  # bytes, so a refusal frame is never IDENTITY_SIZE long
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
-DEFAULT_MAX_CONNECTIONS = 64
 # What a connection buffers from the socket before it stops reading (asyncio
 # pauses at twice this). The default, 64 KiB, paused and resumed reading
 # about four times per 1 MiB frame: two epoll calls each, a tenth of the
@@ -81,6 +81,9 @@ READ_BUFFER = MAX_FRAME + LENGTH_SIZE
 # Who may connect: None (any node of the network), a collection of allowed
 # ed25519 public keys (bytes or VerifyKey), or a predicate on the key bytes.
 Allowed = Union[None, Collection[Any], Callable[[bytes], bool]]
+# The responder's say on a checked peer key: None admits it, a string is why not
+# (sent to the peer as the refusal reason).
+Admit = Callable[[bytes], Union[str, None]]
 
 
 class HandshakeError(TransportError):
@@ -247,8 +250,11 @@ async def _initiate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
 
 
 async def _respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                   identity: SigningKey, network_key: bytes, allowed: Allowed) -> Session:
+                   identity: SigningKey, network_key: bytes, allowed: Allowed,
+                   on_hello: Callable[[], None] | None, admit: Admit | None) -> Session:
     hello_i = await _read_hello(reader, network_key, ROLE_INITIATOR)
+    if on_hello is not None:
+        on_hello()
     public, secret = crypto_kx_keypair()
     hello_r = build_hello(network_key, public, ROLE_RESPONDER)
     rx, tx = crypto_kx_server_session_keys(public, secret, hello_i[1:1 + crypto_kx_PUBLIC_KEY_BYTES])
@@ -258,6 +264,10 @@ async def _respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     await channel.send(_identity(identity, ROLE_RESPONDER, hello_i, hello_r))
     await channel.recv_header()
     peer_key = await _recv_identity(channel, ROLE_INITIATOR, hello_i, hello_r, allowed)
+    refusal = admit(peer_key) if admit is not None else None
+    if refusal is not None:
+        await _refuse(channel, refusal)
+        raise HandshakeError(f"session refused: {refusal}")
     await channel.send(ACCEPT)
     return Session(peer_key, "responder", channel)
 
@@ -307,10 +317,15 @@ async def initiate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
 async def respond(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                   identity: SigningKey, network_key: bytes, *, allowed: Allowed = None,
                   timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT,
-                  idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> Session:
-    """The responder's (server's) handshake over an accepted connection."""
+                  idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+                  on_hello: Callable[[], None] | None = None, admit: Admit | None = None) -> Session:
+    """The responder's (server's) handshake over an accepted connection.
+
+    `on_hello()` is called once the initiator's hello checked out (it holds the
+    network key); `admit(key)` once its identity did, and may refuse it.
+    """
     _check_arguments(identity, network_key)
-    return await _run(_respond(reader, writer, identity, network_key, allowed), writer,
+    return await _run(_respond(reader, writer, identity, network_key, allowed, on_hello, admit), writer,
                       timeout, idle_timeout)
 
 
@@ -338,49 +353,54 @@ async def connect(host: str, port: int, identity: SigningKey, network_key: bytes
 
 async def serve(host: str, port: int, identity: SigningKey, network_key: bytes,
                 on_session: Callable[[Session], Awaitable[None]], *, allowed: Allowed = None,
-                max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                admission: Admission | None = None,
                 handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT,
                 idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> asyncio.Server:
     """Listen; handshake each connection as the responder and run
     `on_session(session)`, closing the session when it returns.
 
-    At most `max_connections` connections (handshaking or in a session) at a
-    time; more are closed at once. A failed handshake or session is logged and
-    touches no other connection.
+    `admission` (default: the default budgets, nobody trusted or banned) says
+    which connections may be handshaken and which may have a session, and
+    drops idle ones to make room (admission.py). A failed handshake or session
+    is logged and touches no other connection; refusals and failures that come
+    in floods are summed up once per interval.
     """
     _check_arguments(identity, network_key)
-    if max_connections < 1:
-        raise ValueError("max_connections must be at least 1")
-    active = 0
+    admission = admission or Admission()
+    refusals = SummaryLog(log, admission.limits.refusal_log_interval)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal active
-        peer = _address(writer)
-        if active >= max_connections:
-            log.warning("refusing connection from %s: %d connections already", peer, active)
+        peer, host = _address(writer), peer_host(writer.get_extra_info("peername"))
+        ticket = admission.arrive(host, lambda why: _abort(writer))
+        if isinstance(ticket, str):
+            refusals.event(logging.WARNING, f"refused connection: {ticket}",
+                           f"refused connection from {peer}: {ticket}", host)
             _abort(writer)
             return
-        active += 1
         try:
-            await serve_one(reader, writer, peer)
+            await serve_one(reader, writer, peer, ticket)
         except asyncio.CancelledError:
             # The server is shutting down. Python 3.11's start_server logs a
             # cancelled handler as an error, so end quietly instead.
             _abort(writer)
         finally:
-            active -= 1
+            admission.leave(ticket)
 
-    async def serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        peer: str) -> None:
+    async def serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
+                        ticket: Ticket) -> None:
         try:
             session = await respond(reader, writer, identity, network_key, allowed=allowed,
-                                    timeout=handshake_timeout, idle_timeout=idle_timeout)
+                                    timeout=handshake_timeout, idle_timeout=idle_timeout,
+                                    on_hello=lambda: admission.hello_checked(ticket),
+                                    admit=lambda key: admission.admit(ticket, key))
         except HandshakeError as exc:
-            log.info("handshake with %s failed: %s", peer, exc)
+            what = ticket.evicted or f"failed: {exc}"
+            refusals.event(logging.INFO, f"handshake {what}", f"handshake with {peer} {what}", ticket.host)
             return
         except Exception:  # e.g. an `allowed` predicate that raised
             log.exception("handshake with %s failed", peer)
             return
+        admission.session_started(ticket, session.channel, session.channel.abort)
         log.debug("session with %s (node %s)", peer, session.peer_key.hex())
         try:
             await on_session(session)

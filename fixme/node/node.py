@@ -20,20 +20,21 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from .admission import Admission, ConnectionLimits, peer_host
 from .allocator import keep_frame_buffers
 from .book import NodeBook, now_ms
 from .channel import TransportError
-from .fetch import FaultBook, FetchError, FetchReport, Progress, fetch_blob
-from .handshake import DEFAULT_MAX_CONNECTIONS, Allowed, HandshakeError, Session, connect, serve
+from .fetch import Fault, FaultBook, FetchError, FetchReport, Progress, fetch_blob
+from .handshake import Allowed, HandshakeError, Session, connect, serve
 from .keys import fingerprint, key_text, parse_key_text
 from .local import LocalStore
-from .peer import PeerLink, host_port
+from .peer import PeerLink, SessionDeadlines, host_port
 from .reconcile import AcceptAuthor, pull_log
 
 log = logging.getLogger("fixme.node")
@@ -44,6 +45,7 @@ WATCH_INTERVAL = 0.5        # how often the running node looks for local changes
 STALE_DISCOVERY = 300.0     # seconds: forget a discovered address not heard for this long
 MAX_DISCOVERED = 64
 PROGRESS_INTERVAL = 0.5     # seconds between two writes of a blob fetch's progress to transfers.json
+ADDRESS_BAN_PREFIX = "host:"  # peers.json entries of addresses with faults or a ban (keys are node keys)
 
 
 @dataclass
@@ -53,7 +55,11 @@ class NodeSettings:
     logs: tuple[str, ...]
     accept_author: AcceptAuthor
     allowed: Allowed = None
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    # Node keys given the sessions reserved for the trusted (ConnectionLimits.reserved_for_trusted),
+    # and kept rather than strangers when the server is full; None: nobody is told apart.
+    is_trusted: Callable[[bytes], bool] | None = None
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    deadlines: SessionDeadlines = field(default_factory=SessionDeadlines)
     handshake_timeout: float = 10.0
     idle_timeout: float = 60.0
     fetch_references: bool = True     # fetch the blobs our records reference
@@ -113,27 +119,32 @@ class Node:
         self.settings = settings
         self.local = LocalStore(node_dir, settings.logs)
         self.book = NodeBook(node_dir)
-        self.faults = FaultBook(banned_until=self._remembered_bans(), on_fault=self._remember_fault)
+        keys, addresses = self._remembered_bans()
+        self.faults = FaultBook(banned_until=keys, address_banned_until=addresses, on_fault=self._remember_fault)
         self.key = settings.identity.verify_key.encode()
         self._upload: _RateLimit | None = None
 
-    def _remembered_bans(self) -> dict[bytes, float]:
-        """Bans still running, from peers.json: a restart must not lift them."""
-        now, bans = time.time(), {}
-        for key, info in self.book.peers().items():
+    def _remembered_bans(self) -> tuple[dict[bytes, float], dict[str, float]]:
+        """Bans still running, of keys and of addresses, from peers.json: a restart must not lift them."""
+        now, keys, addresses = time.time(), {}, {}
+        for name, info in self.book.peers().items():
             until = info.get("banned_until")
-            if isinstance(until, (int, float)) and until / 1000 > now:
-                try:
-                    bans[parse_key_text(key)] = until / 1000
-                except ValueError:
-                    continue   # an address entry, or a damaged one
-        return bans
+            if not isinstance(until, (int, float)) or until / 1000 <= now:
+                continue
+            if name.startswith(ADDRESS_BAN_PREFIX):
+                addresses[name[len(ADDRESS_BAN_PREFIX):]] = until / 1000
+                continue
+            try:
+                keys[parse_key_text(name)] = until / 1000
+            except ValueError:
+                continue   # an "address:" entry of a peer never reached, or a damaged one
+        return keys, addresses
 
-    def _remember_fault(self, key: bytes, banned_until: float) -> None:
-        fields: dict[str, int] = {"faults": 1}
-        if banned_until:
-            fields["banned_until"] = int(banned_until * 1000)
-        self.book.record_contact(key_text(key), **fields)
+    def _remember_fault(self, fault: Fault) -> None:
+        self.book.record_contact(key_text(fault.key), **_fault_fields(fault.key_banned_until))
+        if fault.address is not None:
+            self.book.record_contact(ADDRESS_BAN_PREFIX + fault.address, address=fault.address,
+                                     **_fault_fields(fault.address_banned_until))
 
     def set_upload_rate(self, bytes_per_second: float) -> None:
         """Cap the rate at which blob chunks are served (all peers together)."""
@@ -150,9 +161,14 @@ class Node:
 
     # -- one session -----------------------------------------------------------
     async def _open_link(self, session: Session) -> PeerLink:
-        link = PeerLink(session, self._answer)
+        """A running link that has sent our hello; on failure, nothing is left running."""
+        link = PeerLink(session, self._answer, deadlines=self.settings.deadlines)
         link.start()
-        await link.send_hello(await self.local.hello())
+        try:
+            await link.send_hello(await self.local.hello())
+        except BaseException:
+            await link.close()
+            raise
         return link
 
     async def _pull(self, link: PeerLink, report: SessionReport) -> None:
@@ -204,28 +220,60 @@ class Node:
 
     # -- rounds ----------------------------------------------------------------
     async def sync(self, addresses: Iterable[str], blob_ids: Iterable[str] = (),
-                   progress: Progress | None = None, references: bool | None = None) -> RoundReport:
+                   progress: Progress | None = None, references: bool | None = None,
+                   on_session_end: Callable[[SessionReport], None] | None = None) -> RoundReport:
         """One round with every address: records both ways, then `blob_ids` and (if
-        `references`, by default settings.fetch_references) the blobs our records reference."""
+        `references`, by default settings.fetch_references) the blobs our records reference.
+
+        Each session pulls at its own pace, and its records are stored as soon
+        as they are in. The blob fetch is shared: it starts once every session
+        has pulled or ended, so every peer that has a blob serves part of it,
+        and a blob referenced by one peer's records can come from another.
+        Every step of a session has a deadline (SessionDeadlines), so a round
+        lasts about as long as its slowest peer within those deadlines.
+        `on_session_end(report)` is told of each session as it ends.
+        """
         result = RoundReport()
-        addresses = list(dict.fromkeys(addresses))
-        opened = await asyncio.gather(*(self._dial(a) for a in addresses))
-        links: list[tuple[PeerLink, SessionReport]] = []
-        for address, (link, report) in zip(addresses, opened):
-            result.sessions.append(report)
-            if link is not None:
-                links.append((link, report))
-        await asyncio.gather(*(self._pull_safely(link, report) for link, report in links))
+        addresses, blob_ids = list(dict.fromkeys(addresses)), list(blob_ids)
         if references is None:
             references = self.settings.fetch_references
-        await self._fetch([link for link, _ in links], blob_ids, result, progress, references)
-        await asyncio.gather(*(self._finish(link, report) for link, report in links))
+        fetch = _RoundFetch(addresses, lambda links: self._fetch(links, blob_ids, result, progress, references))
+        result.sessions = list(await asyncio.gather(*(self._session(address, fetch, on_session_end)
+                                                      for address in addresses)))
+        if not fetch.ran:   # nobody to fetch from: say so for each blob wanted
+            await self._fetch([], blob_ids, result, progress, references)
         return result
 
-    async def _dial(self, address: str) -> tuple[PeerLink | None, SessionReport]:
+    async def _session(self, address: str, fetch: _RoundFetch,
+                       on_end: Callable[[SessionReport], None] | None) -> SessionReport:
+        """One peer's part of a round: dial, pull, the shared fetch, bye."""
         report = SessionReport(address)
+        link: PeerLink | None = None
+        try:
+            link = await self._dial(address, report)
+            if link is not None:
+                await self._pull_safely(link, report)
+                if link.failure is None:
+                    await fetch.join(address, link)
+        finally:
+            fetch.skip(address)            # however this session went, the fetch no longer waits for it
+        try:
+            if link is not None:
+                await self._finish(link, report)
+        finally:
+            if link is not None:
+                await link.close()         # even if cancelled: no task of the link is left behind
+        if on_end is not None:
+            on_end(report)
+        return report
+
+    async def _dial(self, address: str, report: SessionReport) -> PeerLink | None:
+        """A link with the peer at `address` that has sent our hello, or None (report.error says why)."""
         try:
             host, port = parse_address(address)
+            if self.faults.is_address_banned(peer_host((host,))):
+                report.error = "address banned for sending bad data"
+                return None
             session = await connect(host, port, self.settings.identity, self.settings.network_key,
                                     allowed=self.settings.allowed, timeout=self.settings.handshake_timeout,
                                     idle_timeout=self.settings.idle_timeout)
@@ -234,18 +282,18 @@ class Node:
             log.info("%s: %s", address, exc)
             self.book.record_contact(f"address:{address}", address=address, last_attempt=now_ms(),
                                      last_error=str(exc))
-            return None, report
+            return None
         report.peer_key = key_text(session.peer_key)
-        if self.faults.is_banned(session.peer_key):
+        banned_address = self.faults.is_address_banned(peer_host(session.peer_address))   # a name may hide it
+        if self.faults.is_banned(session.peer_key) or banned_address:
             report.error = "banned for sending bad data"
             await session.close()
-            return None, report
+            return None
         try:
-            return await self._open_link(session), report
+            return await self._open_link(session)
         except TransportError as exc:
             report.error = str(exc)
-            await session.close()
-            return None, report
+            return None
 
     async def _pull_safely(self, link: PeerLink, report: SessionReport) -> None:
         try:
@@ -256,26 +304,31 @@ class Node:
             await link.abort(str(exc))
 
     async def handle_incoming(self, session: Session) -> None:
-        """Serve a peer that dialled us: the same round, from our side."""
+        """Serve a peer that dialled us: the same round, from our side.
+        (Its key and address were checked against bans before the session began: see serve().)"""
         address = host_port(session.peer_address)
         report = SessionReport(address, key_text(session.peer_key))
-        if self.faults.is_banned(session.peer_key):
-            log.info("refusing banned peer %s", fingerprint(session.peer_key))
-            return
         link = await self._open_link(session)
-        await self._pull_safely(link, report)
-        if link.failure is None:
-            await self._fetch([link], (), RoundReport(), None, self.settings.fetch_references)
-            await self._finish(link, report, dialled=False)
-        else:
-            self._account(link, report, dialled=False)
+        try:
+            await self._pull_safely(link, report)
+            if link.failure is None:
+                await self._fetch([link], (), RoundReport(), None, self.settings.fetch_references)
+                await self._finish(link, report, dialled=False)
+            else:
+                self._account(link, report, dialled=False)
+        finally:
+            await link.close()   # an early end (an error, the server shutting down) leaves no task behind
         if report.records_in:
             log.info("%s: %d records in, %d out", link.label, report.records_in, report.records_out)
 
+    def admission(self) -> Admission:
+        """The server's budgets, told who is trusted and who is banned."""
+        return Admission(self.settings.limits, is_trusted=self.settings.is_trusted,
+                         is_banned_address=self.faults.is_address_banned, is_banned_key=self.faults.is_banned)
+
     async def serve(self, host: str, port: int) -> asyncio.Server:
         return await serve(host, port, self.settings.identity, self.settings.network_key,
-                           self.handle_incoming, allowed=self.settings.allowed,
-                           max_connections=self.settings.max_connections,
+                           self.handle_incoming, allowed=self.settings.allowed, admission=self.admission(),
                            handshake_timeout=self.settings.handshake_timeout,
                            idle_timeout=self.settings.idle_timeout)
 
@@ -285,6 +338,49 @@ class Node:
         """Serve, sync with peers now, on every local change and every `interval`; until SIGINT/SIGTERM."""
         runner = _Runner(self, list(peers), interval)
         await runner.run(listen, discovery, discovery_port)
+
+
+def _fault_fields(banned_until: float) -> dict[str, int]:
+    """A fault as peers.json counts it: one more, and the end of the ban it started (if it did)."""
+    fields = {"faults": 1}
+    if banned_until:
+        fields["banned_until"] = int(banned_until * 1000)
+    return fields
+
+
+class _RoundFetch:
+    """The blob fetch of one round, done once, with the links of every session that got that far.
+
+    It starts when no session of the round is still on its way to it: each has
+    joined or ended. Each session's steps have deadlines, so the wait is
+    bounded by the slowest peer within its deadlines.
+    """
+
+    def __init__(self, addresses: list[str], run: Callable[[list[PeerLink]], Awaitable[None]]):
+        self._on_the_way = set(addresses)
+        self._links: list[PeerLink] = []
+        self._run = run
+        self._task: asyncio.Task | None = None
+        self._started = asyncio.Event()
+
+    @property
+    def ran(self) -> bool:
+        return self._task is not None
+
+    async def join(self, address: str, link: PeerLink) -> None:
+        """Take part with `link`, and wait until the fetch is over."""
+        self._links.append(link)
+        self.skip(address)
+        await self._started.wait()
+        assert self._task is not None
+        await asyncio.shield(self._task)
+
+    def skip(self, address: str) -> None:
+        """The session with `address` will not (or no longer) keep the fetch waiting."""
+        self._on_the_way.discard(address)
+        if not self._on_the_way and self._links and self._task is None:
+            self._task = asyncio.create_task(self._run(list(self._links)), name="round fetch")
+            self._started.set()
 
 
 class _Runner:
@@ -298,6 +394,9 @@ class _Runner:
         self.interval = interval
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
+        self.busy: dict[str, object] = {}          # address -> the round it is in a session of now
+        self.suspect: set[str] = set()             # addresses whose last session failed
+        self.rounds: set[asyncio.Task] = set()
 
     async def run(self, listen: tuple[str, int], discovery: bool, discovery_port: int | None) -> None:
         loop = asyncio.get_running_loop()
@@ -314,6 +413,7 @@ class _Runner:
             await self.stop.wait()
             log.info("stopping")
         finally:
+            tasks += self.rounds
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -366,23 +466,60 @@ class _Runner:
                 del self.discovered[address]
                 if address not in self.configured:
                     self.peers.pop(address, None)
+                    self.suspect.discard(address)
 
     async def _sync_loop(self) -> None:
         while True:
-            if self.peers:
-                result = await self.node.sync(list(self.peers))
-                for session in result.sessions:
-                    if session.error is None and (session.records_in or session.records_out):
-                        log.info("%s: %d records in, %d out", session.address, session.records_in,
-                                 session.records_out)
-                    elif session.error is not None:
-                        log.info("%s: %s", session.address, session.error)
+            self._start_rounds()
             self.wake.clear()
             try:
                 async with asyncio.timeout(self.interval):
                     await self.wake.wait()
             except TimeoutError:
                 pass
+
+    def _start_rounds(self) -> None:
+        """Rounds with every peer not in a session already: one with the peers whose last
+        session went well, and one of its own for each peer whose last session failed.
+
+        Rounds overlap, and a round's fetch waits for all its sessions: so a
+        peer that stalls (until its deadlines end it) holds up the others once,
+        and from then on only itself, until a session with it goes well again.
+        """
+        idle = [address for address in self.peers if address not in self.busy]
+        healthy = [address for address in idle if address not in self.suspect]
+        for group in ([healthy] if healthy else []) + [[a] for a in idle if a in self.suspect]:
+            self._start_round(group)
+
+    def _start_round(self, addresses: list[str]) -> None:
+        this_round = object()
+        self.busy.update(dict.fromkeys(addresses, this_round))
+        task = asyncio.create_task(self.node.sync(
+            addresses, on_session_end=lambda session: self._session_ended(session, this_round)))
+        self.rounds.add(task)
+        task.add_done_callback(lambda done: self._round_ended(done, this_round))
+
+    def _free(self, address: str, this_round: object) -> None:
+        if self.busy.get(address) is this_round:
+            del self.busy[address]
+
+    def _session_ended(self, session: SessionReport, this_round: object) -> None:
+        self._free(session.address, this_round)
+        if session.error is None:
+            self.suspect.discard(session.address)
+        else:
+            self.suspect.add(session.address)
+        if session.error is None and (session.records_in or session.records_out):
+            log.info("%s: %d records in, %d out", session.address, session.records_in, session.records_out)
+        elif session.error is not None:
+            log.info("%s: %s", session.address, session.error)
+
+    def _round_ended(self, task: asyncio.Task, this_round: object) -> None:
+        self.rounds.discard(task)
+        for address in list(self.busy):   # even if the round failed before its sessions ended
+            self._free(address, this_round)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sync round failed", exc_info=task.exception())
 
     async def _watch_local(self) -> None:
         """Another process (`fixme set-workflow`) wrote a record: sync at once."""

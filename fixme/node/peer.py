@@ -15,6 +15,11 @@ A peer may have at most MAX_OUTSTANDING requests unanswered; one more is a
 protocol violation and ends the session. `bye` says "I will ask for nothing
 more"; the session ends once both sides have said it and every request has
 been answered. Anything unexpected ends this session only, with a reason.
+
+Every step that waits for the peer has a deadline of its own (SessionDeadlines):
+its hello_logs, each answer to a request of ours, and its bye after ours. So
+a session with a peer that stalls ends in bounded time, whatever the peer
+does, and never holds up sessions with other peers.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from .admission import peer_host
 from .channel import ChannelClosed, TransportError
 from .handshake import Session
 from .keys import fingerprint
@@ -63,6 +69,15 @@ class PeerError(TransportError):
     """The peer broke the protocol or the session ended before our answer came."""
 
 
+@dataclass(frozen=True)
+class SessionDeadlines:
+    """Seconds a peer may take over each step of a session; past one, the session ends."""
+
+    hello: float = 10.0     # its hello_logs, from the start of the session (honest peers send it at once)
+    answer: float = 60.0    # each answer to a request of ours, from when it is the oldest unanswered one
+    bye: float = 60.0       # its bye after ours, not counting the time we spend answering it
+
+
 @dataclass
 class RecordsAnswer:
     blocks: list[Block]
@@ -73,6 +88,7 @@ class RecordsAnswer:
 class _Waiting:
     request: Message
     future: asyncio.Future
+    since: float = 0.0            # when it became the oldest request unanswered (its deadline runs from then)
     expected: int = -1            # blocks still to come after a `records` header
     blocks: list[Block] = field(default_factory=list)
     missing: tuple[str, ...] = ()  # what the `records` header said the peer lacks
@@ -90,9 +106,12 @@ class LinkStats:
 class PeerLink:
     """Requests and answers over one authenticated session."""
 
-    def __init__(self, session: Session, answer: Answerer, *, max_outstanding: int = MAX_OUTSTANDING):
+    def __init__(self, session: Session, answer: Answerer, *, max_outstanding: int = MAX_OUTSTANDING,
+                 deadlines: SessionDeadlines = SessionDeadlines()):
         self.session = session
         self.peer_key = session.peer_key
+        self.host = peer_host(session.peer_address)   # what faults and bans by address count
+        self.deadlines = deadlines
         self.label = f"{host_port(session.peer_address)} ({fingerprint(session.peer_key)})"
         self.stats = LinkStats()
         self._answer = answer
@@ -106,20 +125,51 @@ class PeerLink:
         self._slots = asyncio.Semaphore(max_outstanding)
         self._failure: BaseException | None = None
         self._failed = asyncio.Event()
+        self._reader_done: PeerError | None = None      # the peer closed cleanly: nothing more will come
         self._tasks: list[asyncio.Task] = []
-        self._send_lock = asyncio.Lock()
+        self._started = 0.0
+        self._read_deadline: asyncio.Timeout | None = None
+        self._unanswered = 0                           # the peer's requests not yet answered in full
+        self._stirred = asyncio.Event()                # a request came, an answer went, or the bye came
 
     # -- life cycle ----------------------------------------------------------
     def start(self) -> None:
+        self._started = asyncio.get_running_loop().time()
         self._tasks = [asyncio.create_task(self._read_loop(), name=f"read {self.label}"),
                        asyncio.create_task(self._answer_loop(), name=f"answer {self.label}")]
 
     async def finish(self) -> None:
-        """Say bye, serve the peer until it says bye too, then close."""
-        await self.send(Bye())
-        await self._wait_or_fail(self._peer_bye.wait())
-        await self._wait_or_fail(self._requests.join())
-        await self.close()
+        """Say bye, serve the peer until it says bye too, then close (whatever happens)."""
+        try:
+            await self.send(Bye())
+            await self._await_peer_bye()
+            await self._wait_or_fail(self._requests.join())
+        except TransportError as exc:
+            await self.abort(str(exc))
+            raise
+        finally:
+            await self.close()
+
+    async def _await_peer_bye(self) -> None:
+        """Wait for the peer's bye. Time we spend answering it is free (it is getting
+        what it came for); time it leaves us with nothing to do counts against
+        deadlines.bye. So a peer that asks for something now and then, and
+        never says bye, cannot keep the session for ever."""
+        loop = asyncio.get_running_loop()
+        allowance = self.deadlines.bye
+        while not self._peer_bye.is_set():
+            self._stirred.clear()
+            if self._unanswered:
+                await self._wait_or_fail(self._stirred.wait())
+                continue
+            began = loop.time()
+            try:
+                async with asyncio.timeout(max(allowance, 0.0)):
+                    await self._wait_or_fail(self._stirred.wait())
+            except TimeoutError:
+                self._fail(PeerError(f"no bye within {self.deadlines.bye:g} s of waiting"))
+                raise self._failure from None
+            allowance -= loop.time() - began
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -130,11 +180,12 @@ class PeerLink:
 
     async def abort(self, reason: str) -> None:
         """Tell the peer why (best effort) and close."""
-        try:
-            async with asyncio.timeout(1.0):
-                await self.send(Error(reason[:1024]))
-        except (TransportError, TimeoutError):
-            pass
+        if not self.session.channel.is_closed:
+            try:
+                async with asyncio.timeout(1.0):
+                    await self.send(Error(reason[:1024]))
+            except (TransportError, TimeoutError):
+                pass
         await self.close()
 
     @property
@@ -178,12 +229,15 @@ class PeerLink:
         of ours are unanswered, the limit the peer enforces.
         """
         await self._wait_or_fail(self._slots.acquire())
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         future.add_done_callback(lambda _: self._slots.release())
-        if self._failure is not None:
+        if self._failure is not None or self._reader_done is not None:
             future.cancel()
-            raise self._failure
-        self._waiting.append(_Waiting(msg, future))
+            raise self._failure or self._reader_done
+        self._waiting.append(_Waiting(msg, future, loop.time()))
+        if len(self._waiting) == 1:
+            self._rearm()
         await self.send(msg)
         return future
 
@@ -206,24 +260,37 @@ class PeerLink:
         try:
             done, _ = await asyncio.wait([task, failed], return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # Whatever ends the wait (the session failing, our caller's deadline or
+            # cancellation), no helper task is left pending behind it.
             failed.cancel()
+            if not is_future and not task.done():
+                task.cancel()
         if task in done:
             return task.result()
-        if not is_future:
-            task.cancel()
         raise self._failure or PeerError("session ended")
 
     # -- the reader ------------------------------------------------------------
     async def _read_loop(self) -> None:
         try:
             while True:
-                payload = await self.session.recv()
+                try:
+                    async with asyncio.timeout(None) as self._read_deadline:
+                        self._rearm()
+                        payload = await self.session.recv()
+                except TimeoutError:
+                    raise PeerError(self._overdue()) from None
+                finally:
+                    self._read_deadline = None
                 self.stats.bytes_in += len(payload)
                 self.stats.messages_in += 1
                 self._dispatch(decode_message(payload))
         except ChannelClosed:
-            if not (self._peer_bye.is_set() and not self._waiting):
+            if not self._peer_hello.done():
+                self._fail(PeerError("peer closed the session before its hello_logs"))
+            elif not (self._peer_bye.is_set() and not self._waiting):
                 self._fail(PeerError("peer closed the session early"))
+            else:
+                self._reader_done = PeerError("peer closed the session")
         except TransportError as exc:
             self._fail(exc)
         except asyncio.CancelledError:
@@ -232,6 +299,26 @@ class PeerLink:
             log.exception("session with %s failed", self.label)
             self._fail(PeerError(f"internal error: {exc}"))
 
+    def _deadline(self) -> float | None:
+        """When the peer must have sent its next frame: its hello, or the answer to
+        our oldest request, whichever is due first; None while we wait for nothing."""
+        due = []
+        if not self._peer_hello.done():
+            due.append(self._started + self.deadlines.hello)
+        if self._waiting:
+            due.append(self._waiting[0].since + self.deadlines.answer)
+        return min(due, default=None)
+
+    def _overdue(self) -> str:
+        if not self._peer_hello.done():
+            return f"no hello_logs within {self.deadlines.hello:g} s"
+        return f"no answer to {message_name(self._waiting[0].request)} within {self.deadlines.answer:g} s"
+
+    def _rearm(self) -> None:
+        """Move the reader's deadline to what is due now (from the reader, or a task asking)."""
+        if self._read_deadline is not None:
+            self._read_deadline.reschedule(self._deadline())
+
     def _dispatch(self, msg: Message) -> None:
         if isinstance(msg, REQUESTS):
             if self._peer_bye.is_set():
@@ -239,10 +326,15 @@ class PeerLink:
             if self._requests.qsize() >= self._max_outstanding:
                 raise ProtocolError(f"more than {self._max_outstanding} requests outstanding")
             self._requests.put_nowait(msg)
+            self._unanswered += 1
+            self._stirred.set()
         elif isinstance(msg, HelloLogs):
             self._take_hello(msg)
         elif isinstance(msg, Bye):
+            if not self._peer_hello.done():
+                raise ProtocolError("bye before hello_logs")
             self._peer_bye.set()
+            self._stirred.set()
         elif isinstance(msg, Error):
             raise PeerError(f"peer reported an error: {msg.reason[:200]}")
         else:
@@ -286,6 +378,8 @@ class PeerLink:
 
     def _resolve(self, value: object) -> None:
         head = self._waiting.popleft()
+        if self._waiting:   # the next one's deadline runs from now: answers come one after another
+            self._waiting[0].since = asyncio.get_running_loop().time()
         if not head.future.done():
             head.future.set_result(value)
 
@@ -318,6 +412,8 @@ class PeerLink:
                     await self.send_all(answer)
                 finally:
                     self._requests.task_done()
+                    self._unanswered -= 1
+                    self._stirred.set()
         except TransportError as exc:
             self._fail(exc)
         except asyncio.CancelledError:

@@ -49,6 +49,13 @@ class TrustList:
     def __call__(self, log: str, author: str) -> bool:
         return log == LOG_NAME and author in self.keys()
 
+    def trusts_node(self, key: bytes) -> bool:
+        """For the node's server: a peer whose node key is a trusted author's gets the
+        session slots kept for the trusted (a user's node key is their signing key)."""
+        from ..node.keys import key_text
+
+        return key_text(key) in self.keys()
+
     def keys(self) -> frozenset[str]:
         try:
             stat = os.stat(self.path)
@@ -75,8 +82,9 @@ def open_node(tracker: Tracker):
         raise FixmeError(NO_NETWORK_KEY)
     identity = tracker.identity()
     allowed = {parse_key_text(k) for k in config.allow} or None
-    settings = NodeSettings(identity.signing_key, network_key, (LOG_NAME,), TrustList(tracker.root),
-                            allowed=allowed)
+    trust = TrustList(tracker.root)
+    settings = NodeSettings(identity.signing_key, network_key, (LOG_NAME,), trust, allowed=allowed,
+                            is_trusted=trust.trusts_node)
     return Node(node_dir(tracker.root), settings)
 
 
