@@ -77,7 +77,12 @@ def open_node(tracker: Tracker):
     allowed = {parse_key_text(k) for k in config.allow} or None
     settings = NodeSettings(identity.signing_key, network_key, (LOG_NAME,), TrustList(tracker.root),
                             allowed=allowed)
-    return Node(node_dir(tracker.root), settings)
+    from ..node.rebuild import IndexUnavailable
+
+    try:
+        return Node(node_dir(tracker.root), settings)
+    except IndexUnavailable as exc:
+        raise FixmeError(f"cannot open the node: {exc}") from None
 
 
 def default_peers(tracker: Tracker, book: NodeBook) -> list[str]:

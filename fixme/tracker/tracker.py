@@ -13,6 +13,8 @@ from ..scan.gitio import GitError, find_root
 from ..scan.scanner import Progress, Scanner, ScanSummary
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..node.keys import Identity
     from ..scan.entry import Entry
     from .query import EntryQuery
@@ -46,6 +48,9 @@ class Tracker:
         self._scanned: list[Entry] | None = None  # as the scan left them
         self._entries: list[Entry] | None = None  # the same, records folded in
         self._changes: list[Change] | None = None
+        # Hears what the user should know about reading the node's storage
+        # (records.db rebuilt from the blocks); None: the node logs it.
+        self.notify: Callable[[str], None] | None = None
 
     @classmethod
     def open(cls, start: Path, progress: Progress | None = None, home: Path | None = None) -> "Tracker":
@@ -91,7 +96,7 @@ class Tracker:
         if self._changes is None:
             from .changes import read_changes
 
-            self._changes = read_changes(self.root, self.config)
+            self._changes = read_changes(self.root, self.config, self.notify)
         return self._changes
 
     def list(self, query: EntryQuery) -> list[Entry]:
@@ -221,7 +226,7 @@ class Tracker:
 
         identity = self.identity()
         try:
-            record = append_record(self.root, identity, payload, refs)
+            record = append_record(self.root, identity, payload, refs, self.notify)
         except OSError as exc:
             raise FixmeError(f"cannot write the record: {exc}") from None
         self._forget()
