@@ -143,7 +143,9 @@ def _print_round(result, args, env: Environment) -> None:
     paint = style(args, env)
     for s in result.sessions:
         if s.error is not None:
-            env.stdout.write(f"{s.address}  {paint('unreachable', '31')}: {s.error}\n")
+            # Past the handshake the peer was reached: the session failed (a full disk, say).
+            what = "session failed" if s.peer_key else "unreachable"
+            env.stdout.write(f"{s.address}  {paint(what, '31')}: {s.error}\n")
             continue
         line = f"{s.address}  {s.peer}  {s.records_in} records in, {s.records_out} out"
         if s.refused:
