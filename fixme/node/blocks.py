@@ -416,6 +416,10 @@ class BlockStore:
             on_unreadable(Unreadable(0, None, str(exc)))
             return
         try:
+            # A file cut short is shorter than its header says; sqlite then refuses
+            # to read any of it, unless told to trust the file's size instead.
+            # This connection only reads.
+            conn.execute("PRAGMA writable_schema=ON")
             yield from readable_rows(conn, "blocks", "digest, data", on_unreadable)
         finally:
             conn.close()
@@ -436,17 +440,18 @@ class BlockStore:
         with self._lock:
             try:
                 conn = self._connect(create=False)
-            except sqlite3.DatabaseError as exc:
-                on_unreadable(Unreadable(0, None, str(exc)))
-                return
+            except sqlite3.DatabaseError:
+                conn = None
+                if self.db_path.exists():  # too damaged to open as usual: read what the file still holds
+                    for rowid, key, data in self._readable_rows_of_file(on_unreadable):
+                        yield _stored_row(rowid, key, data if with_data else None)
+                    return
         if conn is None:
             return
         columns = "digest, data" if with_data else "digest, NULL"
         for rowid, key, data in readable_rows(conn, "blocks", columns, on_unreadable, page_rows=_PAGE,
                                               lock=self._lock):
-            well_formed = isinstance(key, bytes) and len(key) == 32
-            yield StoredRow(rowid, PREFIX + key.hex() if well_formed else None, _label(key, rowid),
-                            None if data is None else _as_bytes(data))
+            yield _stored_row(rowid, key, data)
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         """The connection, opened on first use; None when reading a store never written."""
@@ -489,6 +494,12 @@ class StoredRow:
     block_id: str | None  # None when the key is not a 32-byte digest
     label: str  # the block id, or a name for a malformed row
     data: bytes | None
+
+
+def _stored_row(rowid: int, key: object, data: object) -> StoredRow:
+    well_formed = isinstance(key, bytes) and len(key) == 32
+    return StoredRow(rowid, PREFIX + key.hex() if well_formed else None, _label(key, rowid),
+                     None if data is None else _as_bytes(data))
 
 
 def _digest(block_id: str) -> bytes:

@@ -385,13 +385,8 @@ class _Scan:
         report.repaired.append(Fault(fault.subject, fault.kind, f"{fault.message}; moved to {where}"))
 
     def _missing(self, store: BlockStore) -> set[str]:
-        """What is wanted and absent. Asks the store, not just this scan: a block written
-        while fsck ran is present; falls back on the scan when blocks.db cannot answer."""
-        candidates = set(self.wanted) - self.good
-        try:
-            return store.missing(candidates)
-        except sqlite3.Error:
-            return {c for c in candidates if not store.loose_path(c).is_file()} if candidates else set()
+        """What is wanted and absent."""
+        return absent(store, set(self.wanted) - self.good)
 
     def _set_aside_incomplete_blobs(self, store: BlockStore, missing: set[str]) -> set[str]:
         """Move aside every manifest a record refers to whose chunks are not all here;
@@ -430,6 +425,20 @@ class _Scan:
                     missing.discard(chunk)
             missing.add(manifest_id)
         return missing
+
+
+def absent(store: BlockStore, ids: set[str]) -> set[str]:
+    """Those of `ids` (none of them seen intact by the scan) that the store lacks.
+
+    Asks the store, not just the scan: a block written while fsck ran is
+    present. When blocks.db cannot answer (damaged), the scan's word stands.
+    """
+    if not ids:
+        return set()
+    try:
+        return store.missing(ids)
+    except sqlite3.Error:
+        return {i for i in ids if not store.loose_path(i).is_file()}
 
 
 def _row_digest(row: tuple) -> bytes:
@@ -533,14 +542,16 @@ class _IndexCheck:
     def _evict_records_without_blocks(self, index: LogIndex) -> set[str]:
         """Records records.db holds whose blocks are gone; with repair, removed with their
         descendants. The logs whose heads must be rewound."""
-        indexed_gone = [rid for rid, _ in index.rows() if rid not in self.scan.good]
-        gone = set(self.store.missing(indexed_gone)) if indexed_gone else set()
+        gone = absent(self.store, {rid for rid, _ in index.rows() if rid not in self.scan.good})
         if not gone:
             return set()
         if not self.repair:
-            for rid in sorted(gone)[:MAX_LISTED]:
-                if rid not in {f.subject for f in self.report.faults}:
-                    self.report.faults.append(Fault(rid, "missing", "indexed in records.db"))
+            unreported = sorted(gone - {f.subject for f in self.report.faults})
+            for rid in unreported[:MAX_LISTED]:
+                self.report.faults.append(Fault(rid, "missing", "indexed in records.db"))
+            if len(unreported) > MAX_LISTED:
+                self.report.faults.append(Fault("records.db", "index", (
+                    f"{len(unreported) - MAX_LISTED} more indexed records have no block (not listed)")))
             return set()
         logs = {record.log for rid in gone if (record := index.get(rid)) is not None}
         evicted = index.evict(gone)
