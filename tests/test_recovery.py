@@ -471,21 +471,29 @@ def test_a_damaged_heads_ref_is_found_the_node_still_serves_the_log_and_repair_r
 
 # -- 12: a full disk -------------------------------------------------------------------------
 
-def start_on_small_disk(peer: Peer, size: str = "2m") -> str:
-    """Start `fixme node run` with its block store on a tmpfs of `size`, in a mount namespace
-    of its own (the mount ends with the process). Skips when this machine cannot mount."""
+def small_disk(peer: Peer, size: str = "2m") -> tuple[list[str], Path]:
+    """The command prefix that runs a command in a mount namespace of its own (the mount ends
+    with it) where the peer's block store is a tmpfs of `size`, and that directory.
+    Skips when this machine cannot mount one."""
     blocks = node_dir(peer) / "blocks"
     blocks.mkdir(parents=True, exist_ok=True)
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1) to mount a small tmpfs with")
     unshare = ["unshare", "-m", "--propagation", "private"] if os.geteuid() == 0 else ["unshare", "-rm"]
     probe = subprocess.run([*unshare, "mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(blocks)],
                            capture_output=True)
-    if shutil.which("unshare") is None or probe.returncode != 0:
+    if probe.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {probe.stderr.decode(errors='replace').strip()}")
+    return [*unshare, "sh", "-c", f'mount -t tmpfs -o size={size} tmpfs "$0" && exec "$@"', str(blocks)], blocks
+
+
+def start_on_small_disk(peer: Peer, size: str = "2m") -> str:
+    """Start `fixme node run` with its block store on a tmpfs of `size`; its address."""
+    prefix, _ = small_disk(peer, size)
     args = ["node", "run", "--listen", "127.0.0.1:0", "--no-discovery", "--interval", "0.5", "-v"]
-    script = f'mount -t tmpfs -o size={size} tmpfs "$0" && exec "$@"'
     log = open(peer.log_path, "a")
-    peer.node = subprocess.Popen([*unshare, "sh", "-c", script, str(blocks), *FIXME, "-C", str(peer.root), *args],
-                                 stdout=log, stderr=log, env=peer.env())
+    peer.node = subprocess.Popen([*prefix, *FIXME, "-C", str(peer.root), *args], stdout=log, stderr=log,
+                                 env=peer.env())
     log.close()
     deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline:
@@ -514,3 +522,26 @@ def test_a_node_whose_disk_fills_while_it_receives_says_disk_full_to_the_peer(tm
     log = a.log_path.read_text()
     assert "disk full (database or disk is full)" in log
     assert "cannot rollback" not in log and "Traceback" not in log
+
+
+def test_a_blob_that_does_not_fit_says_disk_full_and_leaves_no_partial_block(tmp_path):
+    """Issue 14.12, fetching: a chunk cut short by the full disk was committed under its real name."""
+    a, b = trusted_pair(tmp_path)
+    first, _ = entry_ids(a)
+    (tmp_path / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 + 5))
+    a.fixme("attach", first, str(tmp_path / "big.bin"))
+    address = a.start()
+    try:
+        prefix, _ = small_disk(b)
+        # fsck runs in the same namespace, on the same small disk, right after the sync.
+        fixme = " ".join(FIXME + ["-C", str(b.root)])
+        script = f"{fixme} sync {address}; echo '=== fsck'; {fixme} fsck --format json"
+        proc = subprocess.run([*prefix, "sh", "-c", script], capture_output=True, text=True, env=b.env(),
+                              timeout=120)
+    finally:
+        a.stop()
+    synced, checked = proc.stdout.split("=== fsck\n")
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "cannot store it: disk full" in synced, synced
+    faults = json.loads(checked)["faults"]
+    assert faults and {f["kind"] for f in faults} == {"missing"}, faults   # nothing half-written under a real name

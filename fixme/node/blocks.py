@@ -556,7 +556,6 @@ class LooseBatch:
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.with_name(f"{TEMP_PREFIX}{final.name[:8]}-{os.getpid()}-{secrets.token_hex(4)}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-        self._pending.append(_Pending(block_id, temp, final))
         try:
             write_all(fd, data)
             # Start writeback now (it does not wait), so the fsync in commit()
@@ -565,10 +564,17 @@ class LooseBatch:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             except (AttributeError, OSError):
                 pass
-        finally:
-            # Closed now and reopened to fsync in commit(): a batch of thousands
-            # of blocks must not hold thousands of descriptors.
+        except BaseException:
+            # A write cut short (a full disk) must never be committed under the
+            # block's real name by a later commit(): it is not part of the batch.
             os.close(fd)
+            temp.unlink(missing_ok=True)
+            self._seen.discard(block_id)
+            raise
+        # Closed now and reopened to fsync in commit(): a batch of thousands
+        # of blocks must not hold thousands of descriptors.
+        os.close(fd)
+        self._pending.append(_Pending(block_id, temp, final))
 
     def commit(self) -> None:
         """Make every added block durable and visible; then the batch is empty."""
