@@ -24,12 +24,13 @@ does not parse, stray files, stale temp files) are notices.
 1. a damaged blocks.db is replaced by a new one holding every row that can
    still be read (the old files go to quarantine/);
 2. bad blocks are moved into quarantine/ (nothing is ever deleted);
-3. a manifest whose chunks are not all here is moved aside too: holding a
-   manifest means holding the whole blob, so sync fetches a blob only when
-   its manifest is missing;
+3. the manifest of a blob a record refers to whose chunks are not all here
+   is moved aside too (kind `incomplete`): holding a manifest means holding
+   the whole blob, so sync fetches a referenced blob only when its manifest
+   is missing;
 4. records.db is rebuilt from the blocks when it is missing, damaged or
    disagrees with them; otherwise records whose blocks are gone are removed
-   from it with every record after them (their blocks stay);
+   from it with every record that descends from them (their blocks stay);
 5. every heads ref that is damaged, missing, or named a removed record is
    written again from records.db.
 After steps 3-5 the store names exactly what it lacks, and the next sync
@@ -52,7 +53,7 @@ from .blocks import SMALL_BLOCK_MAX, TEMP_PREFIX, BlockStore
 from .database import describe_storage_error, integrity_problems
 from .hashing import PREFIX, is_block_id
 from .log import HeadsRefError, LogIndex, index_row, read_heads
-from .rebuild import IndexUnavailable, looks_like_record, rebuild_index
+from .rebuild import IndexUnavailable, RebuildReport, looks_like_record, rebuild_index
 from .records import RecordError, parse_hashed
 from .refs import Refs
 from .salvage import Unreadable
@@ -109,8 +110,12 @@ def fsck(store: BlockStore, refs: Refs, repair: bool = False, index_path: Path |
     _scan_loose_files(store, scan, report, repair)
     damaged_heads = _scan_refs(refs, scan, report)
     scan.finish(store, repair)
+    written: set[str] = set()
     if index_path is not None:
-        _IndexCheck(store, refs, index_path, scan, report, repair).run(damaged_heads)
+        written = _IndexCheck(store, refs, index_path, scan, report, repair).run(damaged_heads)
+    for log, why in sorted(damaged_heads.items()):
+        if log not in written:
+            report.faults.append(Fault(HEADS_REF.format(log), "ref", why))
     return report
 
 
@@ -459,25 +464,31 @@ class _IndexCheck:
         self.store, self.refs, self.path = store, refs, path
         self.scan, self.report, self.repair = scan, report, repair
 
-    def run(self, damaged_heads: dict[str, str]) -> None:
+    def run(self, damaged_heads: dict[str, str]) -> set[str]:
+        """Check (and with repair, fix) records.db and the heads refs; the logs whose heads ref
+        was written. A heads ref missing while records.db holds records of its log is added
+        to `damaged_heads`."""
         problem = self._why_rebuild()
         if problem is not None:
             if not self.repair:
                 self.report.faults.append(Fault("records.db", "index", problem))
-                return
-            if self._rebuild(problem):
-                for log, why in sorted(damaged_heads.items()):  # the rebuild wrote every heads ref
+                return set()
+            rebuilt = self._rebuild(problem)
+            if rebuilt is not None:
+                for log, why in sorted(damaged_heads.items()):
                     self.report.repaired.append(Fault(HEADS_REF.format(log), "ref",
                                                       f"{why}; wrote it from the rebuilt records.db"))
-                return
+                return set(rebuilt.heads) | set(damaged_heads)  # the rebuild wrote every heads ref
+        if not self.path.exists():
+            return set()  # no records anywhere: nothing to check, and a check creates nothing
         try:
             index = LogIndex(self.path)
         except sqlite3.Error as exc:
             self.report.faults.append(Fault("records.db", "index", f"cannot open it: {describe_storage_error(exc)}"))
-            return
+            return set()
         try:
             rewind = self._evict_records_without_blocks(index)
-            self._check_heads_refs(index, damaged_heads, rewind)
+            return self._check_heads_refs(index, damaged_heads, rewind)
         finally:
             index.close()
 
@@ -525,19 +536,19 @@ class _IndexCheck:
             return None
         return f"{wrong} row{'s' if wrong > 1 else ''} disagree with the record's block (first: {first})"
 
-    def _rebuild(self, problem: str) -> bool:
+    def _rebuild(self, problem: str) -> RebuildReport | None:
         try:
             rebuilt = rebuild_index(self.path.parent, f"fsck: records.db {problem}")
         except (IndexUnavailable, sqlite3.Error, OSError) as exc:
             why = exc if isinstance(exc, IndexUnavailable) else describe_storage_error(exc)
             self.report.faults.append(Fault("records.db", "index", f"{problem}; cannot rebuild it: {why}"))
-            return False
+            return None
         kept = f"; the old one is kept as {_relative(rebuilt.kept_as, self.store.root)}" if rebuilt.kept_as else ""
         self.report.repaired.append(Fault("records.db", "index", f"{problem}; rebuilt it from the blocks "
                                                                  f"({rebuilt.summary()}){kept}"))
         for rejected in rebuilt.rejected[:MAX_LISTED]:
             self.report.notices.append(f"record {rejected.id} is not indexed: {rejected.reason}")
-        return True
+        return rebuilt
 
     def _evict_records_without_blocks(self, index: LogIndex) -> set[str]:
         """Records records.db holds whose blocks are gone; with repair, removed with their
@@ -568,18 +579,20 @@ class _IndexCheck:
                 "sync fetches them again in order")))
         return logs
 
-    def _check_heads_refs(self, index: LogIndex, damaged: dict[str, str], rewind: set[str]) -> None:
-        """Every log of records.db must have a readable heads ref; with repair, write it from the index."""
+    def _check_heads_refs(self, index: LogIndex, damaged: dict[str, str], rewind: set[str]) -> set[str]:
+        """Every log of records.db must have a readable heads ref (one that is missing joins
+        `damaged`); with repair, each damaged one, and each of a log in `rewind`, is written
+        from the index. The logs whose ref was written."""
         for log in index.logs():
             if log not in damaged and self.refs.get(HEADS_REF.format(log)) is None:
                 damaged[log] = "missing, while records.db holds records of the log"
+        if not self.repair:
+            return set()
         for log in sorted(set(damaged) | rewind):
             name = HEADS_REF.format(log)
             why = damaged.get(log, "named records removed from records.db")
-            if not self.repair:
-                self.report.faults.append(Fault(name, "ref", why))
-                continue
             heads = index.heads_of(log)
             self.refs.update(name, lambda current, heads=heads: canonical.encode(heads))
             self.report.repaired.append(Fault(name, "ref", f"{why}; wrote it from records.db "
                                                            f"({len(heads)} head{'s' if len(heads) != 1 else ''})"))
+        return set(damaged) | rewind
