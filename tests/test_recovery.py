@@ -270,6 +270,7 @@ def test_after_repair_a_sync_fetches_the_quarantined_head_record_and_chunk_again
         assert f"repaired corrupt {chunks[1]}" in repaired.stdout
         assert f"repaired incomplete {blob}" in repaired.stdout
         assert f"missing {blob}: needed as ref of record" in repaired.stdout
+        assert f"peers this node has synced with: {address}" in repaired.stdout   # who can bring them back
         assert b.states()[entry] == "wip"   # the head is out of the index, its parent rules again
         assert head not in heads_of(b)
 

@@ -203,6 +203,20 @@ def _print_fsck(report, fetched: dict | None, args: argparse.Namespace, env: Env
                  if fetched is not None else "")
         env.stdout.write(f"{where}{missing} missing block{'s' if missing != 1 else ''}: 'fixme sync' with a peer "
                          "that holds them, or 'fixme fsck --repair --from HOST:PORT', fetches them\n")
+        peers = [p for p in _known_peers(args, env) if p not in args.sources]
+        if peers:
+            env.stdout.write(f"peers this node has synced with: {', '.join(peers[:5])}\n")
+
+
+def _known_peers(args: argparse.Namespace, env: Environment) -> list[str]:
+    """Addresses of the peers in peers.json, latest contact first: who may hold what is missing."""
+    from ..node.book import NodeBook
+
+    store, _ = node_storage(args, env)
+    peers = NodeBook(store.root.parent).peers()
+    dialled = [info for info in peers.values() if isinstance(info.get("address"), str)]
+    dialled.sort(key=lambda info: -int(info.get("last_contact") or 0))
+    return list(dict.fromkeys(info["address"] for info in dialled))
 
 
 def _binary_stdin(env: Environment) -> BinaryIO:
