@@ -245,15 +245,24 @@ class LogIndex:
     def heads_of(self, log: str) -> list[str]:
         """The log's heads as the index alone says: its records no other record of it names as a parent.
 
-        Reads the whole log (~1 s per million records): for rebuilding a
-        heads ref that is lost or damaged, not for every read.
+        Parents are indexed before their children, so walking the log in
+        descending `seq` meets every record after all its children: it is a
+        head unless one of them named it, and once met it can be forgotten.
+        Memory stays at the log's width, whatever its length; time is one
+        read of the log (~1 s per million records), so this is for a heads
+        ref that is lost or damaged, not for every read.
         """
-        ids: set[str] = set()
-        named: set[str] = set()
-        for digest, parents in self.db.execute("SELECT digest, parents FROM records WHERE log = ?", (log,)):
-            ids.add(_id(digest))
+        heads: list[str] = []
+        named: set[str] = set()  # parents named by records already met, not met themselves yet
+        for digest, parents in self.db.execute(
+                "SELECT digest, parents FROM records WHERE log = ? ORDER BY seq DESC", (log,)):
+            record_id = _id(digest)
+            if record_id in named:
+                named.discard(record_id)
+            else:
+                heads.append(record_id)
             named.update(parents.split())
-        return sorted(ids - named)
+        return sorted(heads)
 
     def rows(self) -> Iterator[tuple[str, tuple]]:
         """(id, row as index_row gives it) of every record in the index, in seq order; for fsck."""
