@@ -162,6 +162,20 @@ def test_a_records_db_that_is_not_a_database_is_kept_aside_and_rebuilt(tmp_path)
     assert a.fixme("log", "--format", "json").returncode == 0
 
 
+def test_when_neither_records_db_nor_the_blocks_can_be_read_list_says_so_in_one_line(tmp_path):
+    a, _ = trusted_pair(tmp_path)
+    first, _ = entry_ids(a)
+    a.set_workflow(first, "done")
+    (node_dir(a) / "records.db").write_bytes(b"junk" * 1000)
+    blocks = node_dir(a) / "blocks" / "blocks.db"
+    checkpoint(blocks)
+    blocks.write_bytes(os.urandom(64 * 1024))
+    for command in (["list"], ["log"], ["set-workflow", first, "wip"]):
+        proc = no_traceback(a.fixme(*command, check=False))
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert "records.db is damaged" in proc.stderr and "run 'fixme fsck --repair'" in proc.stderr
+
+
 def test_a_rebuild_applies_every_rule_of_ingest(tmp_path):
     """The rebuilt index holds exactly what ingest would accept from the same blocks."""
     from fixme.node.rebuild import rebuild_index

@@ -229,8 +229,8 @@ def rebuild_index(node_dir: Path, reason: str, when: Callable[[], bool] | None =
         try:
             _build(store, built, report)
             if report.unreadable and not report.indexed and not report.rejected and not report.waiting:
-                raise IndexUnavailable(f"blocks.db cannot be read ({report.unreadable[0]}); "
-                                       "run 'fixme fsck --repair'")
+                raise IndexUnavailable(f"{reason}, and the blocks cannot be read to rebuild it "
+                                       f"({report.unreadable[0]}); run 'fixme fsck --repair'")
             report.kept_as = _install(built, live, store, reason)
             _write_heads(store, refs, live, report)
         finally:

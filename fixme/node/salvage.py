@@ -36,8 +36,10 @@ class Unreadable:
     error: str
 
     def describe(self, table: str) -> str:
+        if self.resumed_at is None and not self.after:
+            return f"{table}: no row can be read ({self.error})"
         if self.resumed_at is None:
-            rows = f"rows after {self.after}" if self.after else "every row"
+            rows = f"rows after {self.after}"
         elif self.resumed_at - self.after == 2:
             rows = f"row {self.after + 1}"
         else:
