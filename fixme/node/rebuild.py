@@ -141,6 +141,8 @@ def read_log_index(node_dir: Path, read: Callable[[LogIndex], T], notify: Notify
     index = open_log_index(node_dir, create=False, notify=notify)
     if index is None:
         return None
+    path = Path(node_dir) / INDEX_FILE
+    read_from = _file_stamp(path)
     try:
         return read(index)
     except (sqlite3.DatabaseError, ValueError) as exc:
@@ -149,7 +151,9 @@ def read_log_index(node_dir: Path, read: Callable[[LogIndex], T], notify: Notify
         problem = str(exc)
     finally:
         index.close()
-    _rebuild_or_fail(node_dir, f"records.db is damaged ({problem})", notify)
+    # Another reader that met the same damage may have rebuilt it while we waited for the lock.
+    _rebuild_or_fail(node_dir, f"records.db is damaged ({problem})", notify,
+                     when=lambda: _file_stamp(path) == read_from)
     index = open_log_index(node_dir, create=False, notify=notify)
     assert index is not None
     try:
@@ -158,6 +162,15 @@ def read_log_index(node_dir: Path, read: Callable[[LogIndex], T], notify: Notify
         raise IndexUnavailable(f"records.db cannot be read even after a rebuild: {exc}") from None
     finally:
         index.close()
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes when records.db is replaced or rewritten: inode, size, modification time."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _is_unreadable(exc: sqlite3.DatabaseError) -> bool:
