@@ -16,6 +16,7 @@ def open_tracker(args, env: Environment, will_scan: bool = False):
 
     bar = ProgressBar(env.stderr, env.stderr_isatty)
     tracker = Tracker.open(Path(env.start_dir(args.directory)), bar, fixme_home(env.environ))
+    tracker.notify = lambda line: env.stderr.write(f"fixme: {line}\n")
     print_config_notices(tracker.config, env)
     if will_scan:
         tracker.start_scan()  # git works on its status while the rest of fixme loads

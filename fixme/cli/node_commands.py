@@ -43,13 +43,19 @@ def register(sub: "argparse._SubParsersAction") -> "argparse._SubParsersAction":
     q.add_argument("-o", "--output", metavar="FILE", required=True, help="where to write it ('-': standard output)")
     q.set_defaults(run=cmd_node_get)
 
-    p = sub.add_parser("fsck", help="check the node's block store and refs",
+    p = sub.add_parser("fsck", help="check the node's block store, records.db and refs",
                        description="Check that every stored block matches its id, that nothing is empty or "
-                                   "truncated, and that every block a blob manifest, record or ref names is "
-                                   "present. Exit 1 while faults remain. --repair moves bad blocks into "
-                                   ".fixme/node/blocks/quarantine/ (nothing is deleted); what that leaves "
-                                   "missing is reported, for a sync to fetch.")
-    p.add_argument("--repair", action="store_true", help="quarantine bad blocks and stale temp files")
+                                   "truncated, that every block a blob manifest, record or ref names is "
+                                   "present, that blocks.db and records.db are sound (sqlite integrity_check) "
+                                   "and records.db agrees with the blocks, and that every heads ref is "
+                                   "readable. Exit 1 while faults remain. --repair recovers what it can: "
+                                   "salvages a damaged blocks.db, moves bad blocks into "
+                                   ".fixme/node/blocks/quarantine/ (nothing is deleted), rebuilds records.db "
+                                   "from the blocks, rewrites heads refs, and leaves the store so that the "
+                                   "next sync fetches exactly what is missing; --from fetches it at once.")
+    p.add_argument("--repair", action="store_true", help="repair what can be repaired (see above)")
+    p.add_argument("--from", dest="sources", action="append", default=[], metavar="HOST:PORT",
+                   help="with --repair: then fetch what is missing from this peer (repeatable), and check again")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     p.set_defaults(run=cmd_fsck)
     return node_sub
@@ -127,21 +133,63 @@ def cmd_node_get(args: argparse.Namespace, env: Environment) -> int:
 def cmd_fsck(args: argparse.Namespace, env: Environment) -> int:
     import json
 
+    if args.sources and not args.repair:
+        raise FixmeError("fsck: --from fetches what a repair leaves missing; use it with --repair")
+    report = _fsck(args, env, repair=args.repair)
+    fetched = None
+    if args.sources:
+        fetched = _fetch_missing(args, env, report)
+        after = _fsck(args, env, repair=False)  # what is still missing once the peers were asked
+        after.repaired, after.notices = report.repaired, report.notices + after.notices
+        report = after
+    if args.format == "json":
+        data = report.to_json()
+        if fetched is not None:
+            data["fetched"] = fetched
+        env.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return EXIT_NOT_FOUND if report.faults else EXIT_OK
+    _print_fsck(report, fetched, args, env)
+    return EXIT_NOT_FOUND if report.faults else EXIT_OK
+
+
+def _fsck(args: argparse.Namespace, env: Environment, repair: bool):
+    """One fsck run over the repository's node storage; damage it cannot even look at is one line, not a traceback."""
+    import sqlite3
+
+    from ..node.database import describe_storage_error
     from ..node.fsck import fsck
+    from ..node.storage import INDEX_FILE
 
     store, refs = node_storage(args, env)
     with store:
         try:
-            report = fsck(store, refs, repair=args.repair)
-        except OSError as exc:
-            raise FixmeError(f"fsck: {_os_error(exc, str(store.root))}") from None
-    if args.format == "json":
-        env.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
-        return EXIT_NOT_FOUND if report.faults else EXIT_OK
+            return fsck(store, refs, repair=repair, index_path=store.root.parent / INDEX_FILE)
+        except (OSError, sqlite3.Error) as exc:
+            raise FixmeError(f"fsck: {describe_storage_error(exc)}") from None
+
+
+def _fetch_missing(args: argparse.Namespace, env: Environment, report) -> dict:
+    """A sync round with the --from peers: records (heads were rewound) and the blobs to fetch again."""
+    from ..tracker.network import sync_round
+    from .common import open_tracker
+
+    tracker, _ = open_tracker(args, env)
+    result = sync_round(tracker, args.sources, blob_ids=report.refetch)
+    return {"records_in": sum(s.records_in for s in result.sessions),
+            "blobs": [b.blob for b in result.blobs if b.complete],
+            "errors": [f"{s.address}: {s.error}" for s in result.sessions if s.error] + list(result.blob_errors)}
+
+
+def _print_fsck(report, fetched: dict | None, args: argparse.Namespace, env: Environment) -> None:
     for notice in report.notices:
         env.stderr.write(f"fixme: {notice}\n")
     for fault in report.repaired:
         env.stdout.write(f"repaired {fault.line()}\n")
+    if fetched is not None:
+        peers = ", ".join(args.sources)
+        env.stdout.write(f"fetched from {peers}: {fetched['records_in']} records, {len(fetched['blobs'])} blobs\n")
+        for error in fetched["errors"]:
+            env.stdout.write(f"  {error}\n")
     for fault in report.faults:
         env.stdout.write(fault.line() + "\n")
     summary = f"checked {report.checked} blocks and {report.refs_checked} refs: "
@@ -149,7 +197,26 @@ def cmd_fsck(args: argparse.Namespace, env: Environment) -> int:
     if report.repaired:
         summary += f" ({len(report.repaired)} repaired)"
     env.stdout.write(summary + "\n")
-    return EXIT_NOT_FOUND if report.faults else EXIT_OK
+    missing = sum(1 for f in report.faults if f.kind == "missing")
+    if missing and args.repair:
+        where = (f"{', '.join(args.sources)} did not have {'it' if missing == 1 else 'them'}; "
+                 if fetched is not None else "")
+        env.stdout.write(f"{where}{missing} missing block{'s' if missing != 1 else ''}: 'fixme sync' with a peer "
+                         "that holds them, or 'fixme fsck --repair --from HOST:PORT', fetches them\n")
+        peers = [p for p in _known_peers(args, env) if p not in args.sources]
+        if peers:
+            env.stdout.write(f"peers this node has synced with: {', '.join(peers[:5])}\n")
+
+
+def _known_peers(args: argparse.Namespace, env: Environment) -> list[str]:
+    """Addresses of the peers in peers.json, latest contact first: who may hold what is missing."""
+    from ..node.book import NodeBook
+
+    store, _ = node_storage(args, env)
+    peers = NodeBook(store.root.parent).peers()
+    dialled = [info for info in peers.values() if isinstance(info.get("address"), str)]
+    dialled.sort(key=lambda info: -int(info.get("last_contact") or 0))
+    return list(dict.fromkeys(info["address"] for info in dialled))
 
 
 def _binary_stdin(env: Environment) -> BinaryIO:

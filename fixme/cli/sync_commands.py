@@ -143,7 +143,9 @@ def _print_round(result, args, env: Environment) -> None:
     paint = style(args, env)
     for s in result.sessions:
         if s.error is not None:
-            env.stdout.write(f"{s.address}  {paint('unreachable', '31')}: {s.error}\n")
+            # Past the handshake the peer was reached: the session failed (a full disk, say).
+            what = "session failed" if s.peer_key else "unreachable"
+            env.stdout.write(f"{s.address}  {paint(what, '31')}: {s.error}\n")
             continue
         line = f"{s.address}  {s.peer}  {s.records_in} records in, {s.records_out} out"
         if s.refused:
@@ -251,20 +253,13 @@ def _peer_name(config, key: str) -> str:
 
 def cmd_node_status(args, env: Environment) -> int:
     from ..node.book import NodeBook
-    from ..node.log import LogIndex
-    from ..tracker.changes import INDEX_FILE, node_dir
+    from ..tracker.changes import node_dir, read_index
     from ..tracker.workflow import LOG_NAME
 
     tracker, _ = open_tracker(args, env)
     directory = node_dir(tracker.root)
     book = NodeBook(directory)
-    records = 0
-    if (directory / INDEX_FILE).exists():
-        index = LogIndex(directory / INDEX_FILE)
-        try:
-            records = index.count(LOG_NAME)
-        finally:
-            index.close()
+    records = read_index(tracker.root, lambda index: index.count(LOG_NAME)) or 0
     status = {"running": book.running() or None, "records": records, "peers": len(book.peers()),
               "network": bool(tracker.config.network_key), "transfers": book.transfers()}
     if args.format == "json":

@@ -40,11 +40,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ..fsutil import atomic_write_bytes, fsync_dir, write_all
-from .database import BUSY_TIMEOUT_S, connect_wal, write_batch
+from .database import (BUSY_TIMEOUT_S, connect_wal, database_files, integrity_problems, replace_database, rollback,
+                       write_batch)
 from .hashing import PREFIX, block_id, check_block_id, is_block_id
+from .salvage import Unreadable, readable_rows
 
 SMALL_BLOCK_MAX = 64 * 1024
 
@@ -244,16 +246,21 @@ class BlockStore:
 
     def ids(self) -> Iterator[str]:
         """Every stored block id: the database's (in insertion order), then the loose files'."""
-        for row in self._walk_db(with_data=False):
+        for row in self._walk_db(with_data=False, on_unreadable=_raise_unreadable):
             if row.block_id is not None:
                 yield row.block_id
         for loose in self.loose_files():
             if loose.block_id is not None:
                 yield loose.block_id
 
-    def small_blocks(self) -> Iterator["StoredRow"]:
-        """Every row of the database with its data, unverified (malformed keys too); for fsck."""
-        return self._walk_db(with_data=True)
+    def small_blocks(self, on_unreadable: "Callable[[Unreadable], None] | None" = None) -> Iterator["StoredRow"]:
+        """Every row of the database with its data, unverified (malformed keys too); for fsck.
+
+        Rows on damaged pages are skipped and reported to `on_unreadable`
+        (without it, the first one raises sqlite3.DatabaseError), so one bad
+        page does not hide every row after it.
+        """
+        return self._walk_db(with_data=True, on_unreadable=on_unreadable or _raise_unreadable)
 
     def loose_files(self) -> Iterator[LooseFile]:
         """Every file under objects/, block or temp, unverified; for ids() and fsck."""
@@ -329,7 +336,7 @@ class BlockStore:
                 conn.execute("DELETE FROM blocks WHERE rowid = ? AND digest IS ? AND data IS ?", (rowid, key, data))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                rollback(conn)
                 raise
         return target
 
@@ -350,17 +357,72 @@ class BlockStore:
         text = f"{what}\n{reason}\nquarantined {time.strftime('%Y-%m-%d %H:%M:%S %z')}\n"
         atomic_write_bytes(target.with_name(target.name + ".reason"), text.encode("utf-8", "replace"))
 
-    def check_database(self) -> list[str]:
-        """Problems `PRAGMA quick_check` finds in blocks.db (empty list: fine or absent)."""
+    def check_database(self, full: bool = False) -> list[str]:
+        """Problems sqlite finds in blocks.db (empty list: fine or absent).
+
+        `full` runs `PRAGMA integrity_check`, which also checks that the
+        index of digests agrees with the table (a damaged index makes
+        blocks that are there look missing); else the faster quick_check.
+        """
         with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # so the check sees our writes in the file
+                except sqlite3.Error:
+                    pass
+            return integrity_problems(self.db_path, quick=not full)
+
+    def quarantine_database(self, database: Path, reason: str) -> Path:
+        """Where a damaged database (blocks.db, or the node's records.db) is kept before it is
+        replaced: a new name in quarantine/, with its .reason file written."""
+        target = self.quarantine_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}-{database.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._write_reason(target, str(database), reason)
+        return target
+
+    def salvage_database(self, reason: str) -> "Salvage":
+        """Replace a damaged blocks.db by a new one holding every row that can still be read.
+
+        The rows are copied as they are (damaged bytes too: fsck then moves
+        those aside, with the others it finds); the old files are kept in
+        quarantine/. What could not be read is listed in the result: the
+        blocks in it are missing now, and a sync or a backup must bring them.
+        """
+        result = Salvage(kept_as=self.quarantine_database(self.db_path, reason))
+        built = self.root / f"{TEMP_PREFIX}salvage-{secrets.token_hex(4)}.db"
+        with self._lock:
+            self.close()
             try:
-                conn = self._connect(create=False)
-                if conn is None:
-                    return []
-                rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check")]
-            except sqlite3.DatabaseError as exc:
-                return [str(exc)]
-        return [] if rows == ["ok"] else rows
+                target = connect_wal(built, _SCHEMA)
+                try:
+                    with write_batch(target):
+                        for row in self._readable_rows_of_file(result.unreadable.append):
+                            target.execute("INSERT OR IGNORE INTO blocks (rowid, digest, data) VALUES (?, ?, ?)", row)
+                            result.rows += 1
+                finally:
+                    target.close()
+                replace_database(self.db_path, built, result.kept_as)
+            finally:
+                for leftover in database_files(built):
+                    leftover.unlink(missing_ok=True)
+        return result
+
+    def _readable_rows_of_file(self, on_unreadable) -> Iterator[tuple]:
+        """(rowid, digest, data) of every readable row of blocks.db, through a connection of its own
+        that changes nothing (no WAL switch, no schema), so a damaged file is read as it is."""
+        try:
+            conn = sqlite3.connect(f"file:{self.db_path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            on_unreadable(Unreadable(0, None, str(exc)))
+            return
+        try:
+            # A file cut short is shorter than its header says; sqlite then refuses
+            # to read any of it, unless told to trust the file's size instead.
+            # This connection only reads.
+            conn.execute("PRAGMA writable_schema=ON")
+            yield from readable_rows(conn, "blocks", "digest, data", on_unreadable)
+        finally:
+            conn.close()
 
     # -- internals ---------------------------------------------------------------
     def _get_small(self, block_id: str) -> bytes | None:
@@ -371,26 +433,25 @@ class BlockStore:
             row = conn.execute("SELECT data FROM blocks WHERE digest = ?", (_digest(block_id),)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def _walk_db(self, with_data: bool) -> Iterator["StoredRow"]:
+    def _walk_db(self, with_data: bool, on_unreadable: "Callable[[Unreadable], None]") -> Iterator["StoredRow"]:
         # Pages by rowid (insertion order, the table's physical order) rather
         # than one open cursor: the caller may write to the store between
         # items, and a long-lived read transaction would pin the WAL.
-        last = 0
-        columns = "rowid, digest, data" if with_data else "rowid, digest, NULL"
-        while True:
-            with self._lock:
+        with self._lock:
+            try:
                 conn = self._connect(create=False)
-                if conn is None:
+            except sqlite3.DatabaseError:
+                conn = None
+                if self.db_path.exists():  # too damaged to open as usual: read what the file still holds
+                    for rowid, key, data in self._readable_rows_of_file(on_unreadable):
+                        yield _stored_row(rowid, key, data if with_data else None)
                     return
-                rows = conn.execute(f"SELECT {columns} FROM blocks WHERE rowid > ? ORDER BY rowid LIMIT {_PAGE}",
-                                    (last,)).fetchall()
-            for rowid, key, data in rows:
-                well_formed = isinstance(key, bytes) and len(key) == 32
-                yield StoredRow(rowid, PREFIX + key.hex() if well_formed else None, _label(key, rowid),
-                                None if data is None else _as_bytes(data))
-            if len(rows) < _PAGE:
-                return
-            last = rows[-1][0]
+        if conn is None:
+            return
+        columns = "digest, data" if with_data else "digest, NULL"
+        for rowid, key, data in readable_rows(conn, "blocks", columns, on_unreadable, page_rows=_PAGE,
+                                              lock=self._lock):
+            yield _stored_row(rowid, key, data)
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         """The connection, opened on first use; None when reading a store never written."""
@@ -413,6 +474,19 @@ class BlockStore:
 
 
 @dataclass
+class Salvage:
+    """What salvage_database did."""
+
+    kept_as: Path  # the damaged database, kept in quarantine/
+    rows: int = 0  # rows copied into the new database
+    unreadable: list[Unreadable] = field(default_factory=list)  # stretches that could not be read
+
+
+def _raise_unreadable(gap: Unreadable) -> None:
+    raise sqlite3.DatabaseError(gap.describe("blocks.db"))
+
+
+@dataclass
 class StoredRow:
     """One row of blocks.db as found on disk (fsck looks at damaged rows too)."""
 
@@ -420,6 +494,12 @@ class StoredRow:
     block_id: str | None  # None when the key is not a 32-byte digest
     label: str  # the block id, or a name for a malformed row
     data: bytes | None
+
+
+def _stored_row(rowid: int, key: object, data: object) -> StoredRow:
+    well_formed = isinstance(key, bytes) and len(key) == 32
+    return StoredRow(rowid, PREFIX + key.hex() if well_formed else None, _label(key, rowid),
+                     None if data is None else _as_bytes(data))
 
 
 def _digest(block_id: str) -> bytes:
@@ -476,7 +556,6 @@ class LooseBatch:
         final.parent.mkdir(parents=True, exist_ok=True)
         temp = final.with_name(f"{TEMP_PREFIX}{final.name[:8]}-{os.getpid()}-{secrets.token_hex(4)}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-        self._pending.append(_Pending(block_id, temp, final))
         try:
             write_all(fd, data)
             # Start writeback now (it does not wait), so the fsync in commit()
@@ -485,10 +564,17 @@ class LooseBatch:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
             except (AttributeError, OSError):
                 pass
-        finally:
-            # Closed now and reopened to fsync in commit(): a batch of thousands
-            # of blocks must not hold thousands of descriptors.
+        except BaseException:
+            # A write cut short (a full disk) must never be committed under the
+            # block's real name by a later commit(): it is not part of the batch.
             os.close(fd)
+            temp.unlink(missing_ok=True)
+            self._seen.discard(block_id)
+            raise
+        # Closed now and reopened to fsync in commit(): a batch of thousands
+        # of blocks must not hold thousands of descriptors.
+        os.close(fd)
+        self._pending.append(_Pending(block_id, temp, final))
 
     def commit(self) -> None:
         """Make every added block durable and visible; then the batch is empty."""

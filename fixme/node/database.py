@@ -1,12 +1,18 @@
-"""Opening the node's sqlite databases the same careful way everywhere."""
+"""Opening the node's sqlite databases the same careful way everywhere, and
+telling what went wrong with one in words a user can act on."""
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from ..fsutil import fsync_dir
 
 BUSY_TIMEOUT_S = 60.0
 # Page cache for a batch write; see write_batch.
@@ -80,7 +86,131 @@ def write_batch(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             yield conn
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             raise
     finally:
-        conn.execute(f"PRAGMA cache_size={int(previous)}")
+        try:
+            conn.execute(f"PRAGMA cache_size={int(previous)}")
+        except sqlite3.Error:
+            pass  # the error that brought us here (if any) is the one to report
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if sqlite has not done so itself.
+
+    On some errors (a full disk, an I/O error) sqlite ends the transaction on
+    its own; a ROLLBACK then fails with "cannot rollback - no transaction is
+    active", and raising that would hide the error that matters.
+    """
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+# sqlite's primary result codes that mean the file, not the request, is at fault.
+_SQLITE_FULL = 13
+_DAMAGED_CODES = {10: "I/O error", 11: "damaged", 26: "not a database"}  # IOERR, CORRUPT, NOTADB
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` says the disk (or the quota, or the file size limit) is full."""
+    if isinstance(exc, sqlite3.Error):
+        return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == _SQLITE_FULL or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a sqlite error says the database file is damaged (rather than busy or misused)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _DAMAGED_CODES
+    text = str(exc)
+    return "malformed" in text or "not a database" in text or "disk I/O error" in text
+
+
+def describe_storage_error(exc: BaseException) -> str:
+    """One line for a storage failure: "disk full (...)", "... damaged (...)", or the error itself."""
+    if is_disk_full(exc):
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return f"disk full ({detail})"
+    if is_damage(exc):
+        return f"database damaged ({exc}); run 'fixme fsck --repair'"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    return str(exc)
+
+
+def integrity_problems(path: Path, quick: bool = False, limit: int = 100) -> list[str]:
+    """What `PRAGMA integrity_check` (or the faster quick_check) says is wrong with the
+    database at `path`; [] when it is sound or absent.
+
+    Opens its own connection, without WAL or schema changes, so a damaged
+    file is examined exactly as it is.
+    """
+    if not path.exists():
+        return []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error as exc:
+        return [str(exc)]
+    try:
+        rows = [str(r[0]) for r in conn.execute(f"PRAGMA {'quick_check' if quick else 'integrity_check'}({limit})")]
+    except sqlite3.Error as exc:
+        return [str(exc)]
+    finally:
+        conn.close()
+    return [] if rows == ["ok"] else rows
+
+
+def database_files(path: Path) -> list[Path]:
+    """The database and the files sqlite keeps beside it (WAL, shared memory, journal)."""
+    return [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+
+
+def replace_database(live: Path, built: Path, keep_as: Path) -> None:
+    """Put the database `built` (closed, no WAL left) in place of `live`, keeping `live`'s files as `keep_as*`.
+
+    `live` is copied aside first, so its bytes are never lost. Then, when
+    sqlite can still open it, `built` is copied into it with the backup API,
+    under sqlite's own locks: a process that has `live` open (a running
+    node) sees the new content, not a file renamed away under it. When
+    `live` is beyond that (not a database, cut short), the files are
+    renamed instead. `built` is gone afterwards.
+    """
+    keep_as.parent.mkdir(parents=True, exist_ok=True)
+    for source in database_files(live):
+        if source.exists():
+            shutil.copyfile(source, keep_as.with_name(keep_as.name + source.name[len(live.name):]))
+    fsync_dir(keep_as.parent)
+    try:
+        _copy_into(built, live)
+    except sqlite3.Error:
+        for leftover in database_files(live):
+            leftover.unlink(missing_ok=True)  # copied aside above; a stale WAL must not meet the new file
+        os.replace(built, live)
+        fsync_dir(live.parent)
+        return
+    for leftover in database_files(built):
+        leftover.unlink(missing_ok=True)
+
+
+def _copy_into(source: Path, target: Path) -> None:
+    """sqlite's online backup of `source` over `target`, which then holds exactly `source`'s rows."""
+    src = sqlite3.connect(source)
+    try:
+        dst = sqlite3.connect(f"file:{target}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            src.backup(dst)
+            # The backup API trusts the target's header; make sure what is there now reads back.
+            check = [r[0] for r in dst.execute("PRAGMA quick_check")]
+            if check != ["ok"]:
+                raise sqlite3.DatabaseError(f"after the copy: {check[0]}")
+        finally:
+            dst.close()
+    finally:
+        src.close()

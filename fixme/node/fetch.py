@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from .blobs import Manifest, ManifestError, parse_manifest
 from .channel import TransportError
 from .chunkset import ChunkClaimError, HeldChunks
-from .local import LocalStore
+from .local import LocalStore, StorageError
 from .messages import BlobStatus, Block, HaveBlob, NotFound, ProtocolError, WantBlock, WantChunk
 from .peer import PeerLink
 
@@ -119,6 +119,15 @@ Progress = Callable[[int, int], None]   # (distinct chunks held, distinct chunks
 async def fetch_blob(blob_id: str, links: list[PeerLink], local: LocalStore, faults: FaultBook,
                      progress: Progress | None = None) -> FetchReport:
     """Fetch `blob_id` from `links`; FetchError if it cannot be completed."""
+    try:
+        return await _fetch_blob(blob_id, links, local, faults, progress)
+    except StorageError as exc:
+        # Our own disk, not the peers: no fault of theirs, and no point asking the next peer.
+        raise FetchError(f"{blob_id}: cannot store it: {exc}") from exc
+
+
+async def _fetch_blob(blob_id: str, links: list[PeerLink], local: LocalStore, faults: FaultBook,
+                      progress: Progress | None) -> FetchReport:
     report = FetchReport(blob_id)
     links = [link for link in links if not faults.is_banned(link.peer_key)]
     manifest = await local.manifest(blob_id)
@@ -199,14 +208,19 @@ class _Fetch:
         self.changed = asyncio.Event()   # a chunk arrived or was given back
 
     async def run(self) -> None:
+        workers = [asyncio.ensure_future(self._worker(link)) for link in list(self.sources)]
         try:
-            await asyncio.gather(*(self._worker(link) for link in list(self.sources)))
+            await asyncio.gather(*workers)
             await self.writer.commit()
         except BaseException:
+            for worker in workers:  # one failed for all (our disk is full): the others stop too
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
             try:
                 await asyncio.shield(self.writer.commit())  # keep what came, for the next attempt
-            finally:
-                raise
+            except StorageError:
+                pass  # the error that stopped the fetch says it already
+            raise
         left = self.need - self.done
         if left:
             raise FetchError(f"{len(left)} of {len(self.need)} chunks of {self.blob_id} could not be had"
@@ -256,6 +270,8 @@ class _Fetch:
                     if link not in self.sources:
                         break  # dropped (a bad chunk): one fault per blob; the rest go back below
                     await self._arrived(link, waiting.pop(future), future)
+        except StorageError:
+            raise  # our disk failed: the whole fetch stops, no peer is blamed
         except ProtocolError as exc:
             # e.g. a chunk whose bytes do not hash to its id: the codec ends the
             # session, and it counts as a fault like a wrong chunk.

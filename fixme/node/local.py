@@ -10,13 +10,16 @@ requests queues behind its own earlier ones, not in front of other peers'.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .blobs import Manifest, ManifestError, parse_manifest
 from .blocks import BlockCorrupt, BlockNotFound, LooseBatch, SMALL_BLOCK_MAX
-from .log import VERIFY_THREADS, IngestReport, LogIndex, RecordLog, Rejected
+from .channel import TransportError
+from .database import describe_storage_error
+from .log import VERIFY_THREADS, IngestReport, RecordLog, Rejected
 from .messages import (
     MAX_BLOCK_DATA,
     MAX_HEADS_PER_LOG,
@@ -33,11 +36,20 @@ from .messages import (
     encode_checked_block,
 )
 from .records import Record
+from .rebuild import open_log_index
 from .reconcile import locator, records_to_send
 from .storage import open_node_storage
 
-INDEX_FILE = "records.db"
 CHUNKS_PER_COMMIT = 16   # chunks made durable together while fetching a blob
+
+
+class StorageError(TransportError):
+    """Our own storage failed (a full disk, a damaged database): the session cannot go on.
+
+    A TransportError, because it ends the session like one: the node tells
+    the peer why (an `error` message, e.g. "disk full (...)") and closes,
+    rather than leaving it to guess from a closed connection.
+    """
 
 
 class LocalStore:
@@ -46,7 +58,11 @@ class LocalStore:
     def __init__(self, node_dir: Path, logs: Iterable[str]):
         self.node_dir = Path(node_dir)
         self.store, self.refs = open_node_storage(self.node_dir)
-        self.index = LogIndex(self.node_dir / INDEX_FILE)
+        # Checked, and rebuilt from the blocks when lost or damaged: a node
+        # with a stale index would announce old heads and serve nothing new.
+        index = open_log_index(self.node_dir, create=True, check=True)
+        assert index is not None
+        self.index = index
         self.logs = {name: RecordLog(self.store, self.refs, self.index, name) for name in logs}
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="node-storage")
         # Signature checks touch no storage: they run beside the storage
@@ -61,7 +77,8 @@ class LocalStore:
         self.store.close()
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+        """fn(*args) on the storage thread; a failure of the storage itself becomes a StorageError."""
+        return await asyncio.get_running_loop().run_in_executor(self._io, _storage_call, fn, args)
 
     # -- record logs ---------------------------------------------------------
     async def hello(self) -> list[LogHeads]:
@@ -204,6 +221,13 @@ class LocalStore:
         if len(data) > MAX_BLOCK_DATA:
             return NotFound(block_id)
         return encode_checked_block(block_id, data)
+
+
+def _storage_call(fn: Callable[..., Any], args: tuple) -> Any:
+    try:
+        return fn(*args)
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(describe_storage_error(exc)) from exc
 
 
 class ChunkWriter:

@@ -20,11 +20,11 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from . import canonical
 from .database import connect_read_only, connect_wal, write_batch
-from .hashing import PREFIX, block_id
+from .hashing import PREFIX, block_id, is_block_id
 from .records import MAX_CLOCK_STEP, Record, RecordError, parse_hashed, sign_record, verify_signature
 
 if TYPE_CHECKING:  # reading the index (what `fixme list` does) needs none of these
@@ -115,14 +115,33 @@ class LogIndex:
 
     def _evict_runaway_clocks(self) -> int:
         """Remove the records that break the MAX_CLOCK_STEP rule, and their descendants, as
-        ingest would have refused them; how many. Their blocks stay in the store.
+        ingest would have refused them; how many. Their blocks stay in the store."""
+        top = self.db.execute("SELECT max(clock) FROM records").fetchone()[0]
+        if top is None or top <= MAX_CLOCK_STEP:
+            return 0  # no clock can be that far ahead of its parents'
+        return len(self._evict_where(_runs_ahead))
+
+    def evict(self, ids: Iterable[str]) -> set[str]:
+        """Remove these records and every record that descends from one of them; the ids removed.
+
+        For records whose blocks are gone (fsck moved them aside): a log
+        must stay closed under parents, and once they are out of the index
+        the next sync sees them, and what came after them, as missing and
+        fetches them again. The descendants' blocks stay in the store.
+        """
+        doomed = set(ids)
+        if not doomed:
+            return set()
+        with write_batch(self.db):
+            return self._evict_where(lambda record_id, clock, parent_clocks: record_id in doomed)
+
+    def _evict_where(self, condemned: "Callable[[str, int, list[int]], bool]") -> set[str]:
+        """Remove the records `condemned(id, clock, indexed parent clocks)` picks, and their
+        descendants, inside the caller's transaction; the ids removed.
 
         Parents are indexed before their children, so one pass in `seq` order
         sees every parent first.
         """
-        top = self.db.execute("SELECT max(clock) FROM records").fetchone()[0]
-        if top is None or top <= MAX_CLOCK_STEP:
-            return 0  # no clock can be that far ahead of its parents'
         evicted: set[str] = set()
         last = 0
         while rows := self.db.execute("SELECT seq, digest, clock, parents FROM records WHERE seq > ?"
@@ -131,11 +150,12 @@ class LogIndex:
             clocks = self.clocks({p for row in rows for p in row[3].split()})
             for _, digest, clock, parents in rows:
                 parent_ids = parents.split()
-                base = max((clocks[p] for p in parent_ids if p in clocks), default=0)
-                if clock - base > MAX_CLOCK_STEP or not evicted.isdisjoint(parent_ids):
-                    evicted.add(_id(digest))
+                record_id = _id(digest)
+                if not evicted.isdisjoint(parent_ids) or condemned(
+                        record_id, clock, [clocks[p] for p in parent_ids if p in clocks]):
+                    evicted.add(record_id)
         self.db.executemany("DELETE FROM records WHERE digest = ?", [(_digest(i),) for i in evicted])
-        return len(evicted)
+        return evicted
 
     def close(self) -> None:
         self.db.close()
@@ -215,15 +235,57 @@ class LogIndex:
 
     def add(self, records: list[Record]) -> None:
         """Index verified records, all or none."""
-        rows = [(_digest(r.id), r.log, r.author, r.clock, r.time, " ".join(r.parents), " ".join(r.refs),
-                 _payload_text(r)) for r in records]
         with write_batch(self.db):
-            self.db.executemany(
-                "INSERT OR IGNORE INTO records (digest, log, author, clock, time, parents, refs, payload)"
-                " VALUES (?,?,?,?,?,?,?,?)", rows)
+            self.add_rows([index_row(r) for r in records])
+
+    def add_rows(self, rows: Iterable[tuple]) -> None:
+        """Insert rows made by index_row, inside the caller's transaction."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO records (digest, log, author, clock, time, parents, refs, payload)"
+            " VALUES (?,?,?,?,?,?,?,?)", rows)
 
     def count(self, log: str) -> int:
         return self.db.execute("SELECT count(*) FROM records WHERE log = ?", (log,)).fetchone()[0]
+
+    def has_log(self, log: str) -> bool:
+        """Whether the index holds any record of `log`."""
+        return self.db.execute("SELECT 1 FROM records WHERE log = ? LIMIT 1", (log,)).fetchone() is not None
+
+    def logs(self) -> list[str]:
+        """The names of the logs that have records in the index."""
+        return [name for (name,) in self.db.execute("SELECT DISTINCT log FROM records ORDER BY log")]
+
+    def heads_of(self, log: str) -> list[str]:
+        """The log's heads as the index alone says: its records no other record of it names as a parent.
+
+        Parents are indexed before their children, so walking the log in
+        descending `seq` meets every record after all its children: it is a
+        head unless one of them named it, and once met it can be forgotten.
+        Memory stays at the log's width, whatever its length; time is one
+        read of the log (~1 s per million records), so this is for a heads
+        ref that is lost or damaged, not for every read.
+        """
+        heads: list[str] = []
+        named: set[str] = set()  # parents named by records already met, not met themselves yet
+        for digest, parents in self.db.execute(
+                "SELECT digest, parents FROM records WHERE log = ? ORDER BY seq DESC", (log,)):
+            record_id = _id(digest)
+            if record_id in named:
+                named.discard(record_id)
+            else:
+                heads.append(record_id)
+            named.update(parents.split())
+        return sorted(heads)
+
+    def rows(self) -> Iterator[tuple[str, tuple]]:
+        """(id, row as index_row gives it) of every record in the index, in seq order; for fsck."""
+        last = 0
+        while rows := self.db.execute(
+                "SELECT seq, digest, log, author, clock, time, parents, refs, payload FROM records"
+                " WHERE seq > ? ORDER BY seq LIMIT ?", (last, EVICT_BATCH)).fetchall():
+            last = rows[-1][0]
+            for _, *row in rows:
+                yield _id(row[0]), tuple(row)
 
     def records(self, log: str, after_seq: int = 0) -> Iterator[tuple[int, Record]]:
         rows = self.db.execute(
@@ -251,7 +313,32 @@ class RecordLog:
 
     # -- reading ---------------------------------------------------------
     def heads(self) -> list[str]:
-        return self._indexed(_decode_heads(self.refs.get(self.heads_ref)))
+        """The log's heads: the ref's, each one the index lacks replaced by its nearest
+        indexed ancestors; from the index itself when the ref is lost or damaged."""
+        value = self.refs.get(self.heads_ref)
+        if value is None:
+            return self._restore_heads_ref("the heads ref is missing") if self.index.has_log(self.name) else []
+        try:
+            return self._indexed(read_heads(value))
+        except HeadsRefError as exc:
+            return self._restore_heads_ref(str(exc))
+
+    def _restore_heads_ref(self, problem: str) -> list[str]:
+        """Heads from the index, written to a heads ref that is damaged (or missing while the
+        index holds records of the log): a writer must never sign on top of nothing."""
+        heads = self.index.heads_of(self.name)
+        if not heads:
+            return []
+        logger.warning("%s: %s; restored it from the index (%d heads)", self.heads_ref, problem, len(heads))
+
+        def change(current: bytes | None) -> bytes | None:
+            try:
+                return current if read_heads(current) else canonical.encode(heads)  # someone fixed it meanwhile
+            except HeadsRefError:
+                return canonical.encode(heads)
+
+        self.refs.update(self.heads_ref, change)
+        return heads
 
     def _indexed(self, heads: list[str]) -> list[str]:
         """`heads`, each one the index lacks replaced by its nearest indexed ancestors.
@@ -274,7 +361,9 @@ class RecordLog:
             try:
                 parents = parse_hashed(self.store.get(record_id), record_id).parents
             except (BlockNotFound, BlockCorrupt, RecordError):
-                continue  # its ancestry is unknown here: the next sync brings what is missing
+                # Its ancestry is unknown here (its block was moved aside or lost): only
+                # the index can say where the log ends now.
+                return self.index.heads_of(self.name)
             indexed = self.index.known(parents)
             found |= indexed
             absent |= {p for p in parents if p not in indexed and p not in seen}
@@ -425,13 +514,30 @@ class RecordLog:
 
     def _move_heads(self, added: list[Record]) -> None:
         def change(current: bytes | None) -> bytes:
-            heads = set(self._indexed(_decode_heads(current))) | {r.id for r in added}
+            try:
+                if current is None:
+                    raise HeadsRefError("no heads ref")  # a new log, or one whose ref was lost
+                before = self._indexed(read_heads(current))
+            except HeadsRefError:
+                # The index holds `added` already; they and their parents are sorted out below.
+                before = self.index.heads_of(self.name)
+            heads = set(before) | {r.id for r in added}
             # Parents always enter the log before their children, so a new
             # record has no children yet and only its parents stop being heads.
             heads -= {p for r in added for p in r.parents}
             return canonical.encode(sorted(heads))
 
         self.refs.update(self.heads_ref, change)
+
+
+def index_row(record: Record) -> tuple:
+    """The record as a row of the index: (digest, log, author, clock, time, parents, refs, payload)."""
+    return (_digest(record.id), record.log, record.author, record.clock, record.time, " ".join(record.parents),
+            " ".join(record.refs), _payload_text(record))
+
+
+def _runs_ahead(record_id: str, clock: int, parent_clocks: list[int]) -> bool:
+    return clock - max(parent_clocks, default=0) > MAX_CLOCK_STEP
 
 
 def _clock_order(record: Record) -> tuple[int, str]:
@@ -487,7 +593,13 @@ def _payload_text(record: Record) -> str:
     return data[start:data.rindex(b',"refs":[')].decode("utf-8")
 
 
-def _check_chunk(log: str, chunk: list[tuple[str, bytes]]) -> tuple[list[Record], list[Rejected]]:
+def check_records(log: str | None, chunk: list[tuple[str, bytes]]) -> tuple[list[Record], list[Rejected]]:
+    """The (id, bytes) pairs of `chunk` that are good records of `log` (of any log when None),
+    parsed and correctly signed; and why the rest are not. `id` must be the hash of the bytes."""
+    return _check_chunk(log, chunk)
+
+
+def _check_chunk(log: str | None, chunk: list[tuple[str, bytes]]) -> tuple[list[Record], list[Rejected]]:
     """The (id, bytes) pairs of `chunk` that are good records of `log`, parsed; and why the rest are not."""
     parsed: list[Record] = []
     rejected: list[Rejected] = []
@@ -500,12 +612,12 @@ def _check_chunk(log: str, chunk: list[tuple[str, bytes]]) -> tuple[list[Record]
     return verified, rejected + wrong
 
 
-def _verify_parsed(log: str, records: list[Record]) -> tuple[list[Record], list[Rejected]]:
-    """Those of `records` that are of `log` and correctly signed; and why the rest are not."""
+def _verify_parsed(log: str | None, records: list[Record]) -> tuple[list[Record], list[Rejected]]:
+    """Those of `records` that are of `log` (any, when None) and correctly signed; and why the rest are not."""
     verified: list[Record] = []
     rejected: list[Rejected] = []
     for record in records:
-        if record.log != log:
+        if log is not None and record.log != log:
             rejected.append(Rejected(record.id, f"record of log {record.log!r}, not {log!r}"))
         elif not verify_signature(record):
             rejected.append(Rejected(record.id, "bad signature"))
@@ -514,10 +626,28 @@ def _verify_parsed(log: str, records: list[Record]) -> tuple[list[Record], list[
     return verified, rejected
 
 
-def _decode_heads(value: bytes | None) -> list[str]:
-    if not value:
+class HeadsRefError(ValueError):
+    """A heads ref that is missing while it should not be, or does not hold a list of block ids."""
+
+
+def read_heads(value: bytes | None) -> list[str]:
+    """The ids in a heads ref's value; [] when there is no ref; HeadsRefError when it is damaged.
+
+    A heads ref holds the canonical list of its heads' ids; "[]" for a log
+    without records. Anything else (an empty file, bytes that are not a
+    canonical document, a list of something else) is damage.
+    """
+    if value is None:
         return []
-    heads = canonical.decode(value)
+    if not value:
+        raise HeadsRefError("the heads ref is empty")
+    try:
+        heads = canonical.decode(value)
+    except canonical.CanonicalError as exc:
+        raise HeadsRefError(f"the heads ref is not a canonical document ({exc})") from None
     if not isinstance(heads, list):
-        raise ValueError("heads ref does not hold a list")
+        raise HeadsRefError("the heads ref does not hold a list")
+    for head in heads:
+        if not is_block_id(head):
+            raise HeadsRefError(f"the heads ref names {str(head)[:80]!r}, which is not a block id")
     return heads

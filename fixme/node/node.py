@@ -33,7 +33,7 @@ from .channel import TransportError
 from .fetch import Fault, FaultBook, FetchError, FetchReport, Progress, fetch_blob
 from .handshake import Allowed, HandshakeError, Session, connect, serve
 from .keys import fingerprint, key_text, parse_key_text
-from .local import LocalStore
+from .local import LocalStore, StorageError
 from .peer import PeerLink, SessionDeadlines, host_port
 from .reconcile import AcceptAuthor, pull_log
 
@@ -186,7 +186,10 @@ class Node:
                      progress: Progress | None, references: bool) -> None:
         wanted = list(dict.fromkeys(blob_ids))
         if references:
-            wanted += [b for b in await self.local.referenced_blocks_missing() if b not in wanted]
+            try:
+                wanted += [b for b in await self.local.referenced_blocks_missing() if b not in wanted]
+            except StorageError as exc:  # our block store is damaged: say so, fetch what was asked
+                result.blob_errors.append(f"cannot tell which attachments are missing: {exc}")
         live = [link for link in links if link.failure is None]
         for blob_id in wanted:
             track = _TransferProgress(self.book, blob_id, len(live), progress)

@@ -85,7 +85,12 @@ def open_node(tracker: Tracker):
     trust = TrustList(tracker.root)
     settings = NodeSettings(identity.signing_key, network_key, (LOG_NAME,), trust, allowed=allowed,
                             is_trusted=trust.trusts_node)
-    return Node(node_dir(tracker.root), settings)
+    from ..node.rebuild import IndexUnavailable
+
+    try:
+        return Node(node_dir(tracker.root), settings)
+    except IndexUnavailable as exc:
+        raise FixmeError(f"cannot open the node: {exc}") from None
 
 
 def default_peers(tracker: Tracker, book: NodeBook) -> list[str]:

@@ -202,19 +202,17 @@ class IndexSource:
 
     def _records_after(self, seq: int) -> list[tuple[int, str, str | None]]:
         """(seq, record id, entry id it is about) for the tracker's records after `seq`."""
-        from .changes import INDEX_FILE, node_dir
+        from .changes import INDEX_FILE, node_dir, read_index
 
-        path = node_dir(self.root) / INDEX_FILE
-        if not path.exists():  # nobody wrote or synced a record: opening would create the database
-            return []
-        from ..node.log import LogIndex
+        directory = node_dir(self.root)
+        if not (directory / INDEX_FILE).exists() and not (directory / "blocks").exists():
+            return []  # nobody wrote or synced a record: opening would create the database
         from .workflow import LOG_NAME
 
-        index = LogIndex.for_reading(path)
-        try:
+        def read(index) -> list[tuple[int, str, str | None]]:
             return [(n, record.id, _entry_of(record.payload)) for n, record in index.records(LOG_NAME, seq)]
-        finally:
-            index.close()
+
+        return read_index(self.root, read) or []
 
     # -- entries -----------------------------------------------------------
     def id_prefix(self) -> int:

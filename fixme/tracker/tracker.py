@@ -13,6 +13,8 @@ from ..scan.gitio import GitError, find_root
 from ..scan.scanner import Progress, Scanner, ScanSummary
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..node.keys import Identity
     from ..scan.entry import Entry
     from .query import EntryQuery
@@ -47,6 +49,9 @@ class Tracker:
         self._entries: list[Entry] | None = None  # the same, records folded in
         self._changes: list[Change] | None = None
         self.search_notices: list[str] = []  # what the last search could not do (write its index)
+        # Hears what the user should know about reading the node's storage
+        # (records.db rebuilt from the blocks); None: the node logs it.
+        self.notify: Callable[[str], None] | None = None
 
     @classmethod
     def open(cls, start: Path, progress: Progress | None = None, home: Path | None = None) -> "Tracker":
@@ -115,7 +120,7 @@ class Tracker:
         if self._changes is None:
             from .changes import read_changes
 
-            self._changes = read_changes(self.root, self.config)
+            self._changes = read_changes(self.root, self.config, self.notify)
         return self._changes
 
     def list(self, query: EntryQuery) -> list[Entry]:
@@ -241,7 +246,7 @@ class Tracker:
 
         identity = self.identity()
         try:
-            record = append_record(self.root, identity, payload, refs)
+            record = append_record(self.root, identity, payload, refs, self.notify)
         except OSError as exc:
             raise FixmeError(f"cannot write the record in {node_dir(self.root)}: {exc.strerror or exc}") from None
         except sqlite3.OperationalError as exc:  # records.db in a read-only directory, a full disk
