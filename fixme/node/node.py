@@ -33,6 +33,7 @@ from .fetch import FaultBook, FetchError, FetchReport, Progress, fetch_blob
 from .handshake import DEFAULT_MAX_CONNECTIONS, Allowed, HandshakeError, Session, connect, serve
 from .keys import fingerprint, key_text, parse_key_text
 from .local import LocalStore
+from .messages import MAX_UNTRUSTED_AUTHORS, Bye, Untrusted
 from .peer import PeerLink, host_port
 from .reconcile import AcceptAuthor, pull_log
 
@@ -66,6 +67,8 @@ class SessionReport:
     records_in: int = 0                 # records stored
     records_out: int = 0                # records sent
     refused: list[str] = field(default_factory=list)   # "id: reason"
+    untrusted: dict[str, int] = field(default_factory=dict)        # we refused: author -> records
+    refused_by_peer: dict[str, int] = field(default_factory=dict)  # the peer refused (its bye said so)
     waiting: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
@@ -163,6 +166,8 @@ class Node:
             report.records_in += pulled.added
             report.waiting += pulled.waiting
             report.refused.extend(f"{rid}: {why}" for rid, why in pulled.refused)
+            for author, count in pulled.untrusted.items():
+                report.untrusted[author] = report.untrusted.get(author, 0) + count
             for rid, why in pulled.refused[:20]:
                 log.warning("refused record %s from %s: %s", rid[:19], link.label, why)
 
@@ -184,7 +189,7 @@ class Node:
 
     async def _finish(self, link: PeerLink, report: SessionReport, dialled: bool = True) -> None:
         try:
-            await link.finish()
+            await link.finish(_bye(report))
         except TransportError as exc:
             if report.error is None:  # not yet logged by _pull_safely: say why the session ended
                 report.error = str(exc)
@@ -194,6 +199,8 @@ class Node:
 
     def _account(self, link: PeerLink, report: SessionReport, dialled: bool = True) -> None:
         report.records_out = link.stats.records_out
+        if link.peer_bye is not None:
+            report.refused_by_peer = {u.author: u.count for u in link.peer_bye.untrusted}
         report.bytes_in, report.bytes_out = link.stats.bytes_in, link.stats.bytes_out
         # A peer that dialled us comes from a passing port: not an address to dial back.
         where = {"address": report.address} if dialled else {"incoming_from": report.address}
@@ -393,6 +400,13 @@ class _Runner:
             if current != last:
                 last = current
                 self.wake.set()
+
+
+def _bye(report: SessionReport) -> Bye:
+    """Our bye: which authors' records we refused this session, the most refused first
+    if there are more than a bye can name (docs/protocol.md, Ending)."""
+    counts = sorted(report.untrusted.items(), key=lambda item: (-item[1], item[0]))[:MAX_UNTRUSTED_AUTHORS]
+    return Bye(tuple(Untrusted(author, count) for author, count in sorted(counts)))
 
 
 class _TransferProgress:

@@ -103,6 +103,7 @@ class PeerLink:
         self._hello_frames = 0
         self._peer_hello: asyncio.Future[tuple[LogHeads, ...]] = asyncio.get_running_loop().create_future()
         self._peer_bye = asyncio.Event()
+        self.peer_bye: Bye | None = None   # the peer's bye, once it came: what it refused of ours
         self._slots = asyncio.Semaphore(max_outstanding)
         self._failure: BaseException | None = None
         self._failed = asyncio.Event()
@@ -114,9 +115,9 @@ class PeerLink:
         self._tasks = [asyncio.create_task(self._read_loop(), name=f"read {self.label}"),
                        asyncio.create_task(self._answer_loop(), name=f"answer {self.label}")]
 
-    async def finish(self) -> None:
-        """Say bye, serve the peer until it says bye too, then close."""
-        await self.send(Bye())
+    async def finish(self, bye: Bye = Bye()) -> None:
+        """Say `bye`, serve the peer until it says bye too, then close."""
+        await self.send(bye)
         await self._wait_or_fail(self._peer_bye.wait())
         await self._wait_or_fail(self._requests.join())
         await self.close()
@@ -242,6 +243,7 @@ class PeerLink:
         elif isinstance(msg, HelloLogs):
             self._take_hello(msg)
         elif isinstance(msg, Bye):
+            self.peer_bye = msg
             self._peer_bye.set()
         elif isinstance(msg, Error):
             raise PeerError(f"peer reported an error: {msg.reason[:200]}")
