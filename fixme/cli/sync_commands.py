@@ -171,6 +171,7 @@ def cmd_node_run(args, env: Environment) -> int:
     import logging
 
     from ..node.node import parse_address
+    from ..node.running import AlreadyRunning, StorageLost
 
     tracker, node = _open_node(args, env)
     try:
@@ -192,6 +193,10 @@ def cmd_node_run(args, env: Environment) -> int:
     try:
         asyncio.run(node.run(listen, [*tracker.config.peers, *args.peer], discovery=discovery,
                              discovery_port=tracker.config.discovery_port, interval=args.interval))
+    except AlreadyRunning as exc:
+        raise FixmeError(str(exc)) from None
+    except StorageLost:
+        return EXIT_NOT_FOUND   # the node's last log line said why
     except OSError as exc:
         raise FixmeError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}") from None
     finally:

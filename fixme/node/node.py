@@ -36,6 +36,7 @@ from .local import LocalStore
 from .messages import MAX_UNTRUSTED_AUTHORS, Bye, Untrusted
 from .peer import PeerLink, host_port
 from .reconcile import AcceptAuthor, pull_log
+from .running import RunningLock, StorageLost, directory_identity
 
 log = logging.getLogger("fixme.node")
 
@@ -291,7 +292,14 @@ class Node:
                   discovery_port: int | None = None, interval: float = SYNC_INTERVAL) -> None:
         """Serve, sync with peers now, on every local change and every `interval`; until SIGINT/SIGTERM."""
         runner = _Runner(self, list(peers), interval)
-        await runner.run(listen, discovery, discovery_port)
+        lock = RunningLock(self.book.node_dir)
+        lock.acquire()   # AlreadyRunning: another node serves this directory
+        try:
+            await runner.run(listen, discovery, discovery_port)
+        finally:
+            lock.release()
+        if runner.storage_lost:
+            raise StorageLost(runner.storage_lost)
 
 
 class _Runner:
@@ -305,6 +313,7 @@ class _Runner:
         self.interval = interval
         self.wake = asyncio.Event()
         self.stop = asyncio.Event()
+        self.storage_lost: str | None = None      # why the node stopped on its own
 
     async def run(self, listen: tuple[str, int], discovery: bool, discovery_port: int | None) -> None:
         loop = asyncio.get_running_loop()
@@ -316,7 +325,8 @@ class _Runner:
         self.node.book.set_running({"pid": os.getpid(), "listen": f"{listen[0]}:{port}", "since": now_ms(),
                                     "discovery": discovery, "node_key": key_text(self.node.key)})
         announcer = await self._start_discovery(port, discovery_port) if discovery else None
-        tasks = [asyncio.create_task(self._sync_loop()), asyncio.create_task(self._watch_local())]
+        tasks = [asyncio.create_task(self._sync_loop()), asyncio.create_task(self._watch_local()),
+                 asyncio.create_task(self._watch_storage())]
         try:
             await self.stop.wait()
             log.info("stopping")
@@ -328,7 +338,8 @@ class _Runner:
                 await announcer.stop()
             server.close()
             await server.wait_closed()
-            self.node.book.set_running(None)
+            if self.storage_lost is None:   # else writing running.json would make the directory again
+                self.node.book.set_running(None)
 
     async def _start_discovery(self, tcp_port: int, discovery_port: int | None):
         from .discovery import DEFAULT_DISCOVERY_PORT, Discovery
@@ -390,6 +401,22 @@ class _Runner:
                     await self.wake.wait()
             except TimeoutError:
                 pass
+
+    async def _watch_storage(self) -> None:
+        """The directory deleted (`rm -rf .fixme`) or replaced: stop, with one log line.
+
+        A node whose store is gone would serve nothing and recreate stray
+        directories on its next write; better to end and say why.
+        """
+        directory = self.node.book.node_dir
+        identity = directory_identity(directory)
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            if directory_identity(directory) != identity:
+                self.storage_lost = f"{directory} was deleted or replaced: stopping"
+                log.error("%s", self.storage_lost)
+                self.stop.set()
+                return
 
     async def _watch_local(self) -> None:
         """Another process (`fixme set-workflow`) wrote a record: sync at once."""
