@@ -193,8 +193,8 @@ class Node:
             await link.finish(_bye(report))
         except TransportError as exc:
             if report.error is None:  # not yet logged by _pull_safely: say why the session ended
-                report.error = str(exc)
-                log.warning("session with %s: %s", link.label, exc)
+                report.error = _failure(exc, self.settings.idle_timeout)
+                log.warning("session with %s: %s", link.label, report.error)
         finally:
             self._account(link, report, dialled)
 
@@ -238,10 +238,10 @@ class Node:
                                     allowed=self.settings.allowed, timeout=self.settings.handshake_timeout,
                                     idle_timeout=self.settings.idle_timeout)
         except (HandshakeError, ValueError) as exc:
-            report.error = str(exc)
-            log.info("%s: %s", address, exc)
+            report.error = _failure(exc, self.settings.handshake_timeout)
+            log.info("%s: %s", address, report.error)
             self.book.record_contact(f"address:{address}", address=address, last_attempt=now_ms(),
-                                     last_error=str(exc))
+                                     last_error=report.error)
             return None, report
         report.peer_key = key_text(session.peer_key)
         if self.faults.is_banned(session.peer_key):
@@ -251,7 +251,7 @@ class Node:
         try:
             return await self._open_link(session), report
         except TransportError as exc:
-            report.error = str(exc)
+            report.error = _failure(exc, self.settings.idle_timeout)
             await session.close()
             return None, report
 
@@ -259,8 +259,8 @@ class Node:
         try:
             await self._pull(link, report)
         except TransportError as exc:
-            report.error = str(exc)
-            log.warning("session with %s: %s", link.label, exc)
+            report.error = _failure(exc, self.settings.idle_timeout)
+            log.warning("session with %s: %s", link.label, report.error)
             await link.abort(str(exc))
 
     async def handle_incoming(self, session: Session) -> None:
@@ -427,6 +427,14 @@ class _Runner:
             if current != last:
                 last = current
                 self.wake.set()
+
+
+def _failure(exc: BaseException, seconds: float) -> str:
+    """What ended a session, in words. Every timeout (connect, handshake, a silent
+    peer) reads the same, 'timed out after N s', as `fixme sync --timeout` does."""
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return f"timed out after {seconds:g} s"
+    return str(exc)
 
 
 def _bye(report: SessionReport) -> Bye:

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from ..config import ConfigError, config_path, load_config
-from ..errors import FixmeError
+from ..errors import EXIT_NOT_FOUND, FixmeError
 from .changes import node_dir
 from .tracker import Tracker
 from .workflow import LOG_NAME
@@ -114,8 +114,15 @@ def sync_round(tracker: Tracker, peers: Iterable[str] = (), *, blob_ids: Iterabl
         node.close()
 
 
+class TimedOut(FixmeError):
+    """The round as a whole took longer than its timeout. Said as a peer's timeout is
+    ('timed out after N s'), with the exit code of a sync that reached nobody."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
 def run_bounded(coro: Coroutine, timeout: float):
-    """Run `coro` on a new event loop; FixmeError when it takes longer than `timeout` seconds."""
+    """Run `coro` on a new event loop; TimedOut when it takes longer than `timeout` seconds."""
     import asyncio
 
     async def bounded():
@@ -125,4 +132,4 @@ def run_bounded(coro: Coroutine, timeout: float):
     try:
         return asyncio.run(bounded())
     except TimeoutError:
-        raise FixmeError(f"gave up after {timeout:g} s") from None
+        raise TimedOut(f"timed out after {timeout:g} s") from None
