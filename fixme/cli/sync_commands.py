@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from ..errors import EXIT_NOT_FOUND, EXIT_OK, FixmeError
+from ..errors import EXIT_NOT_FOUND, EXIT_OK, FixmeError, NotFound
 from .common import open_tracker, report_written, scanned_tracker, style
 from .env import Environment
 
@@ -303,26 +303,32 @@ def cmd_attach(args, env: Environment) -> int:
 
 
 def cmd_attachment_get(args, env: Environment) -> int:
-    from ..tracker.attachments import blob_is_complete, check_name, write_attachment
+    from ..tracker.attachments import (
+        blob_is_complete,
+        check_blob_size,
+        check_name,
+        held_blob_size,
+        write_attachment,
+    )
 
     tracker = scanned_tracker(args, env)
     entry = tracker.get(args.id)
     attachment = _find_attachment(tracker, entry, args.name)
-    if attachment is None:
+    if attachment is None and _has_peers(tracker, args):
         # Not known here yet: the record may be on a peer. Fetch the records first.
         _sync_round(tracker, args, env, blob_ids=())
         tracker = open_tracker(args, env)[0]
         attachment = _find_attachment(tracker, entry, args.name)
     if attachment is None:
         names = ", ".join(repr(a.value) for a in tracker.attachments(entry.id)) or "none"
-        raise FixmeError(f"entry {entry.id[:tracker.short_id_length()]} has no attachment {args.name!r} "
-                         f"(attachments: {names})")
+        raise NotFound(f"no attachment {args.name!r} (has: {names})")
     dest = Path(env.start_dir(args.directory)) / (args.output or check_name(attachment.value))
     if dest.exists() and not args.force:
         raise FixmeError(f"{dest} exists; pass --force to overwrite it")
     report = None
+    check_blob_size(attachment.value, attachment.size, held_blob_size(tracker.root, attachment.blob))
     if not blob_is_complete(tracker.root, attachment.blob):
-        report = _fetch(tracker, attachment.blob, args, env)
+        report = _fetch(tracker, attachment, args, env)
     write_attachment(tracker.root, attachment.blob, dest)
     if args.format == "json":
         data = {"entry": entry.id, "name": attachment.value, "blob": attachment.blob, "size": attachment.size,
@@ -334,6 +340,15 @@ def cmd_attachment_get(args, env: Environment) -> int:
     return EXIT_OK
 
 
+def _has_peers(tracker, args) -> bool:
+    """Is there anyone to ask for records we lack (--peer, configured or discovered peers)?"""
+    from ..node.book import NodeBook
+    from ..tracker.changes import node_dir
+    from ..tracker.network import default_peers
+
+    return bool(args.peer) or bool(default_peers(tracker, NodeBook(node_dir(tracker.root))))
+
+
 def _find_attachment(tracker, entry, name: str):
     """The latest trusted attachment called `name` (else the latest untrusted one), or None."""
     matching = [a for a in tracker.attachments(entry.id) if a.value == name]
@@ -341,8 +356,11 @@ def _find_attachment(tracker, entry, name: str):
     return trusted[-1] if trusted else None
 
 
-def _fetch(tracker, blob: str, args, env: Environment):
-    result = _sync_round(tracker, args, env, blob_ids=[blob])
+def _fetch(tracker, attachment, args, env: Environment):
+    """Fetch the attachment's blob; its manifest must give the size the record does."""
+    blob = attachment.blob
+    sizes = {blob: attachment.size} if attachment.size is not None else {}
+    result = _sync_round(tracker, args, env, blob_ids=[blob], expected_sizes=sizes)
     for report in result.blobs:
         if report.blob == blob:
             return report
@@ -350,14 +368,14 @@ def _fetch(tracker, blob: str, args, env: Environment):
     raise FixmeError(f"could not fetch the attachment: {'; '.join(reasons)}")
 
 
-def _sync_round(tracker, args, env: Environment, blob_ids):
+def _sync_round(tracker, args, env: Environment, blob_ids, expected_sizes=None):
     """A round with --peer or the default peers: records, and only the blobs asked for."""
     from ..tracker.network import NoPeers, sync_round
 
     bar, progress = _fetch_bar(env)
     try:
         return sync_round(tracker, args.peer, blob_ids=blob_ids, references=False, progress=progress,
-                          timeout=args.timeout)
+                          timeout=args.timeout, expected_sizes=expected_sizes)
     except NoPeers:
         raise FixmeError("the attachment is not here and there is no peer to fetch it from") from None
     finally:

@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,7 +173,8 @@ class Node:
                 log.warning("refused record %s from %s: %s", rid[:19], link.label, why)
 
     async def _fetch(self, links: list[PeerLink], blob_ids: Iterable[str], result: RoundReport,
-                     progress: Progress | None, references: bool) -> None:
+                     progress: Progress | None, references: bool,
+                     expected_sizes: Mapping[str, int] | None = None) -> None:
         wanted = list(dict.fromkeys(blob_ids))
         if references:
             wanted += [b for b in await self.local.referenced_blocks_missing() if b not in wanted]
@@ -181,7 +182,8 @@ class Node:
         for blob_id in wanted:
             track = _TransferProgress(self.book, blob_id, len(live), progress)
             try:
-                result.blobs.append(await fetch_blob(blob_id, live, self.local, self.faults, track))
+                result.blobs.append(await fetch_blob(blob_id, live, self.local, self.faults, track,
+                                                     (expected_sizes or {}).get(blob_id)))
             except FetchError as exc:
                 result.blob_errors.append(str(exc))
                 log.warning("blob %s: %s", blob_id[:19], exc)
@@ -212,9 +214,11 @@ class Node:
 
     # -- rounds ----------------------------------------------------------------
     async def sync(self, addresses: Iterable[str], blob_ids: Iterable[str] = (),
-                   progress: Progress | None = None, references: bool | None = None) -> RoundReport:
+                   progress: Progress | None = None, references: bool | None = None,
+                   expected_sizes: Mapping[str, int] | None = None) -> RoundReport:
         """One round with every address: records both ways, then `blob_ids` and (if
-        `references`, by default settings.fetch_references) the blobs our records reference."""
+        `references`, by default settings.fetch_references) the blobs our records reference.
+        `expected_sizes`: blob id -> the size it must have (see fetch_blob)."""
         result = RoundReport()
         addresses = list(dict.fromkeys(addresses))
         opened = await asyncio.gather(*(self._dial(a) for a in addresses))
@@ -226,7 +230,7 @@ class Node:
         await asyncio.gather(*(self._pull_safely(link, report) for link, report in links))
         if references is None:
             references = self.settings.fetch_references
-        await self._fetch([link for link, _ in links], blob_ids, result, progress, references)
+        await self._fetch([link for link, _ in links], blob_ids, result, progress, references, expected_sizes)
         await asyncio.gather(*(self._finish(link, report) for link, report in links))
         return result
 

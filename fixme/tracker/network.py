@@ -20,7 +20,7 @@ from .tracker import Tracker
 from .workflow import LOG_NAME
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterable
+    from collections.abc import Callable, Coroutine, Iterable, Mapping
 
     from ..node.book import NodeBook
     from ..node.node import RoundReport
@@ -96,7 +96,7 @@ def default_peers(tracker: Tracker, book: NodeBook) -> list[str]:
 
 def sync_round(tracker: Tracker, peers: Iterable[str] = (), *, blob_ids: Iterable[str] = (),
                references: bool | None = None, progress: Callable[[int, int], None] | None = None,
-               timeout: float = 120.0) -> RoundReport:
+               timeout: float = 120.0, expected_sizes: Mapping[str, int] | None = None) -> RoundReport:
     """One round of sync with `peers` (default: configured and discovered ones), both ways.
 
     Opens the repository's node, runs the round, closes the node; what `fixme
@@ -108,8 +108,8 @@ def sync_round(tracker: Tracker, peers: Iterable[str] = (), *, blob_ids: Iterabl
         chosen = list(peers) or default_peers(tracker, node.book)
         if not chosen:
             raise NoPeers(NO_PEERS)
-        return run_bounded(node.sync(chosen, blob_ids=blob_ids, progress=progress, references=references),
-                           timeout)
+        return run_bounded(node.sync(chosen, blob_ids=blob_ids, progress=progress, references=references,
+                                     expected_sizes=expected_sizes), timeout)
     finally:
         node.close()
 
