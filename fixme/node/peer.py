@@ -234,6 +234,10 @@ class PeerLink:
             self._fail(PeerError(f"internal error: {exc}"))
 
     def _dispatch(self, msg: Message) -> None:
+        if isinstance(msg, Bye) and not self._peer_hello.done():
+            # hello_logs precedes bye (docs/protocol.md, Sessions): else we
+            # would wait for heads that never come.
+            raise ProtocolError("bye before hello_logs")
         if isinstance(msg, REQUESTS):
             if self._peer_bye.is_set():
                 raise ProtocolError(f"{message_name(msg)} after bye")
