@@ -167,6 +167,7 @@ def cmd_trust_remove(args, env: Environment) -> int:
 
 def cmd_trust_list(args, env: Environment) -> int:
     from ..node.keys import fingerprint, parse_key_text
+    from ..safetext import printable
 
     tracker = open_tracker(args, env)[0]
     rows = [{"key": t.key, "name": t.name, "fingerprint": fingerprint(parse_key_text(t.key))}
@@ -174,8 +175,8 @@ def cmd_trust_list(args, env: Environment) -> int:
     if args.format == "json":
         env.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
-        for row in rows:
-            env.stdout.write(f"{row['fingerprint']}  {row['name']}\n  {row['key']}\n")
+        for row in rows:   # the config comes through git: a name may hold anything
+            env.stdout.write(f"{row['fingerprint']}  {printable(row['name'])}\n  {row['key']}\n")
         if not rows:
             env.stderr.write("the trust list is empty: no records apply ('fixme trust add KEY --name NAME')\n")
     return EXIT_OK

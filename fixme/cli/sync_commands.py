@@ -11,10 +11,16 @@ import time
 from pathlib import Path
 
 from ..errors import EXIT_NOT_FOUND, EXIT_OK, FixmeError, NotFound
+from ..safetext import printable
 from .common import open_tracker, report_written, scanned_tracker, style
 from .env import Environment
 
 EXIT_NO_PEER = EXIT_NOT_FOUND   # `sync` reached no peer
+# The node's log during a one-off command: errors only (logging.ERROR, named
+# here so that building the parser does not import logging). Its warnings
+# (refusals, a peer's error, a failed blob) are all in the command's own
+# report; without a handler, Python would print them raw on stderr.
+ONE_OFF_LOG_LEVEL = 40
 
 
 def register(sub, node_sub) -> None:
@@ -125,10 +131,12 @@ def cmd_sync(args, env: Environment) -> int:
 
     tracker, _ = open_tracker(args, env)
     bar, progress = _fetch_bar(env)
+    node_log = _NodeLog(env.stderr, ONE_OFF_LOG_LEVEL)
     try:
         result = sync_round(tracker, args.peers, progress=progress, timeout=args.timeout)
     finally:
         bar.close()
+        node_log.close()
     _print_round(result, args, env)
     return EXIT_OK if result.reached else EXIT_NO_PEER
 
@@ -140,24 +148,25 @@ def _print_round(result, args, env: Environment) -> None:
                 "reached": result.reached}
         env.stdout.write(json.dumps(data, indent=2) + "\n")
         return
+    # Errors, reasons and refusals quote what the peer said: printable() before it reaches the terminal.
     paint = style(args, env)
     for s in result.sessions:
         if s.error is not None:
-            env.stdout.write(f"{s.address}  {paint('unreachable', '31')}: {s.error}\n")
+            env.stdout.write(f"{printable(s.address)}  {paint('unreachable', '31')}: {printable(s.error)}\n")
             continue
-        line = f"{s.address}  {s.peer}  {s.records_in} records in, {s.records_out} out"
+        line = f"{printable(s.address)}  {s.peer}  {s.records_in} records in, {s.records_out} out"
         if s.refused:
             line += paint(f", {len(s.refused)} refused", "33")
         if s.waiting:
             line += f", {s.waiting} waiting for parents"
         env.stdout.write(line + paint(f"  ({_bytes(s.bytes_in)} in, {_bytes(s.bytes_out)} out)", "2") + "\n")
         for refusal in s.refused[:10]:
-            env.stdout.write(f"    refused {refusal}\n")
+            env.stdout.write(f"    refused {printable(refusal)}\n")
     for blob in result.blobs:
         env.stdout.write(f"blob {blob.blob[7:19]}  {_bytes(blob.size)}: {blob.fetched} chunks fetched, "
                          f"{blob.already} already here\n")
     for error in result.blob_errors:
-        env.stdout.write(f"blob: {error}\n")
+        env.stdout.write(f"blob: {printable(error)}\n")
 
 
 def _session_json(s) -> dict:
@@ -165,6 +174,37 @@ def _session_json(s) -> dict:
 
 
 # -- node run / peers / status -------------------------------------------------------
+
+class _NodeLog:
+    """The node's log lines (logger `fixme`) on `stream`, from now until close().
+
+    A log line quotes what peers say (error reasons, refusals, addresses):
+    every line goes through printable() first.
+    """
+
+    def __init__(self, stream, level: int, fmt: str = "fixme: %(message)s", datefmt: str | None = None):
+        import logging
+
+        self._logger = logging.getLogger("fixme")
+        self._level = self._logger.level
+        self._handler = logging.StreamHandler(stream)
+        self._handler.setFormatter(logging.Formatter(fmt, datefmt))
+        self._handler.addFilter(_printable_record)
+        self._handler.setLevel(level)
+        self._logger.addHandler(self._handler)
+        if level < self._logger.getEffectiveLevel():
+            self._logger.setLevel(level)
+
+    def close(self) -> None:
+        self._logger.removeHandler(self._handler)
+        self._logger.setLevel(self._level)
+
+
+def _printable_record(record) -> bool:
+    """A logging filter: the record's message, formatted, made printable."""
+    record.msg, record.args = printable(record.getMessage()), None
+    return True
+
 
 def cmd_node_run(args, env: Environment) -> int:
     import asyncio
@@ -179,11 +219,8 @@ def cmd_node_run(args, env: Environment) -> int:
     except ValueError as exc:
         node.close()
         raise FixmeError(f"--listen: {exc}") from None
-    handler = logging.StreamHandler(env.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    root = logging.getLogger("fixme")
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    log_lines = _NodeLog(env.stderr, logging.DEBUG if args.verbose else logging.INFO,
+                         "%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
     discovery = tracker.config.discovery and not args.no_discovery
     if args.upload_rate is not None:
         if args.upload_rate <= 0:
@@ -201,7 +238,7 @@ def cmd_node_run(args, env: Environment) -> int:
         raise FixmeError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}") from None
     finally:
         node.close()
-        root.removeHandler(handler)
+        log_lines.close()
     return EXIT_OK
 
 
@@ -225,10 +262,11 @@ def cmd_node_peers(args, env: Environment) -> int:
     for key, info in sorted(peers.items(), key=lambda kv: -int(kv[1].get("last_contact", 0))):
         who = _peer_name(tracker.config, key)
         seen = _ago(info.get("last_contact"))
-        line = (f"{info.get('address', '?'):<22} {who:<22} last contact {seen:<12} "
+        address = printable(str(info.get("address", "?")))
+        line = (f"{address:<22} {printable(who):<22} last contact {seen:<12} "
                 f"records {info.get('records_in', 0)} in / {info.get('records_out', 0)} out")
-        if info.get("last_error"):
-            line += paint(f"  last error: {info['last_error']}", "31")
+        if info.get("last_error"):   # often the peer's own words
+            line += paint(f"  last error: {printable(str(info['last_error']))}", "31")
         line += _faults_note(info, paint)
         env.stdout.write(line + "\n")
     return EXIT_OK
@@ -373,6 +411,7 @@ def _sync_round(tracker, args, env: Environment, blob_ids, expected_sizes=None):
     from ..tracker.network import NoPeers, sync_round
 
     bar, progress = _fetch_bar(env)
+    node_log = _NodeLog(env.stderr, ONE_OFF_LOG_LEVEL)
     try:
         return sync_round(tracker, args.peer, blob_ids=blob_ids, references=False, progress=progress,
                           timeout=args.timeout, expected_sizes=expected_sizes)
@@ -380,3 +419,4 @@ def _sync_round(tracker, args, env: Environment, blob_ids, expected_sizes=None):
         raise FixmeError("the attachment is not here and there is no peer to fetch it from") from None
     finally:
         bar.close()
+        node_log.close()
