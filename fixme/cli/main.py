@@ -150,7 +150,7 @@ def _register_own(sub) -> None:
     p.set_defaults(run=cmd_show)
 
     p = sub.add_parser("demo", help="replay the bundled sample project into a git repository and list it",
-                       description="Replay sample_repo/'s history (several authors, renames, moved and "
+                       description="Replay the sample project's history (several authors, renames, moved and "
                                    "removed entries) into a new git repository, then run 'fixme list' on it.")
     p.add_argument("dir", nargs="?", metavar="DIR", help="where to create it (default: a new temporary directory)")
     p.set_defaults(run=cmd_demo)

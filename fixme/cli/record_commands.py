@@ -60,8 +60,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("trust", help="the project's trust list: whose records apply",
                        description="The trust list lives in .fixme/config.toml ([[trust]] tables), so it is "
-                                   "committed and git history governs it. Records by keys not in it are kept "
-                                   "but not applied.")
+                                   "committed and git history governs it. Sync refuses records by keys not in "
+                                   "it; your own are kept but do not apply.")
     trust_sub = p.add_subparsers(dest="trust_command", metavar="ACTION", required=True)
     t = trust_sub.add_parser("add", help="trust a key")
     t.add_argument("key", metavar="KEY", help="ed25519:<64 hex digits> (see 'fixme key show')")

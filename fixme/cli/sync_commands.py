@@ -155,8 +155,10 @@ def _print_round(result, args, env: Environment) -> None:
             env.stdout.write(f"{printable(s.address)}  {paint('unreachable', '31')}: {printable(s.error)}\n")
             continue
         line = f"{printable(s.address)}  {s.peer}  {s.records_in} records in, {s.records_out} out"
+        if s.refused_by_peer:
+            line += paint(_refused_by_peer(s.refused_by_peer), "33")
         if s.refused:
-            line += paint(f", {len(s.refused)} refused", "33")
+            line += paint(f", {len(s.refused)} refused here", "33")
         if s.waiting:
             line += f", {s.waiting} waiting for parents"
         env.stdout.write(line + paint(f"  ({_bytes(s.bytes_in)} in, {_bytes(s.bytes_out)} out)", "2") + "\n")
@@ -167,6 +169,15 @@ def _print_round(result, args, env: Environment) -> None:
                          f"{blob.already} already here\n")
     for error in result.blob_errors:
         env.stdout.write(f"blob: {printable(error)}\n")
+
+
+def _refused_by_peer(untrusted: dict[str, int]) -> str:
+    """', 3 refused (author not trusted: ed25519:…)': what the peer's bye said it did not store.
+
+    The whole key is shown: it is what the peer's owner needs for 'fixme trust add'.
+    """
+    total = sum(untrusted.values())
+    return f", {total} refused (author not trusted: {', '.join(sorted(untrusted))})"
 
 
 def _session_json(s) -> dict:
