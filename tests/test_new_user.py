@@ -84,16 +84,15 @@ def test_sync_reports_the_records_the_peer_refused_and_whose(tmp_path):
 def test_a_second_node_on_the_same_repository_is_refused(tmp_path):
     peer = project(tmp_path / "repo", tmp_path / "home", {"app.py": "# TODO: x\n"})
     peer.start()
+    first = peer.node.pid
     try:
         second = peer.fixme("node", "run", "--listen", "127.0.0.1:0", "--no-discovery", check=False)
+        still = json.loads(peer.fixme("node", "status", "--format", "json").stdout)["running"]
     finally:
         peer.stop()
-    assert second.returncode == 2
-    assert second.stderr == f"fixme: node already running (pid {peer_pid(second)})\n"
-
-
-def peer_pid(proc) -> int:
-    return int(proc.stderr.rsplit("pid ", 1)[1].rstrip(")\n"))
+    assert (second.returncode, second.stdout) == (2, "")
+    assert second.stderr == f"fixme: node already running (pid {first})\n"
+    assert still["pid"] == first           # the refused one changed nothing
 
 
 def test_node_status_of_a_copied_repository_does_not_see_the_original_node(tmp_path):
