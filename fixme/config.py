@@ -435,7 +435,7 @@ def default_config_document(settings: Config | None = None) -> str:
     doc.add("check", check)
     doc.add(tomlkit.nl())
     doc.add(tomlkit.comment("Keys whose signed records apply ('fixme trust add KEY --name NAME')."))
-    doc.add(tomlkit.comment("Records by other keys are kept but not applied."))
+    doc.add(tomlkit.comment("Sync refuses records by other keys; your own are kept but do not apply."))
     return tomlkit.dumps(doc)
 
 

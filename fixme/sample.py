@@ -1,9 +1,9 @@
 """Replay the sample project's history into a real git repository.
 
-Git cannot store a repository inside another one, so `sample_repo/` keeps
-the sample project's history as data: `history.toml` lists the commits and
-`steps/NN-name/` holds the files each commit writes (see
-`sample_repo/README.md`). `fixme demo` calls `replay_history` to turn that
+Git cannot store a repository inside another one, so `fixme/sample_repo/`
+keeps the sample project's history as data: `history.toml` lists the commits
+and `steps/NN-name/` holds the files each commit writes (see
+`fixme/sample_repo/README.md`). `fixme demo` calls `replay_history` to turn that
 data into a repository users can point fixme at.
 
 Everything that goes into a commit id is pinned here -- names, dates, file
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+SAMPLE_DIR = "sample_repo"   # beside this module, in the package
 HISTORY_FILE = "history.toml"
 STEPS_DIR = "steps"
 FORMAT_VERSION = 1
@@ -64,18 +65,15 @@ class Commit:
 
 
 def find_sample_dir() -> Path:
-    """Return the `sample_repo/` shipped beside the package.
+    """Return the sample project's data, shipped inside the package.
 
-    It lives at the repository root rather than inside the package, so a
-    checkout or an editable install finds it; a plain wheel may not ship it.
+    It is package data (pyproject.toml), so a wheel carries it and `fixme
+    demo` works from any install, not only from a checkout.
     """
-    root = Path(__file__).resolve().parents[1]
-    sample = root / "sample_repo"
+    sample = Path(__file__).resolve().parent / SAMPLE_DIR
     if not (sample / HISTORY_FILE).is_file():
-        raise FileNotFoundError(
-            f"sample project not found: expected {sample / HISTORY_FILE} "
-            "(fixme demo needs a source checkout or an editable install)"
-        )
+        raise FileNotFoundError(f"sample project not found: expected {sample / HISTORY_FILE} "
+                                "(an install that left out fixme's package data?)")
     return sample
 
 

@@ -9,7 +9,10 @@ import subprocess
 import sys
 import textwrap
 
+from nacl.signing import SigningKey
+
 from conftest import run_cli
+from fixme.node.keys import key_text
 
 
 def project(repo, cli):
@@ -109,7 +112,7 @@ def test_init_trusts_the_initialising_key_and_trust_edits_keep_comments(repo, cl
     assert [(row["key"], row["name"]) for row in listed] == [(me["key"], me["fingerprint"])]
     config = repo.root / ".fixme" / "config.toml"
     config.write_text("# my own note\n" + config.read_text())
-    other = "ed25519:" + "ab" * 32
+    other = key_text(bytes(SigningKey(b"b" * 32).verify_key))   # a real key: trust add checks the point
     assert cli("trust", "add", other, "--name", "Bot").code == 0
     text = config.read_text()
     assert text.startswith("# my own note\n") and "Words that start an entry" in text and 'name = "Bot"' in text

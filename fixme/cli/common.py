@@ -36,8 +36,10 @@ def scan(tracker, bar, env: Environment, force: bool = False, known=None, must_s
         summary = tracker.scan(force=force, known=known, must_save=must_save, fetch_blame=fetch_blame)
     finally:
         bar.close()
-    for notice in summary.notices:
-        env.stderr.write(f"fixme: {notice}\n")
+    from ..safetext import printable
+
+    for notice in summary.notices:   # notices name files: a path may hold anything
+        env.stderr.write(f"fixme: {printable(notice)}\n")
     if summary.unsaved and not must_save:
         note = f"{summary.unsaved}; scanned without saving"
         if note not in env.closing_notices:  # once, however many scans the command ran
@@ -57,7 +59,10 @@ def report_written(written, what: str, tracker, env: Environment) -> None:
     """What a write command did: the entry, the change, the record; a warning if it does not apply."""
     short = tracker.short_id_length()
     entry = written.entry
-    env.stdout.write(f"{entry.id[:short]} {entry.tag}: {entry.title}\n  {what}  (record {written.record_id[7:19]})\n")
+    from ..safetext import printable
+
+    env.stdout.write(f"{entry.id[:short]} {entry.tag}: {printable(entry.title)}\n  {printable(what)}  "
+                     f"(record {written.record_id[7:19]})\n")
     if not written.trusted:
         env.stderr.write("fixme: your key is not in this project's trust list, so the record is kept but does "
                          "not apply; run 'fixme trust add' with your key (see 'fixme key show')\n")

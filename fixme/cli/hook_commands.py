@@ -8,6 +8,7 @@ import sys
 
 from ..errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, FixmeError
 from .common import open_tracker, scan, scanned_tracker
+from ..safetext import printable
 from .env import Environment
 
 HOOK_DESCRIPTION = """\
@@ -203,9 +204,9 @@ def cmd_hook_run(args, env: Environment) -> int:
     for outcome in outcomes:
         if outcome.outcome == "problem":
             env.stdout.flush()  # the hook sends both streams to one log: keep the lines in order
-            env.stderr.write(f"{prefix}: {outcome.describe()}\n")
+            env.stderr.write(f"{prefix}: {printable(outcome.describe())}\n")
         else:
-            env.stdout.write(f"{prefix}: {outcome.describe()}\n")
+            env.stdout.write(f"{prefix}: {printable(outcome.describe())}\n")
     return EXIT_OK
 
 
@@ -236,7 +237,7 @@ def cmd_check(args, env: Environment) -> int:
             env.stdout.write(github_annotation(v) + "\n")
     else:
         for v in violations:
-            env.stdout.write(v.describe() + "\n")
+            env.stdout.write(printable(v.describe()) + "\n")
     if violations and args.format == "text":
         env.stderr.write(f"fixme check: {len(violations)} violation{'s' if len(violations) != 1 else ''}\n")
     return EXIT_NOT_FOUND if violations else EXIT_OK

@@ -19,6 +19,7 @@ _PREFETCH = StatusPrefetch.for_argv(sys.argv[1:])
 
 from .. import __version__  # noqa: E402
 from ..errors import EXIT_OK, EXIT_USAGE, Ambiguous, FixmeError  # noqa: E402
+from ..safetext import printable  # noqa: E402
 from .common import open_tracker, scan, style  # noqa: E402
 from .env import Environment  # noqa: E402
 
@@ -158,7 +159,7 @@ def _add_show(sub) -> None:
 
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="replay the bundled sample project into a git repository and list it",
-                       description="Replay sample_repo/'s history (several authors, renames, moved and "
+                       description="Replay the sample project's history (several authors, renames, moved and "
                                    "removed entries) into a new git repository, then run 'fixme list' on it.")
     p.add_argument("dir", nargs="?", metavar="DIR", help="where to create it (default: a new temporary directory)")
     p.set_defaults(run=cmd_demo)
@@ -201,15 +202,17 @@ def run(argv: list[str], env: Environment) -> int:
             return EXIT_USAGE
         code = args.run(args, env)
         for notice in env.closing_notices:
-            env.stderr.write(f"fixme: {notice}\n")
+            env.stderr.write(f"fixme: {printable(notice)}\n")
         return code
     except Ambiguous as exc:
-        env.stderr.write(f"fixme: {exc}\n")
+        env.stderr.write(f"fixme: {printable(str(exc))}\n")
         for entry in exc.candidates:
-            env.stderr.write(f"  {entry.id[:12]}  {entry.tag}: {entry.title}  ({entry.path}:{entry.line})\n")
+            env.stderr.write(printable(f"  {entry.id[:12]}  {entry.tag}: {entry.title}  ({entry.path}:{entry.line})")
+                             + "\n")
         return exc.exit_code
     except FixmeError as exc:
-        env.stderr.write(f"fixme: {exc}\n")
+        # One line, whatever the message quotes (a peer's reason, a record's value, a path).
+        env.stderr.write(f"fixme: {printable(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         env.stderr.write("fixme: interrupted\n")
@@ -220,7 +223,7 @@ def run(argv: list[str], env: Environment) -> int:
         message = environment_error(exc)
         if message is None:
             raise
-        env.stderr.write(f"fixme: {message}\n")
+        env.stderr.write(f"fixme: {printable(message)}\n")
         return EXIT_USAGE
 
 

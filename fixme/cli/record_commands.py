@@ -60,8 +60,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("trust", help="the project's trust list: whose records apply",
                        description="The trust list lives in .fixme/config.toml ([[trust]] tables), so it is "
-                                   "committed and git history governs it. Records by keys not in it are kept "
-                                   "but not applied.")
+                                   "committed and git history governs it. Sync refuses records by keys not in "
+                                   "it; your own are kept but do not apply.")
     trust_sub = p.add_subparsers(dest="trust_command", metavar="ACTION", required=True)
     t = trust_sub.add_parser("add", help="trust a key")
     t.add_argument("key", metavar="KEY", help="ed25519:<64 hex digits> (see 'fixme key show')")
@@ -167,6 +167,7 @@ def cmd_trust_remove(args, env: Environment) -> int:
 
 def cmd_trust_list(args, env: Environment) -> int:
     from ..node.keys import fingerprint, parse_key_text
+    from ..safetext import printable
 
     tracker = open_tracker(args, env)[0]
     rows = [{"key": t.key, "name": t.name, "fingerprint": fingerprint(parse_key_text(t.key))}
@@ -174,8 +175,8 @@ def cmd_trust_list(args, env: Environment) -> int:
     if args.format == "json":
         env.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
-        for row in rows:
-            env.stdout.write(f"{row['fingerprint']}  {row['name']}\n  {row['key']}\n")
+        for row in rows:   # the config comes through git: a name may hold anything
+            env.stdout.write(f"{row['fingerprint']}  {printable(row['name'])}\n  {row['key']}\n")
         if not rows:
             env.stderr.write("the trust list is empty: no records apply ('fixme trust add KEY --name NAME')\n")
     return EXIT_OK

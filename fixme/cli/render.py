@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import json
 
+from ..safetext import printable, printable_lines
 from ..scan.entry import age_label, location_label, shown_state
 
 if TYPE_CHECKING:
@@ -61,7 +62,10 @@ def render_list(entries: list[Entry], fmt: str, short: int, width: int, style: S
 def _table(entries: list[Entry], short: int, width: int, style: Style) -> str:
     if not entries:
         return ""
-    rows = [(e.id[:short], shown_state(e), e.tag, e.title or "(no title)", location_label(e), e.author or "-", age_label(e))
+    # Titles, paths and authors come from other people's commits: no cell may
+    # hold a character that moves the cursor or reorders the row.
+    rows = [tuple(printable(cell) for cell in (e.id[:short], shown_state(e), e.tag, e.title or "(no title)",
+                                               location_label(e), e.author or "-", age_label(e)))
             for e in entries]
     heads = ("ID", "STATE", "TAG", "TITLE", "LOCATION", "AUTHOR", "AGE")
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
@@ -89,7 +93,6 @@ def _row(cells, widths) -> str:
 
 
 def _fit(text: str, width: int) -> str:
-    text = text.replace("\n", " ")
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
@@ -111,48 +114,53 @@ def _markdown(entries: list[Entry], short: int) -> str:
     lines = ["| id | state | tag | title | location | author |", "|---|---|---|---|---|---|"]
     for e in entries:
         cells = [f"`{e.id[:short]}`", shown_state(e), e.tag, e.title, f"`{location_label(e)}`", e.author or "-"]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(printable(c).replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def render_show(entry: Entry, short: int, source: list, style: Style, history: list = ()) -> str:
+    # Every field but the ids and our own words comes from someone's commit or
+    # record: each goes through `printable` before it is styled.
+    p = printable
     out: list[str] = []
-    title = entry.title or "(no title)"
-    out.append(f"{style(entry.tag, TAG_COLOURS.get(entry.tag))} {style(entry.id[:short], '33')}  "
-               f"{style.bold(title)}  [{style(shown_state(entry), STATE_COLOURS.get(shown_state(entry)))}]")
+    title = p(entry.title or "(no title)")
+    state = shown_state(entry)
+    out.append(f"{style(p(entry.tag), TAG_COLOURS.get(entry.tag))} {style(entry.id[:short], '33')}  "
+               f"{style.bold(title)}  [{style(p(state), STATE_COLOURS.get(state))}]")
     out.append(f"  id:        {entry.id}")
     if entry.slug:
-        out.append(f"  slug:      {entry.slug}")
-    out.append(f"  source:    {entry.source}" + (f"  (devlog date {entry.devlog_date})" if entry.devlog_date else ""))
-    out.append(f"  blame:     {_blame_line(entry.commit, entry.author, entry.author_email, entry.date, entry.unblamed)}")
+        out.append(f"  slug:      {p(entry.slug)}")
+    out.append(f"  source:    {p(entry.source)}" + (f"  (devlog date {p(entry.devlog_date)})" if entry.devlog_date else ""))
+    out.append(f"  blame:     {p(_blame_line(entry.commit, entry.author, entry.author_email, entry.date, entry.unblamed))}")
     out.append("  locations:")
     for loc in entry.locations:
         marker = "*" if (loc.path, loc.line) == (entry.path, entry.line) else " "
-        out.append(f"   {marker} {loc.path}:{loc.line}  {style.dim(_blame_line(loc.commit, loc.author, None, loc.date, loc.unblamed))}")
+        blame = p(_blame_line(loc.commit, loc.author, None, loc.date, loc.unblamed))
+        out.append(f"   {marker} {p(loc.path)}:{loc.line}  {style.dim(blame)}")
     if entry.fields:
-        out.append("  fields:    " + ", ".join(f"{k}: {v}" for k, v in entry.fields.items()))
+        out.append("  fields:    " + p(", ".join(f"{k}: {v}" for k, v in entry.fields.items())))
     if entry.attrs:
-        out.append("  attrs:     " + ", ".join(f"{k}: {v}" for k, v in entry.attrs.items()))
+        out.append("  attrs:     " + p(", ".join(f"{k}: {v}" for k, v in entry.attrs.items())))
     if entry.labels:
-        out.append("  labels:    " + " ".join(f"#{label}" for label in entry.labels))
+        out.append("  labels:    " + p(" ".join(f"#{label}" for label in entry.labels)))
     for ctx in entry.context:
         where = f"{ctx.get('path', '?')}:{ctx.get('line', '?')}" if ctx.get("path") else ""
-        out.append(f"  context:   {where} {('at ' + ctx['commit'][:10]) if ctx.get('commit') else ''}".rstrip())
+        out.append(p(f"  context:   {where} {('at ' + ctx['commit'][:10]) if ctx.get('commit') else ''}".rstrip()))
     for link in entry.links:
-        out.append(f"  link:      {link['rel']} {link['id'][:short]} {link.get('slug') or ''}".rstrip())
-    out.append("  lifecycle: " + _lifecycle(entry))
+        out.append(p(f"  link:      {link['rel']} {link['id'][:short]} {link.get('slug') or ''}".rstrip()))
+    out.append("  lifecycle: " + p(_lifecycle(entry)))
     for warning in entry.warnings:
-        out.append(f"  warning:   {warning}")
+        out.append(f"  warning:   {p(warning)}")
     if entry.body:
         out.append("")
-        out.extend("    " + line for line in entry.body.split("\n"))
+        out.extend("    " + line for line in printable_lines(entry.body))
     if source:
         out.append("")
-        out.append(style.dim(f"  {entry.path}:"))
+        out.append(style.dim(f"  {p(entry.path)}:"))
         digits = len(str(source[-1].number))
         for line in source:
             mark = ">" if line.is_tag_line else " "
-            text = f"  {mark} {str(line.number).rjust(digits)} │ {line.text.expandtabs(8)}"
+            text = f"  {mark} {str(line.number).rjust(digits)} │ {p(line.text.expandtabs(8))}"
             out.append(style.bold(text) if line.is_tag_line else style.dim(text))
     attachments = [item for item in history if item.kind == "attach"]
     if attachments:
@@ -160,7 +168,7 @@ def render_show(entry: Entry, short: int, source: list, style: Style, history: l
         out.append("  attachments:")
         for item in attachments:
             trust = "" if item.trusted else style.dim("  (not trusted)")
-            out.append(f"    {attachment_label(item)}  {style.dim(item.blob or '')}{trust}")
+            out.append(f"    {attachment_label(item)}  {style.dim(p(item.blob or ''))}{trust}")
     if history:
         out.append("")
         out.append("  history:")
@@ -169,25 +177,31 @@ def render_show(entry: Entry, short: int, source: list, style: Style, history: l
 
 
 def history_lines(item, style: Style, entry_label: str | None = None) -> list[str]:
-    """One record (a tracker HistoryItem) as text: what, who, when, and whether it applies."""
+    """One record (a tracker HistoryItem) as text: what, who, when, and whether it applies.
+
+    A record may come from anyone holding the network key: its every string
+    (value, message, name, even the attribute) is shown through `printable`.
+    """
+    p = printable
     when = format_ms(item.time_ms)
     if item.kind == "comment":
         what = "commented"
     elif item.kind == "attach":
         what = f"attached {attachment_label(item)}"
     else:
-        what = f"set {item.attr} = {style(item.value, STATE_COLOURS.get(item.value) if item.attr == 'workflow' else None)}"
+        value = p(item.value)
+        what = f"set {p(item.attr or '')} = {style(value, STATE_COLOURS.get(item.value) if item.attr == 'workflow' else None)}"
     status = "verified" if item.verified else "unverified"
     status += ", trusted" if item.trusted else ", NOT TRUSTED (not applied)"
-    head = f"{when}  {item.author_name}  {what}"
+    head = f"{when}  {p(item.author_name)}  {what}"
     if entry_label:
         head = f"{entry_label}  {head}"
     lines = [f"{head}  {style.dim('(' + status + ', ' + item.record_id[7:19] + ')')}"]
     text = item.value if item.kind == "comment" else item.message
     if text:
-        lines.extend("    " + line for line in text.split("\n"))
+        lines.extend("    " + line for line in printable_lines(text))
     if item.commit:
-        lines.append(f"    from commit {item.commit[:10]}")
+        lines.append(f"    from commit {p(item.commit[:10])}")
     return lines
 
 
@@ -198,7 +212,7 @@ def attachment_label(item) -> str:
     size = f" ({item.size:,} bytes)" if item.size is not None else ""
     if safe_name(item.value):
         return item.value + size
-    return f"{item.value!r}{size} [unsafe name: refused as a file name]"
+    return f"{printable(repr(item.value))}{size} [unsafe name: refused as a file name]"
 
 
 def history_json(item) -> dict:

@@ -95,13 +95,16 @@ def render_hits(hits: list, short: int, width: int, paint) -> str:
     from ..scan.entry import location_label, shown_state
     from .render import STATE_COLOURS, TAG_COLOURS
 
-    rows = [(hit.entry.id[:short], shown_state(hit.entry), hit.entry.tag, location_label(hit.entry)) for hit in hits]
+    from ..safetext import printable
+
+    rows = [(hit.entry.id[:short], shown_state(hit.entry), printable(hit.entry.tag), printable(location_label(hit.entry)))
+            for hit in hits]
     state_width = max((len(row[1]) for row in rows), default=0)
     tag_width = max((len(row[2]) for row in rows), default=0)
     lines = []
     for hit, (short_id, state, tag, location) in zip(hits, rows):
         fixed = len(short_id) + state_width + tag_width + min(len(location), 40) + 8
-        title = _fit(hit.entry.title or "(no title)", max(12, width - fixed))
+        title = _fit(printable(hit.entry.title or "(no title)"), max(12, width - fixed))
         cells = [paint(short_id, "33"), paint(state.ljust(state_width), STATE_COLOURS.get(state)),
                  paint(tag.ljust(tag_width), TAG_COLOURS.get(tag)), highlight(title, hit.terms, paint),
                  _highlight_location(_fit(location, 40), hit.entry.path, hit.terms, paint)]

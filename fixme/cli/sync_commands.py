@@ -10,11 +10,17 @@ import json
 import time
 from pathlib import Path
 
-from ..errors import EXIT_NOT_FOUND, EXIT_OK, FixmeError
+from ..errors import EXIT_NOT_FOUND, EXIT_OK, FixmeError, NotFound
+from ..safetext import printable
 from .common import open_tracker, report_written, scanned_tracker, style
 from .env import Environment
 
 EXIT_NO_PEER = EXIT_NOT_FOUND   # `sync` reached no peer
+# The node's log during a one-off command: errors only (logging.ERROR, named
+# here so that building the parser does not import logging). Its warnings
+# (refusals, a peer's error, a failed blob) are all in the command's own
+# report; without a handler, Python would print them raw on stderr.
+ONE_OFF_LOG_LEVEL = 40
 
 
 def register(sub, node_sub) -> None:
@@ -125,10 +131,12 @@ def cmd_sync(args, env: Environment) -> int:
 
     tracker, _ = open_tracker(args, env)
     bar, progress = _fetch_bar(env)
+    node_log = _NodeLog(env.stderr, ONE_OFF_LOG_LEVEL)
     try:
         result = sync_round(tracker, args.peers, progress=progress, timeout=args.timeout)
     finally:
         bar.close()
+        node_log.close()
     _print_round(result, args, env)
     return EXIT_OK if result.reached else EXIT_NO_PEER
 
@@ -140,26 +148,38 @@ def _print_round(result, args, env: Environment) -> None:
                 "reached": result.reached}
         env.stdout.write(json.dumps(data, indent=2) + "\n")
         return
+    # Errors, reasons and refusals quote what the peer said: printable() before it reaches the terminal.
     paint = style(args, env)
     for s in result.sessions:
         if s.error is not None:
             # Past the handshake the peer was reached: the session failed (a full disk, say).
             what = "session failed" if s.peer_key else "unreachable"
-            env.stdout.write(f"{s.address}  {paint(what, '31')}: {s.error}\n")
+            env.stdout.write(f"{printable(s.address)}  {paint(what, '31')}: {printable(s.error)}\n")
             continue
-        line = f"{s.address}  {s.peer}  {s.records_in} records in, {s.records_out} out"
+        line = f"{printable(s.address)}  {s.peer}  {s.records_in} records in, {s.records_out} out"
+        if s.refused_by_peer:
+            line += paint(_refused_by_peer(s.refused_by_peer), "33")
         if s.refused:
-            line += paint(f", {len(s.refused)} refused", "33")
+            line += paint(f", {len(s.refused)} refused here", "33")
         if s.waiting:
             line += f", {s.waiting} waiting for parents"
         env.stdout.write(line + paint(f"  ({_bytes(s.bytes_in)} in, {_bytes(s.bytes_out)} out)", "2") + "\n")
         for refusal in s.refused[:10]:
-            env.stdout.write(f"    refused {refusal}\n")
+            env.stdout.write(f"    refused {printable(refusal)}\n")
     for blob in result.blobs:
         env.stdout.write(f"blob {blob.blob[7:19]}  {_bytes(blob.size)}: {blob.fetched} chunks fetched, "
                          f"{blob.already} already here\n")
     for error in result.blob_errors:
-        env.stdout.write(f"blob: {error}\n")
+        env.stdout.write(f"blob: {printable(error)}\n")
+
+
+def _refused_by_peer(untrusted: dict[str, int]) -> str:
+    """', 3 refused (author not trusted: ed25519:…)': what the peer's bye said it did not store.
+
+    The whole key is shown: it is what the peer's owner needs for 'fixme trust add'.
+    """
+    total = sum(untrusted.values())
+    return f", {total} refused (author not trusted: {', '.join(sorted(untrusted))})"
 
 
 def _session_json(s) -> dict:
@@ -168,11 +188,43 @@ def _session_json(s) -> dict:
 
 # -- node run / peers / status -------------------------------------------------------
 
+class _NodeLog:
+    """The node's log lines (logger `fixme`) on `stream`, from now until close().
+
+    A log line quotes what peers say (error reasons, refusals, addresses):
+    every line goes through printable() first.
+    """
+
+    def __init__(self, stream, level: int, fmt: str = "fixme: %(message)s", datefmt: str | None = None):
+        import logging
+
+        self._logger = logging.getLogger("fixme")
+        self._level = self._logger.level
+        self._handler = logging.StreamHandler(stream)
+        self._handler.setFormatter(logging.Formatter(fmt, datefmt))
+        self._handler.addFilter(_printable_record)
+        self._handler.setLevel(level)
+        self._logger.addHandler(self._handler)
+        if level < self._logger.getEffectiveLevel():
+            self._logger.setLevel(level)
+
+    def close(self) -> None:
+        self._logger.removeHandler(self._handler)
+        self._logger.setLevel(self._level)
+
+
+def _printable_record(record) -> bool:
+    """A logging filter: the record's message, formatted, made printable."""
+    record.msg, record.args = printable(record.getMessage()), None
+    return True
+
+
 def cmd_node_run(args, env: Environment) -> int:
     import asyncio
     import logging
 
     from ..node.node import parse_address
+    from ..node.running import AlreadyRunning, StorageLost
 
     tracker, node = _open_node(args, env)
     try:
@@ -180,11 +232,8 @@ def cmd_node_run(args, env: Environment) -> int:
     except ValueError as exc:
         node.close()
         raise FixmeError(f"--listen: {exc}") from None
-    handler = logging.StreamHandler(env.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    root = logging.getLogger("fixme")
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    log_lines = _NodeLog(env.stderr, logging.DEBUG if args.verbose else logging.INFO,
+                         "%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
     discovery = tracker.config.discovery and not args.no_discovery
     if args.upload_rate is not None:
         if args.upload_rate <= 0:
@@ -194,11 +243,15 @@ def cmd_node_run(args, env: Environment) -> int:
     try:
         asyncio.run(node.run(listen, [*tracker.config.peers, *args.peer], discovery=discovery,
                              discovery_port=tracker.config.discovery_port, interval=args.interval))
+    except AlreadyRunning as exc:
+        raise FixmeError(str(exc)) from None
+    except StorageLost:
+        return EXIT_NOT_FOUND   # the node's last log line said why
     except OSError as exc:
         raise FixmeError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}") from None
     finally:
         node.close()
-        root.removeHandler(handler)
+        log_lines.close()
     return EXIT_OK
 
 
@@ -222,10 +275,11 @@ def cmd_node_peers(args, env: Environment) -> int:
     for key, info in sorted(peers.items(), key=lambda kv: -int(kv[1].get("last_contact", 0))):
         who = _peer_name(tracker.config, key)
         seen = _ago(info.get("last_contact"))
-        line = (f"{info.get('address', '?'):<22} {who:<22} last contact {seen:<12} "
+        address = printable(str(info.get("address", "?")))
+        line = (f"{address:<22} {printable(who):<22} last contact {seen:<12} "
                 f"records {info.get('records_in', 0)} in / {info.get('records_out', 0)} out")
-        if info.get("last_error"):
-            line += paint(f"  last error: {info['last_error']}", "31")
+        if info.get("last_error"):   # often the peer's own words
+            line += paint(f"  last error: {printable(str(info['last_error']))}", "31")
         line += _faults_note(info, paint)
         env.stdout.write(line + "\n")
     return EXIT_OK
@@ -295,26 +349,32 @@ def cmd_attach(args, env: Environment) -> int:
 
 
 def cmd_attachment_get(args, env: Environment) -> int:
-    from ..tracker.attachments import blob_is_complete, check_name, write_attachment
+    from ..tracker.attachments import (
+        blob_is_complete,
+        check_blob_size,
+        check_name,
+        held_blob_size,
+        write_attachment,
+    )
 
     tracker = scanned_tracker(args, env)
     entry = tracker.get(args.id)
     attachment = _find_attachment(tracker, entry, args.name)
-    if attachment is None:
+    if attachment is None and _has_peers(tracker, args):
         # Not known here yet: the record may be on a peer. Fetch the records first.
         _sync_round(tracker, args, env, blob_ids=())
         tracker = open_tracker(args, env)[0]
         attachment = _find_attachment(tracker, entry, args.name)
     if attachment is None:
         names = ", ".join(repr(a.value) for a in tracker.attachments(entry.id)) or "none"
-        raise FixmeError(f"entry {entry.id[:tracker.short_id_length()]} has no attachment {args.name!r} "
-                         f"(attachments: {names})")
+        raise NotFound(f"no attachment {args.name!r} (has: {names})")
     dest = Path(env.start_dir(args.directory)) / (args.output or check_name(attachment.value))
     if dest.exists() and not args.force:
         raise FixmeError(f"{dest} exists; pass --force to overwrite it")
     report = None
+    check_blob_size(attachment.value, attachment.size, held_blob_size(tracker.root, attachment.blob))
     if not blob_is_complete(tracker.root, attachment.blob):
-        report = _fetch(tracker, attachment.blob, args, env)
+        report = _fetch(tracker, attachment, args, env)
     write_attachment(tracker.root, attachment.blob, dest)
     if args.format == "json":
         data = {"entry": entry.id, "name": attachment.value, "blob": attachment.blob, "size": attachment.size,
@@ -326,6 +386,15 @@ def cmd_attachment_get(args, env: Environment) -> int:
     return EXIT_OK
 
 
+def _has_peers(tracker, args) -> bool:
+    """Is there anyone to ask for records we lack (--peer, configured or discovered peers)?"""
+    from ..node.book import NodeBook
+    from ..tracker.changes import node_dir
+    from ..tracker.network import default_peers
+
+    return bool(args.peer) or bool(default_peers(tracker, NodeBook(node_dir(tracker.root))))
+
+
 def _find_attachment(tracker, entry, name: str):
     """The latest trusted attachment called `name` (else the latest untrusted one), or None."""
     matching = [a for a in tracker.attachments(entry.id) if a.value == name]
@@ -333,8 +402,11 @@ def _find_attachment(tracker, entry, name: str):
     return trusted[-1] if trusted else None
 
 
-def _fetch(tracker, blob: str, args, env: Environment):
-    result = _sync_round(tracker, args, env, blob_ids=[blob])
+def _fetch(tracker, attachment, args, env: Environment):
+    """Fetch the attachment's blob; its manifest must give the size the record does."""
+    blob = attachment.blob
+    sizes = {blob: attachment.size} if attachment.size is not None else {}
+    result = _sync_round(tracker, args, env, blob_ids=[blob], expected_sizes=sizes)
     for report in result.blobs:
         if report.blob == blob:
             return report
@@ -342,15 +414,17 @@ def _fetch(tracker, blob: str, args, env: Environment):
     raise FixmeError(f"could not fetch the attachment: {'; '.join(reasons)}")
 
 
-def _sync_round(tracker, args, env: Environment, blob_ids):
+def _sync_round(tracker, args, env: Environment, blob_ids, expected_sizes=None):
     """A round with --peer or the default peers: records, and only the blobs asked for."""
     from ..tracker.network import NoPeers, sync_round
 
     bar, progress = _fetch_bar(env)
+    node_log = _NodeLog(env.stderr, ONE_OFF_LOG_LEVEL)
     try:
         return sync_round(tracker, args.peer, blob_ids=blob_ids, references=False, progress=progress,
-                          timeout=args.timeout)
+                          timeout=args.timeout, expected_sizes=expected_sizes)
     except NoPeers:
         raise FixmeError("the attachment is not here and there is no peer to fetch it from") from None
     finally:
         bar.close()
+        node_log.close()

@@ -29,7 +29,10 @@ from .hashing import PREFIX, is_block_id
 
 CHUNK_SIZE = 1024 * 1024
 MIN_CHUNK_SIZE = 1024
-MAX_CHUNK_SIZE = 16 * 1024 * 1024
+# A chunk travels as one block message, which holds at most MAX_BLOCK_DATA
+# (1 MiB + 16 KiB - 73) bytes: a manifest with bigger chunks would name a
+# blob no peer could ever send. 1 MiB is the largest round size that fits.
+MAX_CHUNK_SIZE = 1024 * 1024
 
 # Chunks written between two durability barriers. Each barrier costs a round
 # of fsyncs plus directory fsyncs; 32 MiB windows amortise that, and the

@@ -96,9 +96,16 @@ class NodeBook:
             self.update(RUNNING_FILE, lambda value: (value.clear(), value.update(info)))
 
     def running(self) -> dict[str, Any]:
+        """The node running on this directory, as it described itself; {} when none does.
+
+        Its lock (running.py) decides, not running.json alone: a pid may be
+        reused, and a copied repository carries the original's running.json.
+        """
+        from .running import node_running
+
         info = self.read(RUNNING_FILE)
         pid = info.get("pid")
-        if not isinstance(pid, int) or not _alive(pid):
+        if not isinstance(pid, int) or not _alive(pid) or not node_running(self.node_dir):
             return {}
         return info
 

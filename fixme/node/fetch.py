@@ -117,23 +117,31 @@ Progress = Callable[[int, int], None]   # (distinct chunks held, distinct chunks
 
 
 async def fetch_blob(blob_id: str, links: list[PeerLink], local: LocalStore, faults: FaultBook,
-                     progress: Progress | None = None) -> FetchReport:
-    """Fetch `blob_id` from `links`; FetchError if it cannot be completed."""
+                     progress: Progress | None = None, expected_size: int | None = None) -> FetchReport:
+    """Fetch `blob_id` from `links`; FetchError if it cannot be completed.
+
+    `expected_size`: what the application was told the blob holds (an attach
+    record's `size`); a manifest that says otherwise is refused before any
+    chunk is asked for.
+    """
     try:
-        return await _fetch_blob(blob_id, links, local, faults, progress)
+        return await _fetch_blob(blob_id, links, local, faults, progress, expected_size)
     except StorageError as exc:
         # Our own disk, not the peers: no fault of theirs, and no point asking the next peer.
         raise FetchError(f"{blob_id}: cannot store it: {exc}") from exc
 
 
 async def _fetch_blob(blob_id: str, links: list[PeerLink], local: LocalStore, faults: FaultBook,
-                      progress: Progress | None) -> FetchReport:
+                      progress: Progress | None, expected_size: int | None) -> FetchReport:
     report = FetchReport(blob_id)
     links = [link for link in links if not faults.is_banned(link.peer_key)]
     manifest = await local.manifest(blob_id)
     fetched_manifest: bytes | None = None
     if manifest is None:
         manifest, fetched_manifest = await _fetch_manifest(blob_id, links)
+    if expected_size is not None and manifest.size != expected_size:
+        raise FetchError(f"blob {blob_id[:19]}… is {manifest.size} bytes by its manifest, not the "
+                         f"{expected_size} expected: refused")
     report.size, report.chunks = manifest.size, len(set(manifest.chunks))
     need = await local.missing_chunks(manifest)
     report.already = report.chunks - len(need)

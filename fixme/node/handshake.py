@@ -54,6 +54,7 @@ from fixme.node.channel import (
     TransportError,
 )
 from fixme.node.messages import Message, decode_message, encode_message
+from fixme.node.sniff import SNIFF_BYTES, not_fixme
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ ACCEPT = b"\x01"
 REFUSE = b"\x00"
 MAX_REFUSAL_REASON = 64  # bytes, so a refusal frame is never IDENTITY_SIZE long
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+SNIFF_WAIT = 0.5  # seconds to wait for the rest of a stranger's banner (sniff.py)
 # What a connection buffers from the socket before it stops reading (asyncio
 # pauses at twice this). The default, 64 KiB, paused and resumed reading
 # about four times per 1 MiB frame: two epoll calls each, a tenth of the
@@ -150,13 +152,25 @@ async def _read_hello(reader: asyncio.StreamReader, network_key: bytes, role: by
     and alone, so a peer of another version is refused at once."""
     version = await _read_exactly(reader, 1)
     if version[0] != PROTOCOL_VERSION:
-        raise HandshakeError(f"unsupported protocol version {version[0]}")
+        if role == ROLE_INITIATOR:   # a stranger dialled us: never wait on it to say more
+            raise HandshakeError(f"unsupported protocol version {version[0]}")
+        # We dialled: say what answered (a web server? an SSH server?).
+        raise HandshakeError(not_fixme(version + await _a_few_more(reader)))
     rest = await _read_exactly(reader, HELLO_SIZE - 1)
     ephemeral_public, mac = rest[:crypto_kx_PUBLIC_KEY_BYTES], rest[crypto_kx_PUBLIC_KEY_BYTES:]
     expected = hello_mac(network_key, version[0], ephemeral_public, role)
     if not hmac.compare_digest(mac, expected):
         raise HandshakeError("bad hello MAC (another network key?)")
     return version + rest
+
+
+async def _a_few_more(reader: asyncio.StreamReader) -> bytes:
+    """What else the other side sent with its first byte (a banner, a status line), if it came at once."""
+    try:
+        async with asyncio.timeout(SNIFF_WAIT):
+            return await reader.read(SNIFF_BYTES - 1)
+    except (TimeoutError, OSError):
+        return b""
 
 
 async def _read_exactly(reader: asyncio.StreamReader, n: int) -> bytes:

@@ -74,6 +74,18 @@ def parse_key_text(text: str) -> bytes:
     return bytes.fromhex(body)
 
 
+def is_valid_public_key(public_key: bytes) -> bool:
+    """Is this 32-byte string an ed25519 public key some secret key could have?
+
+    64 hex digits are not enough: a string that is not a point of the curve
+    (or one of small order) can verify no signature, so trusting it is
+    always a mistake (a typo, a truncated paste).
+    """
+    from nacl.bindings import crypto_core_ed25519_is_valid_point
+
+    return len(public_key) == 32 and bool(crypto_core_ed25519_is_valid_point(public_key))
+
+
 def fingerprint(public_key: bytes) -> str:
     """A short, stable name for a key: 16 hex digits of its SHA-256, in groups of four."""
     import hashlib

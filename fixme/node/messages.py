@@ -38,6 +38,8 @@ MAX_RANGES = 1024                # chunk ranges in blob_status
 MAX_NAME_LENGTH = 256            # characters of a log name
 MAX_REASON_LENGTH = 1024         # characters of an error reason
 MAX_CHUNK_INDEX = 2**32          # chunk indexes and range bounds are in [0, MAX_CHUNK_INDEX]
+MAX_UNTRUSTED_AUTHORS = 64       # authors in bye.untrusted
+MAX_REFUSED_COUNT = 2**32        # records of one author in bye.untrusted
 BLOCK_ID_SIZE = hashing.ID_LENGTH
 # The largest data a block message can carry in one frame.
 MAX_BLOCK_DATA = MAX_PAYLOAD - 1 - BLOCK_ID_SIZE
@@ -121,8 +123,18 @@ class Error:
 
 
 @dataclass(frozen=True)
+class Untrusted:
+    """`count` records by `author` ("ed25519:" + hex) that the sender of a bye did not store."""
+    author: str
+    count: int
+
+
+@dataclass(frozen=True)
 class Bye:
-    pass
+    """I will ask for nothing more. `untrusted`: of the records you sent me in this
+    session, how many of each author I refused because I do not trust that author,
+    so that your side can say so instead of counting them as delivered."""
+    untrusted: tuple[Untrusted, ...] = ()
 
 
 Message = Union[HelloLogs, WantRecords, Records, HaveBlob, BlobStatus, WantChunk, Block, Error, Bye,
@@ -171,6 +183,16 @@ class Bool(_Field):
     def load(self, value: Any, where: str) -> bool:
         if type(value) is not bool:
             raise ProtocolError(f"{where}: expected true or false")
+        return value
+
+
+class KeyText(_Field):
+    """An author's public key as records write it: "ed25519:" and 64 lower-case hex digits."""
+
+    def load(self, value: Any, where: str) -> str:
+        if not (isinstance(value, str) and len(value) == 72 and value.startswith("ed25519:")
+                and all(c in "0123456789abcdef" for c in value[8:])):
+            raise ProtocolError(f"{where}: not an ed25519 key")
         return value
 
 
@@ -232,6 +254,12 @@ def _check_hello_logs(msg: HelloLogs) -> None:
             raise ProtocolError(f"hello_logs: log {log.name[:80]!r} lists a head twice")
 
 
+def _check_bye(msg: Bye) -> None:
+    authors = [entry.author for entry in msg.untrusted]
+    if authors != sorted(set(authors)):
+        raise ProtocolError("bye: untrusted authors must be sorted and distinct")
+
+
 def _check_blob_status(msg: BlobStatus) -> None:
     previous_end = -1
     for start, end in msg.ranges:
@@ -266,7 +294,9 @@ SCHEMAS: tuple[_Type, ...] = (
     _Type(0x06, "want_chunk", Obj(WantChunk, {"manifest": Id(), "index": _INDEX})),
     _Type(0x07, "block", None),
     _Type(0x08, "error", Obj(Error, {"reason": Str(MAX_REASON_LENGTH, min=0)})),
-    _Type(0x09, "bye", Obj(Bye, {})),
+    _Type(0x09, "bye", Obj(Bye, {"untrusted": List(Obj(Untrusted, {"author": KeyText(),
+                                                                    "count": Int(1, MAX_REFUSED_COUNT)}),
+                                                    MAX_UNTRUSTED_AUTHORS)}), _check_bye),
     _Type(0x0A, "want_block", Obj(WantBlock, {"id": Id()})),
     _Type(0x0B, "not_found", Obj(NotFound, {"id": Id()})),
 )
@@ -367,9 +397,11 @@ def make_block(data: bytes) -> Block:
 
 __all__ = [
     "BLOCK", "MAX_BLOCK_DATA", "MAX_CHUNK_INDEX", "MAX_HEADS_PER_LOG", "MAX_IDS_PER_MESSAGE",
+    "MAX_UNTRUSTED_AUTHORS",
     "MAX_HAVE", "MAX_NAME_LENGTH", "MAX_RANGES", "MAX_REASON_LENGTH", "SCHEMAS", "TYPE_CODES",
     "BlobStatus", "Block", "Bye", "Error", "HaveBlob", "HelloLogs", "LogHeads", "Message",
-    "NotFound", "ProtocolError", "Records", "WantBlock", "WantChunk", "WantRecords", "decode_message",
+    "NotFound", "ProtocolError", "Records", "Untrusted", "WantBlock", "WantChunk", "WantRecords",
+    "decode_message",
     "encode_checked_block", "encode_message", "make_block",
     "message_name",
 ]

@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +34,10 @@ from .fetch import Fault, FaultBook, FetchError, FetchReport, Progress, fetch_bl
 from .handshake import Allowed, HandshakeError, Session, connect, serve
 from .keys import fingerprint, key_text, parse_key_text
 from .local import LocalStore, StorageError
-from .peer import PeerLink, SessionDeadlines, host_port
+from .messages import MAX_UNTRUSTED_AUTHORS, Bye, Untrusted
+from .peer import PeerError, PeerLink, SessionDeadlines, host_port
 from .reconcile import AcceptAuthor, pull_log
+from .running import RunningLock, StorageLost, directory_identity
 
 log = logging.getLogger("fixme.node")
 
@@ -72,6 +74,8 @@ class SessionReport:
     records_in: int = 0                 # records stored
     records_out: int = 0                # records sent
     refused: list[str] = field(default_factory=list)   # "id: reason"
+    untrusted: dict[str, int] = field(default_factory=dict)        # we refused: author -> records
+    refused_by_peer: dict[str, int] = field(default_factory=dict)  # the peer refused (its bye said so)
     waiting: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
@@ -179,11 +183,14 @@ class Node:
             report.records_in += pulled.added
             report.waiting += pulled.waiting
             report.refused.extend(f"{rid}: {why}" for rid, why in pulled.refused)
+            for author, count in pulled.untrusted.items():
+                report.untrusted[author] = report.untrusted.get(author, 0) + count
             for rid, why in pulled.refused[:20]:
                 log.warning("refused record %s from %s: %s", rid[:19], link.label, why)
 
     async def _fetch(self, links: list[PeerLink], blob_ids: Iterable[str], result: RoundReport,
-                     progress: Progress | None, references: bool) -> None:
+                     progress: Progress | None, references: bool,
+                     expected_sizes: Mapping[str, int] | None = None) -> None:
         wanted = list(dict.fromkeys(blob_ids))
         if references:
             try:
@@ -194,7 +201,8 @@ class Node:
         for blob_id in wanted:
             track = _TransferProgress(self.book, blob_id, len(live), progress)
             try:
-                result.blobs.append(await fetch_blob(blob_id, live, self.local, self.faults, track))
+                result.blobs.append(await fetch_blob(blob_id, live, self.local, self.faults, track,
+                                                     (expected_sizes or {}).get(blob_id)))
             except FetchError as exc:
                 result.blob_errors.append(str(exc))
                 log.warning("blob %s: %s", blob_id[:19], exc)
@@ -203,16 +211,18 @@ class Node:
 
     async def _finish(self, link: PeerLink, report: SessionReport, dialled: bool = True) -> None:
         try:
-            await link.finish()
+            await link.finish(_bye(report))
         except TransportError as exc:
             if report.error is None:  # not yet logged by _pull_safely: say why the session ended
-                report.error = str(exc)
-                log.warning("session with %s: %s", link.label, exc)
+                report.error = _failure(exc, self.settings.idle_timeout)
+                log.warning("session with %s: %s", link.label, report.error)
         finally:
             self._account(link, report, dialled)
 
     def _account(self, link: PeerLink, report: SessionReport, dialled: bool = True) -> None:
         report.records_out = link.stats.records_out
+        if link.peer_bye is not None:
+            report.refused_by_peer = {u.author: u.count for u in link.peer_bye.untrusted}
         report.bytes_in, report.bytes_out = link.stats.bytes_in, link.stats.bytes_out
         # A peer that dialled us comes from a passing port: not an address to dial back.
         where = {"address": report.address} if dialled else {"incoming_from": report.address}
@@ -224,7 +234,8 @@ class Node:
     # -- rounds ----------------------------------------------------------------
     async def sync(self, addresses: Iterable[str], blob_ids: Iterable[str] = (),
                    progress: Progress | None = None, references: bool | None = None,
-                   on_session_end: Callable[[SessionReport], None] | None = None) -> RoundReport:
+                   on_session_end: Callable[[SessionReport], None] | None = None,
+                   expected_sizes: Mapping[str, int] | None = None) -> RoundReport:
         """One round with every address: records both ways, then `blob_ids` and (if
         `references`, by default settings.fetch_references) the blobs our records reference.
 
@@ -234,17 +245,19 @@ class Node:
         and a blob referenced by one peer's records can come from another.
         Every step of a session has a deadline (SessionDeadlines), so a round
         lasts about as long as its slowest peer within those deadlines.
-        `on_session_end(report)` is told of each session as it ends.
+        `on_session_end(report)` is told of each session as it ends; `expected_sizes`:
+        blob id -> the size it must have (see fetch_blob).
         """
         result = RoundReport()
         addresses, blob_ids = list(dict.fromkeys(addresses)), list(blob_ids)
         if references is None:
             references = self.settings.fetch_references
-        fetch = _RoundFetch(addresses, lambda links: self._fetch(links, blob_ids, result, progress, references))
+        fetch = _RoundFetch(addresses, lambda links: self._fetch(links, blob_ids, result, progress, references,
+                                                                expected_sizes))
         result.sessions = list(await asyncio.gather(*(self._session(address, fetch, on_session_end)
                                                       for address in addresses)))
         if not fetch.ran:   # nobody to fetch from: say so for each blob wanted
-            await self._fetch([], blob_ids, result, progress, references)
+            await self._fetch([], blob_ids, result, progress, references, expected_sizes)
         return result
 
     async def _session(self, address: str, fetch: _RoundFetch,
@@ -281,10 +294,10 @@ class Node:
                                     allowed=self.settings.allowed, timeout=self.settings.handshake_timeout,
                                     idle_timeout=self.settings.idle_timeout)
         except (HandshakeError, ValueError) as exc:
-            report.error = str(exc)
-            log.info("%s: %s", address, exc)
+            report.error = _failure(exc, self.settings.handshake_timeout)
+            log.info("%s: %s", address, report.error)
             self.book.record_contact(f"address:{address}", address=address, last_attempt=now_ms(),
-                                     last_error=str(exc))
+                                     last_error=report.error)
             return None
         report.peer_key = key_text(session.peer_key)
         banned_address = self.faults.is_address_banned(peer_host(session.peer_address))   # a name may hide it
@@ -295,15 +308,15 @@ class Node:
         try:
             return await self._open_link(session)
         except TransportError as exc:
-            report.error = str(exc)
+            report.error = _failure(exc, self.settings.idle_timeout)
             return None
 
     async def _pull_safely(self, link: PeerLink, report: SessionReport) -> None:
         try:
             await self._pull(link, report)
         except TransportError as exc:
-            report.error = str(exc)
-            log.warning("session with %s: %s", link.label, exc)
+            report.error = _failure(exc, self.settings.idle_timeout)
+            log.warning("session with %s: %s", link.label, report.error)
             await link.abort(str(exc))
 
     async def handle_incoming(self, session: Session) -> None:
@@ -340,7 +353,14 @@ class Node:
                   discovery_port: int | None = None, interval: float = SYNC_INTERVAL) -> None:
         """Serve, sync with peers now, on every local change and every `interval`; until SIGINT/SIGTERM."""
         runner = _Runner(self, list(peers), interval)
-        await runner.run(listen, discovery, discovery_port)
+        lock = RunningLock(self.book.node_dir)
+        lock.acquire()   # AlreadyRunning: another node serves this directory
+        try:
+            await runner.run(listen, discovery, discovery_port)
+        finally:
+            lock.release()
+        if runner.storage_lost:
+            raise StorageLost(runner.storage_lost)
 
 
 def _fault_fields(banned_until: float) -> dict[str, int]:
@@ -400,6 +420,7 @@ class _Runner:
         self.busy: dict[str, object] = {}          # address -> the round it is in a session of now
         self.suspect: set[str] = set()             # addresses whose last session failed
         self.rounds: set[asyncio.Task] = set()
+        self.storage_lost: str | None = None      # why the node stopped on its own
 
     async def run(self, listen: tuple[str, int], discovery: bool, discovery_port: int | None) -> None:
         loop = asyncio.get_running_loop()
@@ -411,7 +432,8 @@ class _Runner:
         self.node.book.set_running({"pid": os.getpid(), "listen": f"{listen[0]}:{port}", "since": now_ms(),
                                     "discovery": discovery, "node_key": key_text(self.node.key)})
         announcer = await self._start_discovery(port, discovery_port) if discovery else None
-        tasks = [asyncio.create_task(self._sync_loop()), asyncio.create_task(self._watch_local())]
+        tasks = [asyncio.create_task(self._sync_loop()), asyncio.create_task(self._watch_local()),
+                 asyncio.create_task(self._watch_storage())]
         try:
             await self.stop.wait()
             log.info("stopping")
@@ -424,7 +446,8 @@ class _Runner:
                 await announcer.stop()
             server.close()
             await server.wait_closed()
-            self.node.book.set_running(None)
+            if self.storage_lost is None:   # else writing running.json would make the directory again
+                self.node.book.set_running(None)
 
     async def _start_discovery(self, tcp_port: int, discovery_port: int | None):
         from .discovery import DEFAULT_DISCOVERY_PORT, Discovery
@@ -524,6 +547,22 @@ class _Runner:
         if not task.cancelled() and task.exception() is not None:
             log.error("sync round failed", exc_info=task.exception())
 
+    async def _watch_storage(self) -> None:
+        """The directory deleted (`rm -rf .fixme`) or replaced: stop, with one log line.
+
+        A node whose store is gone would serve nothing and recreate stray
+        directories on its next write; better to end and say why.
+        """
+        directory = self.node.book.node_dir
+        identity = directory_identity(directory)
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            if directory_identity(directory) != identity:
+                self.storage_lost = f"{directory} was deleted or replaced: stopping"
+                log.error("%s", self.storage_lost)
+                self.stop.set()
+                return
+
     async def _watch_local(self) -> None:
         """Another process (`fixme set-workflow`) wrote a record: sync at once."""
         last = await self.node.local.hello()
@@ -533,6 +572,23 @@ class _Runner:
             if current != last:
                 last = current
                 self.wake.set()
+
+
+def _failure(exc: BaseException, seconds: float) -> str:
+    """What ended a session, in words. Every timeout (connect, handshake, a silent
+    peer) reads the same, 'timed out after N s', as `fixme sync --timeout` does."""
+    if isinstance(exc, PeerError):
+        return str(exc)  # a session deadline names what was late and its own limit
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return f"timed out after {seconds:g} s"
+    return str(exc)
+
+
+def _bye(report: SessionReport) -> Bye:
+    """Our bye: which authors' records we refused this session, the most refused first
+    if there are more than a bye can name (docs/protocol.md, Ending)."""
+    counts = sorted(report.untrusted.items(), key=lambda item: (-item[1], item[0]))[:MAX_UNTRUSTED_AUTHORS]
+    return Bye(tuple(Untrusted(author, count) for author, count in sorted(counts)))
 
 
 class _TransferProgress:

@@ -122,6 +122,7 @@ class PeerLink:
         self._hello_frames = 0
         self._peer_hello: asyncio.Future[tuple[LogHeads, ...]] = asyncio.get_running_loop().create_future()
         self._peer_bye = asyncio.Event()
+        self.peer_bye: Bye | None = None   # the peer's bye, once it came: what it refused of ours
         self._slots = asyncio.Semaphore(max_outstanding)
         self._failure: BaseException | None = None
         self._failed = asyncio.Event()
@@ -138,10 +139,10 @@ class PeerLink:
         self._tasks = [asyncio.create_task(self._read_loop(), name=f"read {self.label}"),
                        asyncio.create_task(self._answer_loop(), name=f"answer {self.label}")]
 
-    async def finish(self) -> None:
-        """Say bye, serve the peer until it says bye too, then close (whatever happens)."""
+    async def finish(self, bye: Bye = Bye()) -> None:
+        """Say `bye`, serve the peer until it says bye too, then close (whatever happens)."""
         try:
-            await self.send(Bye())
+            await self.send(bye)
             await self._await_peer_bye()
             await self._wait_or_fail(self._requests.join())
         except TransportError as exc:
@@ -320,6 +321,10 @@ class PeerLink:
             self._read_deadline.reschedule(self._deadline())
 
     def _dispatch(self, msg: Message) -> None:
+        if isinstance(msg, Bye) and not self._peer_hello.done():
+            # hello_logs precedes bye (docs/protocol.md, Sessions): else we
+            # would wait for heads that never come.
+            raise ProtocolError("bye before hello_logs")
         if isinstance(msg, REQUESTS):
             if self._peer_bye.is_set():
                 raise ProtocolError(f"{message_name(msg)} after bye")
@@ -331,8 +336,7 @@ class PeerLink:
         elif isinstance(msg, HelloLogs):
             self._take_hello(msg)
         elif isinstance(msg, Bye):
-            if not self._peer_hello.done():
-                raise ProtocolError("bye before hello_logs")
+            self.peer_bye = msg
             self._peer_bye.set()
             self._stirred.set()
         elif isinstance(msg, Error):

@@ -115,6 +115,7 @@ class PullReport:
     received: int = 0                   # record blocks that came in
     added: int = 0                      # stored after every check
     refused: list[tuple[str, str]] = field(default_factory=list)   # (id, reason)
+    untrusted: dict[str, int] = field(default_factory=dict)         # author -> records refused for it
     waiting: int = 0                    # valid, but a parent could not be had
 
 
@@ -190,6 +191,8 @@ class _Checks:
                 accepted.append(record)
             else:
                 self._report.refused.append((record.id, f"author {record.author_text[:24]}… is not trusted here"))
+                untrusted = self._report.untrusted
+                untrusted[record.author_text] = untrusted.get(record.author_text, 0) + 1
         # In pieces, so that both verifier threads share each answer.
         for start in range(0, len(accepted), VERIFY_PIECE):
             piece = accepted[start:start + VERIFY_PIECE]

@@ -47,9 +47,12 @@ class GlobSet:
         self.globs = tuple(globs)
         anchored = [glob_regex(g.lstrip("/")) for g in self.globs if "/" in g.rstrip("/")]
         names = [glob_regex(g.rstrip("/")) for g in self.globs if "/" not in g.rstrip("/")]
-        self._path = re.compile("|".join(f"(?:{r})" for r in anchored) + r"\Z") if anchored else None
+        # DOTALL: a file name may hold a newline (git lists it with -z), and
+        # `**` must match it like any other character, or the file is silently skipped.
+        self._path = re.compile("|".join(f"(?:{r})" for r in anchored) + r"\Z", re.DOTALL) if anchored else None
         # A name glob matches the file name, or any directory on the way to it.
-        self._name = re.compile(r"(?:.*/)?(?:%s)(?:/.*)?\Z" % "|".join(f"(?:{r})" for r in names)) if names else None
+        self._name = (re.compile(r"(?:.*/)?(?:%s)(?:/.*)?\Z" % "|".join(f"(?:{r})" for r in names), re.DOTALL)
+                      if names else None)
 
     def __bool__(self) -> bool:
         return bool(self.globs)

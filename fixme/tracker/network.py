@@ -14,13 +14,13 @@ import os
 from pathlib import Path
 
 from ..config import ConfigError, config_path, load_config
-from ..errors import FixmeError
+from ..errors import EXIT_NOT_FOUND, FixmeError
 from .changes import node_dir
 from .tracker import Tracker
 from .workflow import LOG_NAME
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterable
+    from collections.abc import Callable, Coroutine, Iterable, Mapping
 
     from ..node.book import NodeBook
     from ..node.node import RoundReport
@@ -109,7 +109,7 @@ def default_peers(tracker: Tracker, book: NodeBook) -> list[str]:
 
 def sync_round(tracker: Tracker, peers: Iterable[str] = (), *, blob_ids: Iterable[str] = (),
                references: bool | None = None, progress: Callable[[int, int], None] | None = None,
-               timeout: float = 120.0) -> RoundReport:
+               timeout: float = 120.0, expected_sizes: Mapping[str, int] | None = None) -> RoundReport:
     """One round of sync with `peers` (default: configured and discovered ones), both ways.
 
     Opens the repository's node, runs the round, closes the node; what `fixme
@@ -121,14 +121,21 @@ def sync_round(tracker: Tracker, peers: Iterable[str] = (), *, blob_ids: Iterabl
         chosen = list(peers) or default_peers(tracker, node.book)
         if not chosen:
             raise NoPeers(NO_PEERS)
-        return run_bounded(node.sync(chosen, blob_ids=blob_ids, progress=progress, references=references),
-                           timeout)
+        return run_bounded(node.sync(chosen, blob_ids=blob_ids, progress=progress, references=references,
+                                     expected_sizes=expected_sizes), timeout)
     finally:
         node.close()
 
 
+class TimedOut(FixmeError):
+    """The round as a whole took longer than its timeout. Said as a peer's timeout is
+    ('timed out after N s'), with the exit code of a sync that reached nobody."""
+
+    exit_code = EXIT_NOT_FOUND
+
+
 def run_bounded(coro: Coroutine, timeout: float):
-    """Run `coro` on a new event loop; FixmeError when it takes longer than `timeout` seconds."""
+    """Run `coro` on a new event loop; TimedOut when it takes longer than `timeout` seconds."""
     import asyncio
 
     async def bounded():
@@ -138,4 +145,4 @@ def run_bounded(coro: Coroutine, timeout: float):
     try:
         return asyncio.run(bounded())
     except TimeoutError:
-        raise FixmeError(f"gave up after {timeout:g} s") from None
+        raise TimedOut(f"timed out after {timeout:g} s") from None

@@ -34,6 +34,9 @@ INIT_GITIGNORE = """\
 """
 
 
+MAX_TRUST_NAME = 200   # characters of a name in the trust list: a name, not a text
+
+
 class SourceLine(namedtuple("SourceLine", "number text is_tag_line")):
     __slots__ = ()
 
@@ -379,19 +382,64 @@ class Tracker:
             done.append("made a network key (network.key): peers with the same config can sync")
         identity = self.identity()
         name = self._git_user_name() or user_name or identity.fingerprint
-        if self.trust_add(identity.key_text, name):
+        if self.config.trusted_name(identity.key_text) is None:   # init never renames your key
+            name = self._init_trust(identity.key_text, name)
             done.append(f"trusted your key {identity.fingerprint} as {name!r}")
         return done
 
+    def _init_trust(self, key: str, name: str) -> str:
+        """init trusts the user's key under their git name, or under its fingerprint
+        when that name will not do (another key has it, or it is no plain name);
+        returns the name given."""
+        from ..node.keys import fingerprint, parse_key_text
+
+        try:
+            self.trust_add(key, name)
+            return name.strip()
+        except FixmeError:
+            name = fingerprint(parse_key_text(key))
+            self.trust_add(key, name)
+            return name
+
     # -- trust -----------------------------------------------------------
     def trust_add(self, key: str, name: str) -> bool:
-        """Trust `key` (ed25519:hex) under `name`; False when nothing changed."""
+        """Trust `key` (ed25519:hex) under `name` (a key trusted already is renamed);
+        False when it is trusted under that name already.
+
+        Refused (FixmeError): a key that is no ed25519 public key, a name another
+        key has (names tell authors apart in `log` and `show`: two keys under
+        one name would let one pass for the other), and a name that is not one
+        line of at most MAX_TRUST_NAME printable characters.
+        """
         from ..config import add_trusted_key
+        from ..node.keys import is_valid_public_key, parse_key_text
 
         canonical_key = self._parse_key(key)
-        if not name.strip():
+        if not is_valid_public_key(parse_key_text(canonical_key)):
+            raise FixmeError(f"trust add: {canonical_key} is not an ed25519 public key (not a point of the "
+                             "curve): check that it was copied whole")
+        name = self._check_trust_name(name)
+        if self.config.trusted_name(canonical_key) == name:
+            return False
+        holder = next((t.key for t in self.config.trusted if t.name == name and t.key != canonical_key), None)
+        if holder is not None:
+            raise FixmeError(f"trust add: the name {name!r} is already given to {holder}; "
+                             "choose another, so that their records can be told apart")
+        return self._edit_config(add_trusted_key, canonical_key, name)
+
+    @staticmethod
+    def _check_trust_name(name: str) -> str:
+        from ..safetext import printable
+
+        name = name.strip()
+        if not name:
             raise FixmeError("trust add: the name is empty")
-        return self._edit_config(add_trusted_key, canonical_key, name.strip())
+        if len(name) > MAX_TRUST_NAME:
+            raise FixmeError(f"trust add: the name is longer than {MAX_TRUST_NAME} characters")
+        if printable(name) != name:
+            raise FixmeError(f"trust add: the name {printable(name)!r} holds control or invisible formatting "
+                             "characters; a name is one line of plain text")
+        return name
 
     def trust_remove(self, key: str) -> bool:
         from ..config import remove_trusted_key

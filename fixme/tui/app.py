@@ -30,6 +30,7 @@ from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from ..errors import FixmeError
+from ..safetext import printable
 from ..tracker.dashboard import (ALL_OPEN, RANK, Counts, EntryDetail, Filters, Me, NetworkStatus, Order,
                                  arrange, assigned_to, chosen_editor, count_entries, cycle, editor_command,
                                  entry_detail, hits_as_entries, network_status, state_filter_options,
@@ -191,12 +192,12 @@ class FixmeApp(App[int]):
             self.say(f"scanned {summary.files:,} files: {summary.entries:,} entries, {summary.new} new, "
                      f"{summary.gone} gone ({summary.seconds:.1f} s)")
         for notice in summary.notices[:3]:
-            self.notify(notice, severity="warning")
+            self.notify(printable(notice), severity="warning", markup=False)
 
     def _scan_failed(self, message: str) -> None:
         self.scanning = False
         self.say(message, "error")
-        self.notify(message, severity="error")
+        self.notify(printable(message), severity="error", markup=False)
 
     def _show_first(self, me: Me, snapshot: Snapshot) -> None:
         self.me = me
@@ -416,7 +417,7 @@ class FixmeApp(App[int]):
 
     def _write_failed(self, message: str) -> None:
         self.say(message, "error")
-        self.notify(message, severity="error")
+        self.notify(printable(message), severity="error", markup=False)
 
     # -- the editor ----------------------------------------------------------------------
     def open_editor(self, entry: Entry | None) -> None:
@@ -442,7 +443,7 @@ class FixmeApp(App[int]):
     def _edited(self, error: str | None) -> None:
         if error:
             self.say(error, "error")
-            self.notify(error, severity="error")
+            self.notify(printable(error), severity="error", markup=False)
             return
         self.rescan()  # the file may hold other entries now
 

@@ -10,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from ...safetext import printable, printable_lines
 from ...tracker.dashboard import EntryDetail, assigned_to
 from ...scan.entry import shown_state
 from ...scan.entry import Entry
@@ -31,13 +32,18 @@ def blame_text(commit: str | None, author: str | None, email: str | None, date: 
 
 
 def head_parts(entry: Entry, short: int) -> Parts:
-    """Title, ids, blame, locations, fields, labels, links and body: all known without reading files."""
+    """Title, ids, blame, locations, fields, labels, links and body: all known without reading files.
+
+    Everything but the ids comes from someone's commit or record: `p` (printable) first.
+    """
+    p = printable
     state = shown_state(entry)
-    parts: Parts = [(entry.tag, tag_style(entry.tag) + " bold"), " ", (entry.id[:short], MUTED), "  ",
-                    (entry.title or "(no title)", "bold"), "  ", (f"[{state}]", STATE_STYLES.get(state, "")), "\n"]
+    parts: Parts = [(p(entry.tag), tag_style(entry.tag) + " bold"), " ", (entry.id[:short], MUTED), "  ",
+                    (p(entry.title or "(no title)"), "bold"), "  ", (f"[{p(state)}]", STATE_STYLES.get(state, "")),
+                    "\n"]
 
     def field(name: str, value: str) -> None:
-        parts.extend([(f"{name:<10}", MUTED), value, "\n"])
+        parts.extend([(f"{name:<10}", MUTED), p(value), "\n"])
 
     field("id", entry.id)
     if entry.slug:
@@ -50,8 +56,8 @@ def head_parts(entry: Entry, short: int) -> Parts:
     parts.append(("locations\n", MUTED))
     for loc in entry.locations:
         mark = "*" if (loc.path, loc.line) == (entry.path, entry.line) else " "
-        parts.extend([f"  {mark} {loc.path}:{loc.line}  ",
-                      (blame_text(loc.commit, loc.author, None, loc.date), MUTED), "\n"])
+        parts.extend([f"  {mark} {p(loc.path)}:{loc.line}  ",
+                      (p(blame_text(loc.commit, loc.author, None, loc.date)), MUTED), "\n"])
     if entry.fields:
         field("fields", ", ".join(f"{k}: {v}" for k, v in entry.fields.items()))
     attrs = {k: v for k, v in entry.attrs.items() if k != "workflow"}
@@ -65,21 +71,25 @@ def head_parts(entry: Entry, short: int) -> Parts:
         where = f"{ctx.get('path', '?')}:{ctx.get('line', '?')}" if ctx.get("path") else ""
         field("context", f"{where} {('at ' + ctx['commit'][:10]) if ctx.get('commit') else ''}".strip())
     for warning in entry.warnings:
-        parts.extend([("warning   ", "$text-warning"), warning, "\n"])
+        parts.extend([("warning   ", "$text-warning"), p(warning), "\n"])
     if entry.body:
         parts.append("\n")
-        parts.extend(f"  {line}\n" for line in entry.body.split("\n"))
+        parts.extend(f"  {line}\n" for line in printable_lines(entry.body))
     return parts
 
 
 def history_parts(detail: EntryDetail) -> Parts:
-    """Attachments, then the signed records about the entry, oldest first."""
+    """Attachments, then the signed records about the entry, oldest first.
+
+    A record may come from any peer: its strings go through `p` (printable).
+    """
+    p = printable
     parts: Parts = []
     if detail.attachments:
         parts.append(("attachments\n", MUTED))
         for item in detail.attachments:
             size = f" ({item.size:,} bytes)" if item.size is not None else ""
-            parts.extend([f"  {item.value}{size}  ", ((item.blob or "")[:19], MUTED), "\n"])
+            parts.extend([f"  {p(item.value)}{size}  ", (p(item.blob or "")[:19], MUTED), "\n"])
     parts.append(("history\n", MUTED))
     if not detail.history:
         parts.append(("  no records yet\n", MUTED))
@@ -87,15 +97,15 @@ def history_parts(detail: EntryDetail) -> Parts:
         if item.kind == "comment":
             what = "commented"
         elif item.kind == "attach":
-            what = f"attached {item.value}"
+            what = f"attached {p(item.value)}"
         else:
-            what = f"set {item.attr} = {item.value}"
+            what = f"set {p(item.attr or '')} = {p(item.value)}"
         trust = "signed, trusted" if item.trusted else "signed, NOT TRUSTED (not applied)"
-        parts.extend([f"  {format_ms(item.time_ms)}  {item.author_name}  ", (what, "bold"), "  ",
+        parts.extend([f"  {format_ms(item.time_ms)}  {p(item.author_name)}  ", (what, "bold"), "  ",
                       (f"({trust}, {item.record_id[7:19]})", MUTED if item.trusted else "$text-warning"), "\n"])
         text = item.value if item.kind == "comment" else item.message
         if text:
-            parts.extend(f"      {line}\n" for line in text.split("\n"))
+            parts.extend(f"      {line}\n" for line in printable_lines(text))
     return parts
 
 
@@ -106,7 +116,7 @@ def source_view(detail: EntryDetail, dark: bool) -> Syntax | None:
     """
     if not detail.source:
         return None
-    code = "\n".join(line.text.expandtabs(4) for line in detail.source)
+    code = "\n".join(printable(line.text.expandtabs(4)) for line in detail.source)
     lexer = Syntax.guess_lexer(detail.entry.path, code)
     tag_lines = {line.number for line in detail.source if line.is_tag_line}
     return Syntax(code, lexer, theme="ansi_dark" if dark else "ansi_light", line_numbers=True,

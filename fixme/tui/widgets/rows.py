@@ -21,12 +21,16 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...safetext import printable
+
 
 def fit(text: str, width: int) -> str:
     """`text` on exactly `width` cells: padded, or cut with an ellipsis."""
     if width <= 0:
         return ""
-    text = text.replace("\n", " ").replace("\t", " ")
+    # Titles, paths and authors are other people's words: nothing in a cell may
+    # act on the terminal (escapes, bidi overrides); newlines and tabs become spaces.
+    text = printable(text.replace("\n", " ").replace("\t", " "))
     if cell_len(text) <= width:
         return set_cell_size(text, width)
     return set_cell_size(text, width - 1) + "…"

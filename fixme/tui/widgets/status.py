@@ -6,6 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from ...safetext import printable
 from ...tracker.dashboard import NetworkStatus, ago
 
 LEVELS = ("info", "warning", "error")
@@ -33,10 +34,13 @@ class StatusBar(Horizontal):
         self.network = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(self.message, id="message")
-        yield Static(self.network, id="network")
+        # Messages quote titles, peers' error reasons and search queries: plain
+        # text, never markup ("[/]" in a peer's reason must not break the bar).
+        yield Static(self.message, id="message", markup=False)
+        yield Static(self.network, id="network", markup=False)
 
     def say(self, message: str, level: str = "info") -> None:
+        message = printable(message)
         self.message = message
         for widget in self.query("#message").results(Static):  # none before the bar is composed
             widget.update(message)
