@@ -1,9 +1,10 @@
 """Replay the sample project's history into a real git repository.
 
-Git cannot store a repository inside another one, so `fixme/sample_repo/`
-keeps the sample project's history as data: `history.toml` lists the commits
+Git cannot store a repository inside another one, so `sample_repo/` (at the
+top of the project, and in the package through the `fixme/sample_repo` link,
+so that a wheel carries it) keeps the sample project's history as data: `history.toml` lists the commits
 and `steps/NN-name/` holds the files each commit writes (see
-`fixme/sample_repo/README.md`). `fixme demo` calls `replay_history` to turn that
+`sample_repo/README.md`). `fixme demo` calls `replay_history` to turn that
 data into a repository users can point fixme at.
 
 Everything that goes into a commit id is pinned here -- names, dates, file
