@@ -10,6 +10,7 @@ a runaway allocation fails the test instead of exhausting the machine.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import os
@@ -184,3 +185,45 @@ def test_a_store_holding_a_huge_clock_from_an_older_fixme_can_be_written_again(t
     assert poisoned.id not in {r["record_id"] for r in records}
     assert [r["value"] for r in records if r["attr"] == "workflow"] == ["wip", "test"]
     assert victim.fixme("fsck").returncode == 0
+
+
+def test_dangling_references_cost_each_sync_a_bounded_number_of_questions(tmp_path):
+    """Issue 14.5: 50 attach records with 64 references each to blocks nobody has made every
+    later honest sync ask for all 3,200 of them (12-14 s, a log line each)."""
+    victim, holder = victim_and_clone(tmp_path)
+    entry = entry_id(victim)
+    dangling = [[hashlib.sha256(f"nothing {i} {j}".encode()).hexdigest() for j in range(64)] for i in range(50)]
+    records = [sign_record(OWNER, LOG_NAME, [], 1, int(time.time() * 1000),
+                           attach_payload(entry, f"trace-{i}.log", "sha256:" + refs[0], 10),
+                           refs=["sha256:" + r for r in refs]) for i, refs in enumerate(dangling)]
+    by_id = {r.id: r for r in records}
+
+    def answer(request):
+        if isinstance(request, WantRecords):
+            found = [by_id[i] for i in request.ids if i in by_id]
+            return [Records(len(found), tuple(i for i in request.ids if i not in by_id)),
+                    *(make_block(r.data) for r in found)]
+        return [NotFound(request.id if isinstance(request, WantBlock) else request.manifest)]
+
+    async def pull_the_references():
+        fake = FakePeer(victim.network_key(), answer, logs=[LogHeads(LOG_NAME, tuple(sorted(by_id)))], key=HOSTILE)
+        hostile = await fake.start()
+        try:
+            return await asyncio.to_thread(victim.fixme, "sync", hostile, "--format", "json")
+        finally:
+            await fake.close()
+
+    first = json.loads(run(pull_the_references()).stdout)
+    assert first["sessions"][0]["records_in"] == 50
+    honest = holder.start()
+    try:
+        for _ in range(3):  # each a new process: what was learnt is remembered on disk
+            started = time.monotonic()
+            later = json.loads(victim.fixme("sync", honest, "--format", "json").stdout)
+            assert time.monotonic() - started < 5.0, "a sync asked for every dangling reference again"
+            assert later["sessions"][0]["error"] is None
+            assert len(later["blob_errors"]) == 1 and "no peer has" in later["blob_errors"][0]
+    finally:
+        holder.stop()
+    remembered = json.loads((victim.root / ".fixme" / "node" / "references.json").read_text())
+    assert len(remembered) == 4 * 64 and all(r["tries"] == 1 for r in remembered.values())

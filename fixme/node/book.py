@@ -8,10 +8,14 @@ a lock (a running node and a one-off `fixme sync` may write at once):
   address that sent bad data ("host:ADDRESS"), its faults and ban, whatever
   node keys it showed;
 - running.json: the running node's pid, listen address and start time;
-- transfers.json: blob fetches in progress (chunks held / total, sources).
+- transfers.json: blob fetches in progress (chunks held / total, sources);
+- references.json: blocks our records reference that every peer said it
+  lacks, how often, and when to ask again (so that a log full of dangling
+  references costs each round a bounded number of questions, not all of
+  them, every time).
 
 They are a log of what happened, not state the sync depends on: losing them
-loses no data.
+loses no data (references.json lost: those blocks are asked for again).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from ..fsutil import atomic_write_bytes
 PEERS_FILE = "peers.json"
 RUNNING_FILE = "running.json"
 TRANSFERS_FILE = "transfers.json"
+REFERENCES_FILE = "references.json"
+REFERENCE_BACKOFF_MS = 60_000  # first wait before asking again for a block nobody had
+REFERENCE_BACKOFF_MAX_MS = 24 * 3600 * 1000
 LOCK_FILE = "book.lock"
 
 
@@ -68,6 +75,36 @@ class NodeBook:
                 os.unlink(self.node_dir / name)
             except FileNotFoundError:
                 pass
+
+    # -- references no peer could serve -----------------------------------------
+    def references_due(self, missing: list[str], now: int) -> list[str]:
+        """Of the blocks our records reference and we lack, those to ask peers for now:
+        never asked, or whose back-off (after peers said they lack them) is over;
+        the least asked first. Forgets the ones no longer missing."""
+        known = self.read(REFERENCES_FILE)
+        still_missing = set(missing)
+        if set(known) - still_missing:
+            def forget_arrived(refs: dict[str, Any]) -> None:
+                for blob in set(refs) - still_missing:
+                    del refs[blob]
+
+            self.update(REFERENCES_FILE, forget_arrived)
+        due = [b for b in missing if int(known.get(b, {}).get("next", 0)) <= now]
+        return sorted(due, key=lambda b: int(known.get(b, {}).get("tries", 0)))
+
+    def references_unavailable(self, blobs: list[str], now: int) -> None:
+        """Every peer asked said it lacks these: ask again only after a back-off that doubles
+        with each try (REFERENCE_BACKOFF_MS, at most REFERENCE_BACKOFF_MAX_MS)."""
+        if not blobs:
+            return
+
+        def change(refs: dict[str, Any]) -> None:
+            for blob in blobs:
+                tries = int(refs.get(blob, {}).get("tries", 0)) + 1
+                wait = min(REFERENCE_BACKOFF_MS * 2 ** (tries - 1), REFERENCE_BACKOFF_MAX_MS)
+                refs[blob] = {"tries": tries, "next": now + wait}
+
+        self.update(REFERENCES_FILE, change)
 
     # -- peers ---------------------------------------------------------------
     def peers(self) -> dict[str, dict[str, Any]]:

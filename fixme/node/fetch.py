@@ -51,6 +51,10 @@ class FetchError(Exception):
     """The blob could not be fetched (no peer has it, or not all of it)."""
 
 
+class BlobUnavailable(FetchError):
+    """Every peer asked answered that it does not hold the blob."""
+
+
 @dataclass(frozen=True)
 class Fault:
     """One fault, as FaultBook tells it: whose, and the end of the bans it started (0.0: none)."""
@@ -167,7 +171,11 @@ async def _fetch_manifest(blob_id: str, links: list[PeerLink]) -> tuple[Manifest
                 return parse_manifest(answer.data), answer.data
             except ManifestError as exc:
                 raise FetchError(f"{blob_id} is not a blob: {exc}") from None
-    raise FetchError(f"no peer has blob {blob_id}" if links else f"no peer to fetch blob {blob_id} from")
+    if not links:
+        raise FetchError(f"no peer to fetch blob {blob_id} from")
+    if all(link.failure is None for link in links):
+        raise BlobUnavailable(f"no peer has blob {blob_id}")
+    raise FetchError(f"no peer has blob {blob_id}")  # some could not be asked: not their final word
 
 
 async def _sources(blob_id: str, chunk_count: int, links: list[PeerLink], faults: FaultBook,

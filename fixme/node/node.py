@@ -30,7 +30,7 @@ from .admission import Admission, ConnectionLimits, peer_host
 from .allocator import keep_frame_buffers
 from .book import NodeBook, now_ms
 from .channel import TransportError
-from .fetch import Fault, FaultBook, FetchError, FetchReport, Progress, fetch_blob
+from .fetch import BlobUnavailable, Fault, FaultBook, FetchError, FetchReport, Progress, fetch_blob
 from .handshake import Allowed, HandshakeError, Session, connect, serve
 from .keys import fingerprint, key_text, parse_key_text
 from .local import LocalStore, StorageError
@@ -46,6 +46,9 @@ SYNC_INTERVAL = 30.0        # seconds between rounds with every known peer
 WATCH_INTERVAL = 0.5        # how often the running node looks for local changes
 STALE_DISCOVERY = 300.0     # seconds: forget a discovered address not heard for this long
 MAX_DISCOVERED = 64
+# Referenced blocks asked for in one round at most: the rest wait for later rounds, so a
+# log full of dangling references costs a round a bounded number of questions.
+MAX_REFERENCES_PER_ROUND = 64
 PROGRESS_INTERVAL = 0.5     # seconds between two writes of a blob fetch's progress to transfers.json
 ADDRESS_BAN_PREFIX = "host:"  # peers.json entries of addresses with faults or a ban (keys are node keys)
 
@@ -192,22 +195,45 @@ class Node:
                      progress: Progress | None, references: bool,
                      expected_sizes: Mapping[str, int] | None = None) -> None:
         wanted = list(dict.fromkeys(blob_ids))
+        referenced: list[str] = []
         if references:
             try:
-                wanted += [b for b in await self.local.referenced_blocks_missing() if b not in wanted]
+                missing = [b for b in await self.local.referenced_blocks_missing() if b not in wanted]
             except StorageError as exc:  # our block store is damaged: say so, fetch what was asked
                 result.blob_errors.append(f"cannot tell which attachments are missing: {exc}")
+                missing = []
+            referenced = self.book.references_due(missing, now_ms())[:MAX_REFERENCES_PER_ROUND]
         live = [link for link in links if link.failure is None]
-        for blob_id in wanted:
+        unavailable: list[str] = []
+        for blob_id in wanted + referenced:
             track = _TransferProgress(self.book, blob_id, len(live), progress)
             try:
                 result.blobs.append(await fetch_blob(blob_id, live, self.local, self.faults, track,
                                                      (expected_sizes or {}).get(blob_id)))
+            except BlobUnavailable as exc:
+                if blob_id in wanted:
+                    result.blob_errors.append(str(exc))
+                    log.warning("blob %s: %s", blob_id[:19], exc)
+                else:
+                    unavailable.append(blob_id)
             except FetchError as exc:
                 result.blob_errors.append(str(exc))
                 log.warning("blob %s: %s", blob_id[:19], exc)
             finally:
                 track.finished()
+        self._remember_unavailable(unavailable, result)
+
+    def _remember_unavailable(self, blobs: list[str], result: RoundReport) -> None:
+        """Referenced blocks no peer has: one line for all of them, and a back-off before
+        they are asked for again (a log full of dangling references must not make every
+        round ask for every one of them)."""
+        if not blobs:
+            return
+        self.book.references_unavailable(blobs, now_ms())
+        summary = (f"{len(blobs)} block{'s' if len(blobs) != 1 else ''} our records reference "
+                   f"(e.g. {blobs[0][:19]}…) no peer has; asking again later")
+        result.blob_errors.append(summary)
+        log.warning("%s", summary)
 
     async def _finish(self, link: PeerLink, report: SessionReport, dialled: bool = True) -> None:
         try:
