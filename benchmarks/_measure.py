@@ -86,18 +86,22 @@ def fmt(seconds: float) -> str:
 def run_tree_peak(cmd: list[str], cwd: Path, interval: float = 0.005, env: dict | None = None) -> Run:
     """Like run_peak(), but the peak is the sum of the resident memory of the
     command and every process it started (git children included), sampled
-    from /proc every `interval` seconds."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**ENV, **(env or {})})
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss(proc.pid))
-        time.sleep(interval)
-    seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode(errors='replace').strip()}")
-    return Run(seconds, peak / 1024 / 1024, b"")
+    from /proc every `interval` seconds. Its output is kept (a file, not a pipe:
+    nobody reads while it runs)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.PIPE, env={**ENV, **(env or {})})
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(interval)
+        seconds = time.perf_counter() - started
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode(errors='replace').strip()}")
+        out.seek(0)
+        return Run(seconds, peak / 1024 / 1024, out.read())
 
 
 def _tree_rss(root: int) -> int:

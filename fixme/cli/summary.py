@@ -28,5 +28,5 @@ def _count(n: int, noun: str) -> str:
 
 def summary_json(summary: ScanSummary) -> str:
     data = {k: getattr(summary, k) for k in ("files", "entries", "new", "gone", "reread", "blamed",
-                                              "seconds", "unchanged", "head", "notices")}
+                                              "seconds", "unchanged", "head", "notices", "timings")}
     return json.dumps(data, indent=2) + "\n"

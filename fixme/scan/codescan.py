@@ -36,29 +36,33 @@ _DOC_SECTION = re.compile(r"[@\\][A-Za-z]|:[A-Za-z]+[ :]")
 
 def scan_code(text: str, language: Language, tags: TagSyntax) -> list[RawEntry]:
     """All entries in the comments of `text`, in line order."""
-    if not tags.mentions_any(text):
+    tagged = tags.lines_mentioning(text)
+    if not tagged:
         return []
     entries: list[RawEntry] = []
     for _, run in groupby(iter_comments(text, language), key=attrgetter("comment_id")):
-        entries.extend(_entries_in(list(run), tags))
+        entries.extend(_entries_in(list(run), tags, tagged))
     return entries
 
 
-def _head_of(line: CommentLine, tags: TagSyntax) -> TagHead | None:
-    """The entry a comment line starts: a tag at its start, else one further in."""
+def _head_of(line: CommentLine, tags: TagSyntax, tagged: set[int]) -> TagHead | None:
+    """The entry a comment line starts: a tag at its start, else one further in.
+    Only lines with a tag word (`tagged`) are looked at."""
+    if line.line not in tagged:
+        return None
     return tags.match_comment(line.text) or tags.search_comment(line.text)
 
 
-def _entries_in(lines: Sequence[CommentLine], tags: TagSyntax) -> Iterator[RawEntry]:
+def _entries_in(lines: Sequence[CommentLine], tags: TagSyntax, tagged: set[int]) -> Iterator[RawEntry]:
     """Entries of one comment (a block, or a run of line comments)."""
     i = 0
     while i < len(lines):
         tag_line = lines[i]
-        head = _head_of(tag_line, tags)
+        head = _head_of(tag_line, tags, tagged)
         if head is None:
             i += 1
             continue
-        body, i = ([], i + 1) if head.bracketed else _body(lines, i, tags)
+        body, i = ([], i + 1) if head.bracketed else _body(lines, i, tags, tagged)
         yield RawEntry(
             tag=head.tag,
             title=head.title,
@@ -72,7 +76,8 @@ def _entries_in(lines: Sequence[CommentLine], tags: TagSyntax) -> Iterator[RawEn
         )
 
 
-def _body(lines: Sequence[CommentLine], head: int, tags: TagSyntax) -> tuple[list[CommentLine], int]:
+def _body(lines: Sequence[CommentLine], head: int, tags: TagSyntax,
+          tagged: set[int]) -> tuple[list[CommentLine], int]:
     """The body lines under `lines[head]`, and the index where scanning resumes.
 
     The body is the comment lines that follow on consecutive source lines:
@@ -93,7 +98,7 @@ def _body(lines: Sequence[CommentLine], head: int, tags: TagSyntax) -> tuple[lis
             break
         if not line.text:
             blanks.append(line)
-        elif not _continues(line, depth, bool(blanks)) or _head_of(line, tags) is not None:
+        elif not _continues(line, depth, bool(blanks)) or _head_of(line, tags, tagged) is not None:
             break
         else:
             body += blanks

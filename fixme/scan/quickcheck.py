@@ -57,6 +57,7 @@ class ScanSummary:
     head: str | None = None
     notices: list[str] = field(default_factory=list)
     unsaved: str | None = None  # why the result is only in memory: the cache could not be written
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase: reading, blaming, storing
 
 
 def find_work_tree(start: str) -> str | None:

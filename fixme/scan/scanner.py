@@ -318,19 +318,31 @@ class _Update:
         candidates = (set(store.file_keys()) | set(store.tree()) | dirty_now) if everything \
             else (tree_changed | dirty_now | old_dirty | retry)
         changed, removed = self._changed_files(candidates, dirty_now, everything, retry)
-        parsed = self._parse(changed)
-        origins = self._blame(parsed, old_head)
-        affected, old_blobs = self._store_files(parsed, origins, removed)
-        if self.keys_before is not None:
-            affected |= store.entry_ids()  # new settings: every entry is found again, or not
-        self._rebuild(affected, reblamed)
-        store.prune_blame(None if everything else old_blobs)
+        with self._timed("reading"):
+            parsed = self._parse(changed)
+        with self._timed("blaming"):
+            origins = self._blame(parsed, old_head)
+        with self._timed("storing"):
+            affected, old_blobs = self._store_files(parsed, origins, removed)
+            if self.keys_before is not None:
+                affected |= store.entry_ids()  # new settings: every entry is found again, or not
+            self._rebuild(affected, reblamed)
+            store.prune_blame(None if everything else old_blobs)
         store.set_meta("config", fingerprint)
         store.set_meta("head", status.head)
         store.set_meta("dirty", sorted(dirty_now))
         self.summary.files = store.file_count()
         self.summary.entries = store.open_entry_count()
         return self.summary
+
+    @contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        """Add the wall time of the block to the summary's `timings[phase]`."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.summary.timings[phase] = self.summary.timings.get(phase, 0.0) + time.perf_counter() - started
 
     # -- which files -------------------------------------------------------
     def _update_tree(self, old_head: str | None, full: bool) -> set[str] | None:

@@ -104,6 +104,17 @@ class TagSyntax:
         """True if `text` could hold an entry (a tag word in any case); used to skip files quickly."""
         return self._mentions.search(text) is not None
 
+    def lines_mentioning(self, text: str) -> set[int]:
+        """The 1-based numbers of the lines of `text` that hold a tag word in any case:
+        the only lines where an entry can start."""
+        lines: set[int] = set()
+        line, counted = 1, 0
+        for m in self._mentions.finditer(text):
+            line += text.count("\n", counted, m.start())
+            counted = m.start()
+            lines.add(line)
+        return lines
+
     # -- comments --------------------------------------------------------
     def match_comment(self, text: str) -> TagHead | None:
         """The tag head that starts a comment's text, in any spelling code uses."""
