@@ -2,7 +2,8 @@
 """Sync between node processes over loopback: blobs, records, an idle round.
 
     python benchmarks/sync.py [--blob-mb N] [--records N] [--repeat N] [--capped-rate MIB_PER_S]
-                              [--slow N] [--idle N] [--attack-only]
+                              [--slow N] [--idle N] [--big-pull N]
+                              [--attack-only | --big-pull-only]
 
 Everything is built in a temporary directory, in one run: a git repository
 with one TODO, `fixme init`, cloned three times, every clone with its own
@@ -59,10 +60,15 @@ reference measured in the same run:
                      attack, measured in turns with it; and the serving node's
                      log lines during the attack. All processes share this
                      machine's cores, attackers included.
+  big pull           an empty clone pulls --big-pull records (400,000 by
+                     default) from one node: the fetching process's peak RSS
+                     (ru_maxrss), and how much of it came during the round.
 Targets (from the issue): blob 1 source >= 0.3x raw TCP; 3 sources not slower
 than one (>= 1.0x); duplicates <= 5 % of the blob; records >= 0.5x the verify
-rate; the in-sync round < 2 KiB on the wire; the pull under attack <= 3x idle.
---attack-only skips everything but the records and the attack.
+rate; the in-sync round < 2 KiB on the wire; the pull under attack <= 3x idle;
+the big pull's peak memory <= 150 MB.
+--attack-only skips everything but the records and the attack; --big-pull-only
+everything but the big pull.
 
 Also printed, without a target: one `fixme attachment get` end to end (start-up,
 scan, two rounds, the file written out), the time to the first chunk, the
@@ -140,6 +146,7 @@ async def round_():
                              references=references)
     return result, began, time.perf_counter()
 
+rss_before = int(next(line for line in open("/proc/self/status") if line.startswith("VmRSS:")).split()[1])
 cpu_before = cpu()
 try:
     result, began, ended = asyncio.run(round_())
@@ -148,7 +155,8 @@ finally:
 print(json.dumps({
     "startup": ready - started, "seconds": ended - began,
     "first_chunk": marks[0] - began if marks else None, "last_chunk": marks[-1] - began if marks else None,
-    "cpu": cpu() - cpu_before, "ingest": phases["ingest"] + phases["ingest_verified"],
+    "cpu": cpu() - cpu_before, "rss_before_kib": rss_before,
+    "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "ingest": phases["ingest"] + phases["ingest_verified"],
     "verified_during_transfer": phases["ingest_verified"] > 0,
     "sessions": [{"address": s.address, "records_in": s.records_in, "records_out": s.records_out,
                   "bytes_in": s.bytes_in, "bytes_out": s.bytes_out, "error": s.error} for s in result.sessions],
@@ -295,6 +303,9 @@ def main() -> None:
                         help="slow connections without the network key in the attack figure (default 500)")
     parser.add_argument("--idle", type=int, default=64,
                         help="idle sessions of random untrusted keys in the attack figure (default 64)")
+    parser.add_argument("--big-pull", type=int, default=400_000, metavar="N",
+                        help="records of the pull whose peak memory is measured (default 400000; 0 skips it)")
+    parser.add_argument("--big-pull-only", action="store_true", help="measure only the big pull's memory")
     parser.add_argument("--attack-only", action="store_true",
                         help="only the records pull, idle and under attack (no blob, no in-sync round)")
     args = parser.parse_args()
@@ -305,7 +316,9 @@ def main() -> None:
         work = Path(tmp)
         net = Network(work)
         try:
-            if args.attack_only:
+            if args.big_pull_only:
+                big_pull(net, args)
+            elif args.attack_only:
                 bench_attack(net, args)
             else:
                 bench(net, work, args)
@@ -454,6 +467,29 @@ def bench(net: Network, work: Path, args) -> None:
 
     # 6. The records pull again, while the serving node is attacked.
     under_attack(net, args)
+
+    # 7. The memory of a pull far bigger than the others.
+    if args.big_pull:
+        big_pull(net, args)
+
+
+def big_pull(net: Network, args) -> None:
+    """An empty clone pulls --big-pull records (on top of the others) from one node: its peak RSS."""
+    a, d = net.peers[0], net.peers[3]
+    a.stop()
+    made = add_records(a, args.big_pull, net.authors, net.entry)
+    a.start()
+    d.reset()
+    pull = net.fetch(d, [a], None)
+    got = pull["sessions"][0]["records_in"]
+    if got < made:
+        sys.exit(f"the big pull stored {got:,} records, expected at least {made:,}")
+    peak = pull["peak_rss_kib"] / 1024
+    grown = (pull["peak_rss_kib"] - pull["rss_before_kib"]) / 1024
+    print(f"peak memory of a pull, {got:,} records  {peak:,.0f} MB (the fetching process, ru_maxrss)"
+          f"  [target <= 150 MB] {ok(peak <= 150)}")
+    print(f"  {grown:,.0f} MB above the process before the round ({pull['rss_before_kib'] / 1024:,.0f} MB:"
+          f" Python, fixme, the open node); one run, {fmt(pull['seconds'])} = {got / pull['seconds']:,.0f} records/s")
 
 
 def bench_attack(net: Network, args) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -227,3 +228,62 @@ def test_dangling_references_cost_each_sync_a_bounded_number_of_questions(tmp_pa
         holder.stop()
     remembered = json.loads((victim.root / ".fixme" / "node" / "references.json").read_text())
     assert len(remembered) == 4 * 64 and all(r["tries"] == 1 for r in remembered.values())
+
+
+def add_owner_records(peer: Peer, entry: str, count: int) -> str:
+    """`count` set-workflow records by OWNER on top of the peer's log (its node stopped), each
+    naming the latest two as people editing at once would make; the state the last one sets."""
+    from fixme.node.log import LogIndex, RecordLog
+    from fixme.node.storage import open_node_storage
+    from fixme.tracker.changes import INDEX_FILE, node_dir
+    from fixme.tracker.workflow import set_payload
+
+    directory = node_dir(peer.root)
+    store, refs = open_node_storage(directory)
+    index = LogIndex(directory / INDEX_FILE)
+    try:
+        log = RecordLog(store, refs, index, LOG_NAME)
+        heads = log.heads()
+        clocks = index.clocks(heads)
+        recent = sorted((clocks[h], h) for h in heads)
+        made, state = [], ""
+        for n in range(count):
+            state = ("wip", "test", "done")[n % 3]
+            parents = recent[-2:]
+            clock = 1 + max((c for c, _ in parents), default=0)
+            record = sign_record(OWNER, LOG_NAME, [p for _, p in parents], clock, 1_700_000_000_000 + n,
+                                 set_payload(entry, "workflow", state))
+            made.append(record.data)
+            recent = (recent + [(clock, record.id)])[-2:]
+        for start in range(0, count, 5000):
+            report = log.ingest(made[start:start + 5000])
+            assert not report.rejected and not report.waiting
+    finally:
+        index.close()
+        store.close()
+    return state
+
+
+def test_a_pull_does_not_hold_its_records_in_memory(tmp_path):
+    """Issue 14.7: a pull held ~2.5 KB per record until its walk ended (400,000 records:
+    828 MB). Pulling three times the records must not take more memory than the first."""
+    victim, clone = victim_and_clone(tmp_path)
+    entry = entry_id(victim)
+    peaks = []
+    for total in (20_000, 60_000):
+        last_state = add_owner_records(victim, entry, total - (peaks and 20_000 or 0))
+        address = victim.start()
+        try:
+            shutil.rmtree(clone.root / ".fixme" / "node", ignore_errors=True)
+            pull = clone.measured("sync", address, "--format", "json", memory_limit=2 << 30)
+        finally:
+            victim.stop()
+        assert pull.code == 0, pull.err
+        [session] = json.loads(pull.out)["sessions"]
+        assert session["error"] is None and session["records_in"] == total
+        peaks.append(pull.peak_rss)
+    grown = peaks[1] - peaks[0]
+    # Held in memory, the 40,000 more records would be ~100 MB more.
+    assert grown < 25 << 20, f"40,000 more records cost {grown >> 20} MB more ({peaks[0] >> 20} -> {peaks[1] >> 20} MB)"
+    assert entry_id(clone) == entry
+    assert json.loads(clone.fixme("show", entry, "--format", "json").stdout)["workflow"] == last_state

@@ -19,7 +19,7 @@ from .blobs import Manifest, ManifestError, parse_manifest
 from .blocks import BlockCorrupt, BlockNotFound, LooseBatch, SMALL_BLOCK_MAX
 from .channel import TransportError
 from .database import describe_storage_error
-from .log import VERIFY_THREADS, IngestReport, RecordLog, Rejected
+from .log import VERIFY_THREADS, IngestReport, RecordLog, Rejected, StagedIngest
 from .messages import (
     MAX_BLOCK_DATA,
     MAX_HEADS_PER_LOG,
@@ -38,6 +38,7 @@ from .messages import (
 from .records import Record
 from .rebuild import open_log_index
 from .reconcile import locator, records_to_send
+from .staging import Position, PullLedger, StagedRecords
 from .storage import open_node_storage
 
 CHUNKS_PER_COMMIT = 16   # chunks made durable together while fetching a blob
@@ -115,6 +116,32 @@ class LocalStore:
 
     async def ingest_verified(self, name: str, records: list[Record]) -> IngestReport:
         return await self.call(self.logs[name].ingest_verified, records)
+
+    async def verify_and_stage(self, name: str, records: list[Record], staged: StagedRecords) -> list[Rejected]:
+        """RecordLog.verify on a verifier thread, staging there what passes; the refused."""
+        def verify() -> list[Rejected]:
+            good, rejected = self.logs[name].verify(records)
+            _storage_call(staged.add, (good,))
+            return rejected
+        return await asyncio.get_running_loop().run_in_executor(self._verifiers, verify)
+
+    async def pull_scratch(self) -> tuple[PullLedger, StagedRecords]:
+        """Scratch space for one pull (staging.py): the walk's ledger, used through call(), and
+        the staged records. Close both when the pull ends."""
+        return await self.call(_pull_scratch, self.index.known)
+
+    async def ingest_staged(self, name: str, staged: StagedRecords, after: Position | None,
+                            limit: int) -> tuple[StagedIngest, Position] | None:
+        """Store the next page of staged records (parents first): what ingest did, and where the
+        page ended; None when every staged record has been through."""
+        return await self.call(self._ingest_staged, name, staged, after, limit)
+
+    def _ingest_staged(self, name: str, staged: StagedRecords, after: Position | None,
+                       limit: int) -> tuple[StagedIngest, Position] | None:
+        page = staged.page(after, limit)
+        if not page:
+            return None
+        return self.logs[name].ingest_staged(page), (page[-1].clock, page[-1].id)
 
     async def referenced_blocks_missing(self) -> list[str]:
         """Blocks that records of our logs name in `refs` (attachments) and we lack."""
@@ -221,6 +248,15 @@ class LocalStore:
         if len(data) > MAX_BLOCK_DATA:
             return NotFound(block_id)
         return encode_checked_block(block_id, data)
+
+
+def _pull_scratch(held: Callable[[list[str]], set[str]]) -> tuple[PullLedger, StagedRecords]:
+    ledger = PullLedger(held)
+    try:
+        return ledger, StagedRecords()
+    except BaseException:
+        ledger.close()
+        raise
 
 
 def _storage_call(fn: Callable[..., Any], args: tuple) -> Any:

@@ -20,7 +20,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, TypeVar
 
 from . import canonical
 from .database import connect_read_only, connect_wal, write_batch
@@ -73,6 +73,43 @@ class IngestReport:
     # Valid records whose parents are not here yet: offer them again with (or
     # after) their parents. Sync fetches parents first, so this stays empty there.
     waiting: list[Record] = field(default_factory=list)
+
+
+class Linked(Protocol):
+    """What the causal checks of ingest read of a record."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def clock(self) -> int: ...
+
+    @property
+    def parents(self) -> tuple[str, ...]: ...
+
+
+L = TypeVar("L", bound=Linked)
+
+
+@dataclass(frozen=True, slots=True)
+class StagedRecord:
+    """A verified record as a pull staged it: the index row and the bytes, nothing to parse again."""
+
+    id: str
+    clock: int
+    parents: tuple[str, ...]
+    row: tuple  # as index_row gives it
+    data: bytes
+
+
+@dataclass
+class StagedIngest:
+    """What ingest_staged did with one page of staged records."""
+
+    added: int = 0
+    known: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    waiting: int = 0  # valid, but a parent is not in the log
 
 
 class LogIndex:
@@ -235,8 +272,12 @@ class LogIndex:
 
     def add(self, records: list[Record]) -> None:
         """Index verified records, all or none."""
+        self.add_all_rows([index_row(r) for r in records])
+
+    def add_all_rows(self, rows: list[tuple]) -> None:
+        """Index rows made by index_row, all or none."""
         with write_batch(self.db):
-            self.add_rows([index_row(r) for r in records])
+            self.add_rows(rows)
 
     def add_rows(self, rows: Iterable[tuple]) -> None:
         """Insert rows made by index_row, inside the caller's transaction."""
@@ -438,9 +479,27 @@ class RecordLog:
         report.added = self._add_sound(list(fresh.values()), report)
         return report
 
+    def ingest_staged(self, records: list[StagedRecord]) -> StagedIngest:
+        """ingest_verified() for verified records a pull staged (reconcile.pull_log): the
+        same checks, on rows that need no parsing. Known records are counted and
+        skipped; the others go in only with all their parents."""
+        report = StagedIngest()
+        known = self.index.known(r.id for r in records)
+        fresh = [r for r in records if r.id not in known]
+        report.known = len(records) - len(fresh)
+        sound, waiting = self._causally_sound(fresh, report.rejected)
+        report.waiting = len(waiting)
+        if sound:
+            self.store.put_hashed([(r.id, r.data) for r in sound])
+            self.index.add_all_rows([r.row for r in sound])
+            self._move_heads(sound)
+        report.added = len(sound)
+        return report
+
     def _add_sound(self, verified: list[Record], report: IngestReport) -> list[Record]:
         """Store and index those of `verified` that are causally sound; the ones added."""
-        sound = self._causally_sound(verified, report)
+        sound, waiting = self._causally_sound(verified, report.rejected)
+        report.waiting += waiting
         if sound:
             self.store.put_hashed([(r.id, r.data) for r in sound])
             self.index.add(sound)
@@ -486,8 +545,9 @@ class RecordLog:
                 report.rejected += rejected
         return verified
 
-    def _causally_sound(self, records: list[Record], report: IngestReport) -> list[Record]:
-        """The records whose parents are all present and older, parents first.
+    def _causally_sound(self, records: list[L], rejected: list[Rejected]) -> tuple[list[L], list[L]]:
+        """The records whose parents are all present and older, parents first; and those
+        that wait for a parent. Why the others are refused goes to `rejected`.
 
         The fold orders records by (clock, id) and relies on a child sorting
         after its parents, so a record whose clock does not exceed a parent's
@@ -498,21 +558,21 @@ class RecordLog:
         # Only parents from outside the batch can be in the log already: the
         # batch holds no known record. Mostly few: sync sends parents first.
         clocks = self.index.clocks({p for r in records for p in r.parents if p not in batch})
-        sound = []
+        sound, waiting = [], []
         for record in records:
             late, missing = _late_or_missing(record, clocks)
             if late is not None:
-                report.rejected.append(Rejected(record.id, f"clock {record.clock} does not exceed parent {late}'s"))
+                rejected.append(Rejected(record.id, f"clock {record.clock} does not exceed parent {late}'s"))
             elif missing:
-                report.waiting.append(record)
+                waiting.append(record)
             elif (ahead := _clock_ahead(record, clocks)) is not None:
-                report.rejected.append(Rejected(record.id, ahead))
+                rejected.append(Rejected(record.id, ahead))
             else:
                 clocks[record.id] = record.clock
                 sound.append(record)
-        return sound
+        return sound, waiting
 
-    def _move_heads(self, added: list[Record]) -> None:
+    def _move_heads(self, added: list[Linked]) -> None:
         def change(current: bytes | None) -> bytes:
             try:
                 if current is None:
@@ -540,11 +600,11 @@ def _runs_ahead(record_id: str, clock: int, parent_clocks: list[int]) -> bool:
     return clock - max(parent_clocks, default=0) > MAX_CLOCK_STEP
 
 
-def _clock_order(record: Record) -> tuple[int, str]:
+def _clock_order(record: Linked) -> tuple[int, str]:
     return record.clock, record.id
 
 
-def _late_or_missing(record: Record, clocks: dict[str, int]) -> tuple[str | None, bool]:
+def _late_or_missing(record: Linked, clocks: dict[str, int]) -> tuple[str | None, bool]:
     """The first parent whose clock is not below the record's (or None), and whether a parent is absent."""
     late, missing = None, False
     for parent in record.parents:
@@ -556,7 +616,7 @@ def _late_or_missing(record: Record, clocks: dict[str, int]) -> tuple[str | None
     return late, missing
 
 
-def _clock_ahead(record: Record, clocks: dict[str, int]) -> str | None:
+def _clock_ahead(record: Linked, clocks: dict[str, int]) -> str | None:
     """Why the record's clock runs too far ahead of its parents' (see MAX_CLOCK_STEP), or None."""
     base = max((clocks[p] for p in record.parents), default=0)
     if record.clock - base <= MAX_CLOCK_STEP:

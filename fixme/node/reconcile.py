@@ -15,7 +15,8 @@ log both carry, a side that does not know one of the peer's heads pulls:
    batches of 1024, a short divergence in one round trip.
 4. Meanwhile each answer's records are checked: form as they arrive, then
    author trusted, then signature (RecordLog.verify, on the node's verifier
-   threads); once all have come they are stored oldest first.
+   threads), and those that pass are staged on disk (staging.py); once all
+   have come they are stored oldest first, a page at a time.
 
 Acceptance never depends on the peer: every record is verified before it
 is stored, and a record whose parents could not be had waits, as in any
@@ -26,23 +27,26 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
 
 from .keys import key_text
-from .log import LogIndex, RecordLog
+from .log import LogIndex, RecordLog, Rejected
 from .messages import MAX_HAVE, MAX_IDS_PER_MESSAGE, ProtocolError, WantRecords
 from .peer import PeerLink, RecordsAnswer
 from .records import Record, RecordError, parse_hashed
 
 if TYPE_CHECKING:
     from .local import LocalStore
+    from .staging import Position, PullLedger, StagedRecords
 
-MAX_RECORDS_PER_PULL = 2_000_000   # a peer cannot make us hold more than this in one session
-INGEST_BATCH = 20_000
+MAX_RECORDS_PER_PULL = 2_000_000   # a peer cannot make us stage more than this in one session
+INGEST_BATCH = 5_000               # staged records stored per transaction, read back from the staging
 VERIFY_PIECE = 256                 # records per verifier task: an answer of 1024 is shared by both threads
+PIECES_IN_FLIGHT = 16              # pieces verified at once: 4 answers' worth, enough to keep both threads busy
 
 _HAVE, _WANT = 1, 2
 
@@ -126,10 +130,14 @@ async def pull_log(link: PeerLink, local: LocalStore, name: str, peer_heads: Ite
                    accept_author: AcceptAuthor) -> PullReport:
     """Fetch what the peer has of log `name` that we lack, check it, store it.
 
-    Each answer's records are parsed as they arrive and their signatures
-    checked on the verifier threads while the next answer comes in; they are
-    stored once all have come, oldest first, since the oldest come last (the
-    peer walks back from its heads).
+    The peer walks back from its heads, so the oldest records come last, and
+    a record can be stored only after its parents: nothing is stored before
+    the walk ends. Meanwhile nothing of it is kept in memory: each answer's
+    records are parsed as they arrive, noted in the pull's staging database
+    (what came, what to ask next), and verified on the verifier threads while
+    the next answer comes in; those that pass are staged there. Then they
+    are stored oldest first (by clock, id), a page at a time. So a pull's
+    memory does not grow with its size.
     """
     report = PullReport(name)
     peer_heads = list(peer_heads)
@@ -138,53 +146,83 @@ async def pull_log(link: PeerLink, local: LocalStore, name: str, peer_heads: Ite
     if not frontier:
         return report
     have = await local.locator(name)
-    received: dict[str, Record] = {}
-    given_up: set[str] = set()     # wanted ids the peer says it lacks: never asked again
-    unresolved: set[str] = set()   # parents named by what came, neither received nor given up
-    checks = _Checks(local, name, accept_author, report)
+    ledger, staged = await local.pull_scratch()
+    checks = _Checks(local, staged, name, accept_author, report)
     try:
-        while frontier:
-            for start in range(0, len(frontier), MAX_IDS_PER_MESSAGE):
-                batch = frontier[start:start + MAX_IDS_PER_MESSAGE]
-                answer = await link.request(WantRecords(tuple(batch), tuple(have)))
-                assert isinstance(answer, RecordsAnswer)
-                new, junk = _take_records(answer, batch, received, report)
-                checks.start(new)
-                # Lacked by the peer, or not records at all: asking again would bring the same.
-                given_up.update(answer.missing, junk)
-                unresolved.update(p for record in new for p in record.parents
-                                  if p not in received and p not in given_up)
-                unresolved.difference_update(record.id for record in new)
-                unresolved -= given_up
-                if len(received) > MAX_RECORDS_PER_PULL:
-                    raise ProtocolError(f"peer offers more than {MAX_RECORDS_PER_PULL} records in one session")
-            unresolved -= await local.known(list(unresolved))
-            frontier = sorted(unresolved)
-        verified = await checks.verified()
+        await local.call(ledger.ask, frontier)
+        await _walk(link, local, ledger, have, checks, report)
+        await checks.finish()
+        await _store_staged(local, staged, name, report)
     finally:
         checks.cancel()
-    verified.sort(key=lambda record: (record.clock, record.id))  # parents before children
-    for start in range(0, len(verified), INGEST_BATCH):
-        outcome = await local.ingest_verified(name, verified[start:start + INGEST_BATCH])
-        report.added += len(outcome.added)
-        report.refused.extend((r.id, r.reason) for r in outcome.rejected)
-        report.waiting += len(outcome.waiting)
+        await local.call(ledger.close)
+        await local.call(staged.close)
     return report
 
 
-class _Checks:
-    """The signature checks of one pull's records, running while the pull goes on."""
+async def _walk(link: PeerLink, local: LocalStore, ledger: PullLedger, have: list[str], checks: _Checks,
+                report: PullReport) -> None:
+    """Ask for what is wanted, pass after pass, until nothing is left to ask.
 
-    def __init__(self, local: LocalStore, name: str, accept_author: AcceptAuthor, report: PullReport):
+    A pass asks for the parents of what came in the one before that are
+    neither held nor came, less those the peer lacks or answered with a block
+    that is not a record (neither is asked for again). An id the peer
+    neither sent nor called missing (its answer was full) is asked again;
+    a pass that brings nothing new ends the walk, so a peer that answers
+    with nothing cannot keep us asking. What is still wanted then waits.
+    """
+    while await local.call(ledger.next_pass):
+        after, progress = "", False
+        while batch := await local.call(ledger.frontier, after, MAX_IDS_PER_MESSAGE):
+            after = batch[-1]
+            answer = await link.request(WantRecords(tuple(batch), tuple(have)))
+            assert isinstance(answer, RecordsAnswer)
+            records, junk = _parse_answer(answer, batch, report)
+            new = await local.call(ledger.take, records, [*answer.missing, *junk])
+            progress = progress or bool(new or answer.missing or junk)
+            if ledger.received > MAX_RECORDS_PER_PULL:
+                raise ProtocolError(f"peer offers more than {MAX_RECORDS_PER_PULL} records in one session")
+            await checks.start(new)
+        if not progress:
+            return
+
+
+async def _store_staged(local: LocalStore, staged: StagedRecords, name: str, report: PullReport) -> None:
+    """Store the staged records, oldest first (by clock, id), INGEST_BATCH at a time.
+
+    In that order every parent comes before its children, whichever page it
+    is in: a page stores a record only when its parents are in the log
+    (stored by an earlier page, or before this pull) or earlier in the page.
+    """
+    after: Position | None = None
+    while (stored := await local.ingest_staged(name, staged, after, INGEST_BATCH)) is not None:
+        outcome, after = stored
+        report.added += outcome.added
+        report.refused.extend((r.id, r.reason) for r in outcome.rejected)
+        report.waiting += outcome.waiting
+
+
+class _Checks:
+    """The checks of one pull's records that need no order, running while the pull goes on:
+    author accepted (at once), then signature (on the verifier threads); what passes is staged.
+
+    At most PIECES_IN_FLIGHT pieces are checked at a time: a peer that sends
+    faster than we verify waits for its next request, rather than having its
+    records pile up here.
+    """
+
+    def __init__(self, local: LocalStore, staged: StagedRecords, name: str, accept_author: AcceptAuthor,
+                 report: PullReport):
         self._local = local
+        self._staged = staged
         self._name = name
         self._accept_author = accept_author
         self._report = report
         self._trusted: dict[bytes, bool] = {}   # author -> accept_author's answer, asked once per pull
-        self._running: list[asyncio.Future] = []
+        self._running: deque[asyncio.Future[list[Rejected]]] = deque()
 
-    def start(self, records: list[Record]) -> None:
-        """Refuse records by authors not accepted; start verifying the rest."""
+    async def start(self, records: list[Record]) -> None:
+        """Refuse records by authors not accepted; start verifying and staging the rest."""
         accepted = []
         for record in records:
             if self._accepts(record.author):
@@ -196,23 +234,30 @@ class _Checks:
         # In pieces, so that both verifier threads share each answer.
         for start in range(0, len(accepted), VERIFY_PIECE):
             piece = accepted[start:start + VERIFY_PIECE]
-            self._running.append(asyncio.ensure_future(self._local.verify(self._name, piece)))
+            self._running.append(asyncio.ensure_future(self._verify_and_stage(piece)))
+        while len(self._running) > PIECES_IN_FLIGHT:
+            await self._settle_oldest()
 
-    async def verified(self) -> list[Record]:
-        """Every record that passed, once all have been checked; the others are refused."""
-        records: list[Record] = []
-        for running in self._running:
-            good, rejected = await running
-            records += good
-            self._report.refused.extend((r.id, r.reason) for r in rejected)
-        self._running = []
-        return records
+    async def finish(self) -> None:
+        """Wait until every record has been checked, and staged if it passed."""
+        while self._running:
+            await self._settle_oldest()
 
     def cancel(self) -> None:
         """Drop the checks still queued (the pull failed); those already running finish unheard."""
         for running in self._running:
+            if running.done() and not running.cancelled():
+                running.exception()   # retrieved: the pull's own error is the one to report
             running.cancel()
-        self._running = []
+        self._running.clear()
+
+    async def _verify_and_stage(self, piece: list[Record]) -> list[Rejected]:
+        return await self._local.verify_and_stage(self._name, piece, self._staged)
+
+    async def _settle_oldest(self) -> None:
+        rejected = await self._running[0]
+        self._running.popleft()
+        self._report.refused.extend((r.id, r.reason) for r in rejected)
 
     def _accepts(self, author: bytes) -> bool:
         if author not in self._trusted:
@@ -220,11 +265,10 @@ class _Checks:
         return self._trusted[author]
 
 
-def _take_records(answer: RecordsAnswer, asked: list[str], received: dict[str, Record],
-                  report: PullReport) -> tuple[list[Record], list[str]]:
+def _parse_answer(answer: RecordsAnswer, asked: list[str], report: PullReport) -> tuple[list[Record], list[str]]:
     """Parse the records of one answer, refusing any the peer had no reason to send.
 
-    Returns the records new to this pull, and the ids of blocks that are not records.
+    Returns the records, and the ids of blocks that are not records.
 
     The peer walks newest first, so every record in an answer is one we asked
     for or a parent of one before it in the same answer. Parsing here rather
@@ -232,7 +276,7 @@ def _take_records(answer: RecordsAnswer, asked: list[str], received: dict[str, R
     lock) but for a few microseconds per record.
     """
     expected = set(asked)
-    new, junk = [], []
+    records, junk = [], []
     for block in answer.blocks:
         if block.id not in expected:
             raise ProtocolError(f"records answer holds {block.id[:19]}…, which was not asked for")
@@ -243,8 +287,6 @@ def _take_records(answer: RecordsAnswer, asked: list[str], received: dict[str, R
             junk.append(block.id)
             continue
         report.received += 1
-        if block.id not in received:
-            received[block.id] = record
-            new.append(record)
+        records.append(record)
         expected.update(record.parents)
-    return new, junk
+    return records, junk
