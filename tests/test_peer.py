@@ -13,8 +13,9 @@ import os
 from nacl.signing import SigningKey
 
 from fixme.node.handshake import Session, connect, serve
-from fixme.node.messages import Block, NotFound, WantBlock, decode_message, encode_message, make_block
-from fixme.node.peer import PeerLink
+from fixme.node.messages import (Block, Bye, HelloLogs, NotFound, Records, WantBlock, WantRecords, decode_message,
+                                 encode_message, make_block)
+from fixme.node.peer import PeerLink, PeerError, SessionDeadlines
 
 HOST = "127.0.0.1"
 NETWORK = bytes(range(32))
@@ -29,12 +30,13 @@ def run(coro, limit: float = 20.0):
     return asyncio.run(asyncio.wait_for(coro, limit))
 
 
-async def linked(answer) -> tuple[asyncio.Server, Session, asyncio.Future]:
+async def linked(answer, deadlines: SessionDeadlines = SessionDeadlines()
+                 ) -> tuple[asyncio.Server, Session, asyncio.Future]:
     """A server whose sessions are answered by a PeerLink; a client session to it; the link."""
     link_future: asyncio.Future[PeerLink] = asyncio.get_running_loop().create_future()
 
     async def on_session(session: Session) -> None:
-        link = PeerLink(session, answer)
+        link = PeerLink(session, answer, deadlines=deadlines)
         link.start()
         link_future.set_result(link)
         await asyncio.Event().wait()   # until the server closes
@@ -115,3 +117,39 @@ def test_an_answer_that_fails_while_prepared_ahead_ends_the_session_with_a_reaso
 
     failure = run(scenario())
     assert "internal error: the storage thread broke" in str(failure)
+
+
+def test_a_peer_that_pulled_many_records_has_time_to_store_them_before_its_bye():
+    """The peer stores what it pulled before it says bye: 400,000 records took longer than
+    the 60 s a bye may take. The wait grows with the records it was sent."""
+    records = [make_block(f"record {n}".encode()) for n in range(50)]
+
+    async def answer(request):
+        return [Records(len(records)), *records]
+
+    async def pull_then_store(per_record: float) -> BaseException | None:
+        deadlines = SessionDeadlines(bye=0.4, bye_per_record=per_record)
+        server, client, link_future = await linked(answer, deadlines)
+        await client.send(encode_message(HelloLogs(())))
+        await client.send(encode_message(WantRecords((records[0].id,))))
+        for _ in range(1 + len(records)):
+            await client.recv()
+        link = await link_future
+        finished = asyncio.ensure_future(link.finish())
+        assert isinstance(decode_message(await client.recv()), Bye)
+        await asyncio.sleep(1.0)            # storing: longer than `bye` alone allows
+        try:
+            await client.send(encode_message(Bye()))
+        except Exception:
+            pass                            # the server gave up and closed
+        try:
+            await finished
+            return None
+        except PeerError as exc:
+            return exc
+        finally:
+            server.close()
+
+    assert run(pull_then_store(0.02)) is None   # 0.4 s + 50 records x 20 ms
+    failure = run(pull_then_store(0.0))
+    assert failure is not None and "no bye within 0.4 s" in str(failure)
