@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,47 @@ class Measured:
     out: str
     err: str
     peak_rss: int   # bytes (the kernel's ru_maxrss for this process alone)
+
+
+# Peak RSS must be measured from a small parent. Linux carries the old memory
+# map's high-water mark over exec() into the child's ru_maxrss (and a forked
+# child starts with its parent's resident set), so a child of this large
+# pytest process would report pytest's own size. A tiny launcher process
+# spawns the real command and reports wait4's figure for that command alone.
+_LAUNCHER = r"""
+import json, os, resource, subprocess, sys, tempfile, time
+limit, timeout, argv = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+def cap():
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    proc = subprocess.Popen(argv, stdout=out, stderr=err, preexec_fn=cap)
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+            pid, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.02)
+    out.seek(0)
+    err.seek(0)
+    print(json.dumps({"code": os.waitstatus_to_exitcode(status), "out": out.read().decode(errors="replace"),
+                      "err": err.read().decode(errors="replace"), "maxrss_kib": usage.ru_maxrss}))
+"""
+
+
+def run_measured(argv: list[str], cwd: Path | None = None, env: dict | None = None, memory_limit: int = 4 << 30,
+                 timeout: float = 120.0) -> Measured:
+    """Run `argv` and measure its peak RSS. Its address space is capped at `memory_limit`,
+    so a runaway allocation fails there instead of exhausting the machine; past `timeout`
+    it is killed."""
+    launched = subprocess.run([sys.executable, "-c", _LAUNCHER, str(memory_limit), str(timeout), *argv], cwd=cwd,
+                              env=env, capture_output=True, text=True, timeout=timeout + 30)
+    assert launched.returncode == 0, launched.stderr
+    result = json.loads(launched.stdout)
+    return Measured(result["code"], result["out"], result["err"], result["maxrss_kib"] * 1024)
 
 
 class Peer:
@@ -51,29 +90,9 @@ class Peer:
         return proc
 
     def measured(self, *args: str, memory_limit: int = 4 << 30, timeout: float = 120.0) -> Measured:
-        """Run `fixme ARGS` and measure its peak RSS. Its address space is capped at
-        `memory_limit`, so a runaway allocation fails there instead of exhausting the machine."""
-        def cap() -> None:
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen([*FIXME, "-C", str(self.root), *args], stdout=out, stderr=err,
-                                    env=self.env(), preexec_fn=cap)
-            deadline = time.monotonic() + timeout
-            while True:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    break
-                if time.monotonic() > deadline:
-                    proc.kill()
-                    pid, status, usage = os.wait4(proc.pid, 0)
-                    break
-                time.sleep(0.02)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            out.seek(0)
-            err.seek(0)
-            return Measured(proc.returncode, out.read().decode(errors="replace"),
-                            err.read().decode(errors="replace"), usage.ru_maxrss * 1024)
+        """Run `fixme ARGS` and measure its peak RSS (see run_measured)."""
+        return run_measured([*FIXME, "-C", str(self.root), *args], env=self.env(), memory_limit=memory_limit,
+                            timeout=timeout)
 
     def key(self) -> str:
         """This peer's public key, made now (key commands need no repository)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from realnodes import run_measured
 from fixme.cli.env import Environment
 from fixme.cli.main import main
 from fixme.node import canonical
@@ -314,30 +315,6 @@ def test_node_get_of_a_chunk_that_is_missing_names_it(repo, cli):
     assert not (repo.root / "out.bin").exists()
 
 
-# Peak RSS must be measured from a small parent. Linux records the old memory
-# map's high-water mark at exec() into the child's ru_maxrss, and subprocess
-# starts children with vfork, so a child of this (large) pytest process would
-# report pytest's own peak. A tiny launcher process spawns the real command
-# and reports wait4's figure for that command alone.
-_LAUNCHER = r"""
-import json, os, subprocess, sys
-proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-out, err = proc.stdout.read(), proc.stderr.read()
-_, status, usage = os.wait4(proc.pid, 0)
-proc.returncode = os.waitstatus_to_exitcode(status)
-print(json.dumps({"code": proc.returncode, "out": out.decode(), "err": err.decode(), "maxrss_kib": usage.ru_maxrss}))
-"""
-
-
-def _run_measured(argv: list[str], cwd: Path) -> tuple[int, str, str, int]:
-    """Run a child; (exit code, stdout, stderr, its peak RSS in bytes)."""
-    launched = subprocess.run([sys.executable, "-c", _LAUNCHER, *argv], cwd=cwd, capture_output=True,
-                              text=True, timeout=300)
-    assert launched.returncode == 0, launched.stderr
-    result = json.loads(launched.stdout)
-    return result["code"], result["out"], result["err"], result["maxrss_kib"] * 1024
-
-
 def test_one_gigabyte_through_the_cli_with_flat_memory(repo, tmp_path):
     src, dest = tmp_path / "big.bin", tmp_path / "big.out"
     expected = hashlib.sha256()
@@ -347,14 +324,14 @@ def test_one_gigabyte_through_the_cli_with_flat_memory(repo, tmp_path):
             expected.update(piece)
             fh.write(piece)
     try:
-        code, out, err, rss = _run_measured([sys.executable, "-m", "fixme", "node", "put", str(src)], repo.root)
-        assert code == 0, err
-        assert rss < 100 * MiB, f"node put peaked at {rss / MiB:.0f} MiB"
-        blob_id = out.strip()
-        code, out, err, rss = _run_measured(
-            [sys.executable, "-m", "fixme", "node", "get", blob_id, "-o", str(dest)], repo.root)
-        assert code == 0, err
-        assert rss < 100 * MiB, f"node get peaked at {rss / MiB:.0f} MiB"
+        put = run_measured([sys.executable, "-m", "fixme", "node", "put", str(src)], repo.root, timeout=300)
+        assert put.code == 0, put.err
+        assert put.peak_rss < 100 * MiB, f"node put peaked at {put.peak_rss / MiB:.0f} MiB"
+        blob_id = put.out.strip()
+        get = run_measured([sys.executable, "-m", "fixme", "node", "get", blob_id, "-o", str(dest)], repo.root,
+                           timeout=300)
+        assert get.code == 0, get.err
+        assert get.peak_rss < 100 * MiB, f"node get peaked at {get.peak_rss / MiB:.0f} MiB"
         actual = hashlib.sha256()
         with open(dest, "rb") as fh:
             while piece := fh.read(MiB):
