@@ -1,0 +1,218 @@
+"""The system `git`, driven for the git transport of record logs (gitrelay.py).
+
+Every git operation is a run of the user's own `git` program: fetch and
+push go through their credential helpers, ssh config and `insteadOf` rules,
+and fixme never speaks a git protocol itself. Objects are read with
+`cat-file --batch-check` (type and size, before anything is read) and
+`cat-file --batch`, and written with one `fast-import` per commit, which
+builds the blobs, the trees and the commit in one process and refuses to
+move a ref other than forward.
+
+GitPython is not used: the handful of commands here read as plainly through
+subprocess, fast-import and the batch readers are what bulk work needs, and
+importing it would cost more than a whole sync of a few records.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+# Bytes read from `cat-file --batch` in one go at most: memory stays bounded
+# whatever the objects asked for add up to.
+READ_BATCH_BYTES = 64 * 1024 * 1024
+
+
+class GitFailed(Exception):
+    """A git command failed; the message is one line, git's own words when it gave any."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    oid: str
+    type: str     # blob, tree, commit, tag
+    size: int     # bytes of the object's content
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: bytes
+    name: bytes   # as stored: may hold anything but NUL; the reader decides what it accepts
+    oid: str
+
+
+class TreeFormatError(ValueError):
+    """Bytes that are not a well-formed tree object."""
+
+
+class Git:
+    """One repository's git, run as a program in its work tree (or git dir)."""
+
+    def __init__(self, root: Path, environ: Mapping[str, str] | None = None):
+        self.root = Path(root)
+        env = dict(os.environ if environ is None else environ)
+        env.setdefault("LC_ALL", "C")   # git's messages are quoted to the user as they are
+        for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+            env.pop(name, None)
+        self.env = env
+        self._oid_bytes: int | None = None
+
+    # -- running -----------------------------------------------------------------
+    def run(self, *args: str, input: bytes | None = None, check: bool = True,
+            extra_env: Mapping[str, str] | None = None) -> bytes:
+        proc = self._run(args, input, extra_env)
+        if check and proc.returncode != 0:
+            raise GitFailed(first_line(proc.stderr) or f"git {args[0]} failed ({proc.returncode})")
+        return proc.stdout
+
+    def _run(self, args: Iterable[str], input: bytes | None,
+             extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+        env = {**self.env, **(extra_env or {})}
+        try:
+            return subprocess.run(["git", "-C", str(self.root), *args], input=input, capture_output=True,
+                                  env=env, stdin=None if input is not None else subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise GitFailed("git is not installed or not on PATH") from None
+        except OSError as exc:
+            raise GitFailed(f"cannot run git: {exc.strerror}") from None
+
+    def succeeds(self, *args: str) -> bool:
+        return self._run(args, None).returncode == 0
+
+    # -- repository facts ------------------------------------------------------------
+    def common_dir(self) -> Path:
+        """The directory holding refs and objects (shared by linked worktrees)."""
+        text = self.run("rev-parse", "--git-common-dir").decode("utf-8", "surrogateescape").strip()
+        path = Path(text)
+        return path if path.is_absolute() else (self.root / path).resolve()
+
+    def oid_bytes(self) -> int:
+        """Bytes of a raw object id in tree objects: 20 (sha1) or 32 (sha256)."""
+        if self._oid_bytes is None:
+            fmt = self.run("rev-parse", "--show-object-format").decode().strip()
+            self._oid_bytes = 32 if fmt == "sha256" else 20
+        return self._oid_bytes
+
+    def remotes(self) -> list[str]:
+        return self.run("remote").decode("utf-8", "surrogateescape").split()
+
+    def config_all(self, key: str) -> list[str]:
+        proc = self._run(["config", "--get-all", key], None)
+        if proc.returncode not in (0, 1):   # 1: not set
+            raise GitFailed(first_line(proc.stderr) or f"git config {key} failed")
+        return proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+
+    def config_add(self, key: str, value: str) -> None:
+        self.run("config", "--add", key, value)
+
+    # -- refs ------------------------------------------------------------------------
+    def refs(self, prefix: str) -> dict[str, str]:
+        """{ref name: object id} of every ref under `prefix` (which ends in '/')."""
+        out = self.run("for-each-ref", "--format=%(objectname) %(refname)", prefix)
+        found = {}
+        for line in out.decode("utf-8", "surrogateescape").splitlines():
+            oid, _, name = line.partition(" ")
+            found[name] = oid
+        return found
+
+    def ref(self, name: str) -> str | None:
+        proc = self._run(["rev-parse", "-q", "--verify", f"{name}^{{commit}}"], None)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return self.succeeds("merge-base", "--is-ancestor", ancestor, descendant)
+
+    def delete_refs(self, names: Iterable[str]) -> None:
+        commands = "".join(f"delete {name}\n" for name in names)
+        if commands:
+            self.run("update-ref", "--stdin", input=commands.encode("utf-8", "surrogateescape"))
+
+    # -- objects -----------------------------------------------------------------------
+    def info(self, oids: Iterable[str]) -> dict[str, ObjectInfo | None]:
+        """Type and size of each object (None: not in the repository), read before any content is."""
+        oids = list(dict.fromkeys(oids))
+        if not oids:
+            return {}
+        out = self.run("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+                       input="".join(f"{oid}\n" for oid in oids).encode())
+        found: dict[str, ObjectInfo | None] = {}
+        for asked, line in zip(oids, out.decode().splitlines()):
+            parts = line.split()
+            if len(parts) == 3 and parts[2].isdigit():
+                found[asked] = ObjectInfo(parts[0], parts[1], int(parts[2]))
+            else:
+                found[asked] = None   # "<oid> missing"
+        return found
+
+    def contents(self, infos: Iterable[ObjectInfo]) -> dict[str, bytes]:
+        """The content of objects info() described; the caller has checked their sizes."""
+        found: dict[str, bytes] = {}
+        batch: list[ObjectInfo] = []
+        size = 0
+        for item in infos:
+            if batch and size + item.size > READ_BATCH_BYTES:
+                found.update(self._read(batch))
+                batch, size = [], 0
+            batch.append(item)
+            size += item.size
+        if batch:
+            found.update(self._read(batch))
+        return found
+
+    def _read(self, infos: list[ObjectInfo]) -> dict[str, bytes]:
+        out = self.run("cat-file", "--batch", input="".join(f"{i.oid}\n" for i in infos).encode())
+        found: dict[str, bytes] = {}
+        at = 0
+        for item in infos:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            if len(header) != 3 or header[0].decode() != item.oid or int(header[2]) != item.size:
+                raise GitFailed(f"cat-file answered {out[at:end][:80]!r} for {item.oid}")
+            start = end + 1
+            found[item.oid] = out[start:start + item.size]
+            at = start + item.size + 1   # the content is followed by a newline
+        return found
+
+    def fast_import(self, stream: bytes) -> None:
+        """Run `git fast-import` on `stream` (which ends with `done`). It writes objects
+        and moves refs only forward: a ref that would not fast-forward fails the run."""
+        self.run("fast-import", "--quiet", "--done", input=stream)
+
+    # -- remotes -------------------------------------------------------------------------
+    def fetch(self, remote: str, refspecs: Iterable[str], extra_env: Mapping[str, str] | None = None) -> None:
+        self.run("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--prune", remote, *refspecs,
+                 extra_env=extra_env)
+
+    def push(self, remote: str, refspecs: Iterable[str], extra_env: Mapping[str, str] | None = None) -> None:
+        self.run("push", "--quiet", "--no-verify", remote, *refspecs, extra_env=extra_env)
+
+
+def parse_tree(data: bytes, oid_bytes: int) -> list[TreeEntry]:
+    """The entries of a tree object's content: `<mode> SP <name> NUL <raw id>`, repeated."""
+    entries = []
+    at = 0
+    while at < len(data):
+        space = data.find(b" ", at)
+        nul = data.find(b"\0", space + 1) if space >= 0 else -1
+        if space < 0 or nul < 0 or nul + 1 + oid_bytes > len(data):
+            raise TreeFormatError(f"malformed tree entry at byte {at}")
+        mode = data[at:space]
+        if not mode.isdigit():
+            raise TreeFormatError(f"malformed mode {mode[:16]!r} at byte {at}")
+        entries.append(TreeEntry(mode, data[space + 1:nul], data[nul + 1:nul + 1 + oid_bytes].hex()))
+        at = nul + 1 + oid_bytes
+    return entries
+
+
+def first_line(stderr: bytes) -> str:
+    """git's first meaningful line of complaint, without its 'fatal: ' / 'error: ' prefix."""
+    for line in stderr.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if line and not line.startswith("hint:"):
+            for prefix in ("fatal: ", "error: "):
+                line = line.removeprefix(prefix)
+            return line
+    return ""
