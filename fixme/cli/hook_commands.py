@@ -14,9 +14,12 @@ from .env import Environment
 HOOK_DESCRIPTION = """\
 Git hooks that keep fixme up to date: post-commit, post-merge, post-checkout
 and post-rewrite run an incremental scan in the background, and after a
-commit apply its 'Fixme: ID STATE' trailers as signed workflow records.
-They never make git wait and never fail a git command; what they do is
-logged in .fixme/hook.log. Hooks already there keep running."""
+commit apply its 'Fixme: ID STATE' trailers as signed workflow records;
+after a merge or checkout (a 'git pull') they take in the records 'git
+fetch' brought. With --push-records, a pre-push hook also syncs records
+with the remote you push to. They never make git wait and never fail a git
+command; what they do is logged in .fixme/hook.log. Hooks already there
+keep running."""
 
 RUN_DESCRIPTION = """\
 What the installed hooks run (you rarely need it by hand): an incremental
@@ -45,7 +48,7 @@ def register(sub) -> None:
     """Add `hook` and `check` to the `fixme` subcommand parser."""
     import argparse
 
-    from ..hooks import HOOK_NAMES
+    from ..hooks import ALL_HOOK_NAMES, HOOK_NAMES, PUSH_HOOK
 
     p = sub.add_parser("hook", help="install or remove the git hooks that scan and apply commit trailers",
                        description=HOOK_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,7 +57,12 @@ def register(sub) -> None:
                             description="Add fixme's block to each hook, in the directory git runs hooks from "
                                         "(core.hooksPath honoured). An existing shell hook gets the block after "
                                         "its #! line; any other hook is renamed to HOOK.fixme-chained and run "
-                                        "after fixme. Installing twice is the same as once.")
+                                        "after fixme. Installing twice is the same as once. Also adds "
+                                        "fixme's fetch refspec to each git remote, so that 'git fetch' "
+                                        "and 'git pull' bring records along.")
+    h.add_argument("--push-records", action="store_true",
+                   help=f"also install {PUSH_HOOK}: every 'git push' syncs records with that remote too "
+                        "(in the background)")
     h.set_defaults(run=cmd_hook_install)
     h = hook_sub.add_parser("uninstall", help="remove exactly what 'hook install' added",
                             description="Take fixme's block out of each hook; delete a hook file fixme created "
@@ -71,7 +79,7 @@ def register(sub) -> None:
                                                  "pass HEAD as it was when they started, as it may move on")
     h.add_argument("--detached", action="store_true",
                    help="leave the terminal's session first (the hook runs this in the background)")
-    h.add_argument("event", choices=HOOK_NAMES, metavar="EVENT", help=", ".join(HOOK_NAMES))
+    h.add_argument("event", choices=ALL_HOOK_NAMES, metavar="EVENT", help=", ".join(ALL_HOOK_NAMES))
     h.add_argument("args", nargs="*", metavar="ARG", help="the hook's own arguments, as git gave them")
     h.set_defaults(run=cmd_hook_run)
 
@@ -120,21 +128,27 @@ def _hooks_dir(args, env: Environment):
 
 
 def cmd_hook_install(args, env: Environment) -> int:
-    from ..hooks import HookError, install
+    from ..hooks import ALL_HOOK_NAMES, HOOK_NAMES, HookError, install
+    from ..tracker.gitsync import add_fetch_refspecs
 
     root, directory = _hooks_dir(args, env)
     try:
-        changes = install(directory, hook_command())
+        changes = install(directory, hook_command(), ALL_HOOK_NAMES if args.push_records else HOOK_NAMES)
     except HookError as exc:
         raise FixmeError(f"hook install: {exc}") from None
-    return _report_changes(changes, env)
+    code = _report_changes(changes, env)
+    for line in add_fetch_refspecs(root):
+        env.stdout.write(line + "\n")
+    return code
 
 
 def cmd_hook_uninstall(args, env: Environment) -> int:
-    from ..hooks import uninstall
+    from ..hooks import ALL_HOOK_NAMES, PUSH_HOOK, uninstall
 
     root, directory = _hooks_dir(args, env)
-    return _report_changes(uninstall(directory), env)
+    # The push hook is optional: say nothing of it where it was never installed.
+    changes = [c for c in uninstall(directory, ALL_HOOK_NAMES) if c.name != PUSH_HOOK or c.action != "absent"]
+    return _report_changes(changes, env)
 
 
 def _report_changes(changes, env: Environment) -> int:
@@ -195,12 +209,15 @@ def cmd_hook_run(args, env: Environment) -> int:
         with hooks.run_lock(state):
             summary = scan(tracker, bar, env)
             outcomes = tracker.apply_commit_trailers(args.event, args.head, args.args, rewrites)
+            records = _records_by_git(tracker, args.event, args.args)
     except (FixmeError, hooks.HookError) as exc:
         env.stderr.write(f"{prefix}: fixme: {exc}\n")
         return getattr(exc, "exit_code", EXIT_USAGE)
     from .summary import render_summary
 
     env.stdout.write(f"{prefix}: {render_summary(summary)}")
+    for line in records:
+        env.stdout.write(f"{prefix}: {printable(line)}\n")
     for outcome in outcomes:
         if outcome.outcome == "problem":
             env.stdout.flush()  # the hook sends both streams to one log: keep the lines in order
@@ -208,6 +225,27 @@ def cmd_hook_run(args, env: Environment) -> int:
         else:
             env.stdout.write(f"{prefix}: {printable(outcome.describe())}\n")
     return EXIT_OK
+
+
+def _records_by_git(tracker, event: str, event_args: list[str]) -> list[str]:
+    """After a merge or checkout, take in the records `git fetch` brought; before a push
+    (the opt-in pre-push hook), sync records with that remote. What happened, in lines."""
+    from ..hooks import PUSH_HOOK
+    from ..tracker import gitsync
+
+    if event in ("post-merge", "post-checkout"):
+        reports = gitsync.take_in_fetched(tracker)
+        return [f"records from git remote {r.remote}: {r.records_in} in, {len(r.refused)} refused"
+                for r in reports if r.records_in or r.refused]
+    if event == PUSH_HOOK and event_args and event_args[0] in gitsync.remotes(tracker.root):
+        lines = []
+        for outcome in gitsync.sync(tracker, event_args[:1], prompts=False):
+            r = outcome.report
+            lines.append(f"records with git remote {outcome.remote}: " +
+                         (f"cannot sync: {outcome.error}" if r is None else
+                          f"{r.records_in} in, {r.records_out} out, {len(r.refused)} refused"))
+        return lines
+    return []
 
 
 def _read_stdin() -> str:

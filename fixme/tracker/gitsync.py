@@ -104,15 +104,20 @@ def take_in_fetched(tracker: Tracker, wait: float = LOCK_TIMEOUT) -> list[GitSyn
     """
     from ..node.gitrelay import GitSyncReport, TRACKING_PREFIX
 
+    from ..node.gitobjects import GitFailed
+
     reports = []
     with _relay(tracker, writing=False, wait=wait) as relay:
         if relay is None:
             return []
         stamp = _stamp(tracker.root)
-        for name in _tracked_remotes(relay, TRACKING_PREFIX):
-            report = GitSyncReport(name)
-            relay.take_in(name, report)
-            reports.append(report)
+        try:
+            for name in _tracked_remotes(relay, TRACKING_PREFIX):
+                report = GitSyncReport(name)
+                relay.take_in(name, report)
+                reports.append(report)
+        except GitFailed as exc:
+            raise FixmeError(f"git: {exc}") from None
         _save_stamp(tracker.root, stamp)
     return reports
 
