@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -71,13 +72,22 @@ class Git:
     def _run(self, args: Iterable[str], input: bytes | None,
              extra_env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
         env = {**self.env, **(extra_env or {})}
-        try:
-            return subprocess.run(["git", "-C", str(self.root), *args], input=input, capture_output=True,
-                                  env=env, stdin=None if input is not None else subprocess.DEVNULL)
-        except FileNotFoundError:
-            raise GitFailed("git is not installed or not on PATH") from None
-        except OSError as exc:
-            raise GitFailed(f"cannot run git: {exc.strerror}") from None
+        # Input and errors go through files, so stdout is the only pipe and is read in large
+        # pieces: a poll loop over three pipes costs more than git itself for megabytes of output.
+        with tempfile.TemporaryFile() as feed, tempfile.TemporaryFile() as errors:
+            if input is not None:
+                feed.write(input)
+                feed.seek(0)
+            try:
+                proc = subprocess.run(["git", "-C", str(self.root), *args], stdin=feed if input is not None
+                                      else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, env=env)
+            except FileNotFoundError:
+                raise GitFailed("git is not installed or not on PATH") from None
+            except OSError as exc:
+                raise GitFailed(f"cannot run git: {exc.strerror}") from None
+            errors.seek(0)
+            proc.stderr = errors.read()
+        return proc
 
     def succeeds(self, *args: str) -> bool:
         return self._run(args, None).returncode == 0

@@ -242,7 +242,7 @@ class GitRelay:
                 report.notes.append(f"the remote's {old[len('refs/'):]} was moved by someone else; "
                                     f"writing to {own[len('refs/'):]} from now on")
                 here = None
-        report.records_out = self._write_out(own, here, report.dry_run)
+        report.records_out = self._write_out(own, here, self._held_by_others(remote, own), report.dry_run)
         tip = self.git.ref(own)
         if report.dry_run or tip is None or tip == self.git.ref(tracked):
             return
@@ -252,12 +252,30 @@ class GitRelay:
         short = tracked[len(self.tracking_prefix(remote)):]
         self._remember(remote, {short: _RefState(tip, True)})
 
-    def _write_out(self, own: str, tip: str | None, dry_run: bool) -> int:
-        """Commit the log's records `own` lacks on top of `tip`; how many (for a dry run: would be)."""
+    def _held_by_others(self, remote: str, own: str) -> set[str]:
+        """The records the remote's other writer refs hold (as last fetched): ours need not carry them.
+        A ref this clone refused (rewritten) is not counted on: what it holds may go away."""
+        prefix = self.tracking_prefix(remote)
+        mine = own[len("refs/fixme/"):]
+        seen = self._seen(remote)
+        tips = {}
+        for name, tip in self.git.refs(prefix + "records/").items():
+            short = name[len(prefix):]
+            state = seen.get(short)
+            if short != mine and WRITER.match(short[len("records/"):]) and state is not None and state.tip == tip:
+                tips[short] = tip
         held: set[str] = set()
+        for leaves in read_writer_refs(self.git, tips, []).values():
+            held.update(leaves)
+        return held
+
+    def _write_out(self, own: str, tip: str | None, elsewhere: set[str], dry_run: bool) -> int:
+        """Commit on top of `tip` the log's records neither `own` nor the remote's other writer
+        refs (`elsewhere`) hold; how many (for a dry run: would be). A record that reached
+        this clone by another way (a node, another remote) goes out this way too."""
+        held: set[str] = set(elsewhere)
         if tip is not None:
-            refused: list[str] = []
-            held = set(read_writer_refs(self.git, {own: tip}, refused).get(own, {}))
+            held.update(read_writer_refs(self.git, {own: tip}, []).get(own, {}))
         missing = sorted(set(self.log.index.ids(self.log.name)) - held)
         if dry_run or not missing:
             return len(missing)
