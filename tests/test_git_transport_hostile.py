@@ -43,14 +43,14 @@ def good(a, value: str = "wip", n: int = 0, clock: int = 1) -> bytes:
 def reads(monkeypatch):
     """The ids of every object whose content was read."""
     seen: list[str] = []
-    original = gitobjects.Git.contents
+    original = gitobjects.Git.stream
 
-    def contents(self, infos):
+    def stream(self, infos):
         infos = list(infos)
         seen.extend(i.oid for i in infos)
         return original(self, infos)
 
-    monkeypatch.setattr(gitobjects.Git, "contents", contents)
+    monkeypatch.setattr(gitobjects.Git, "stream", stream)
     return seen
 
 
@@ -241,3 +241,50 @@ def test_nothing_bad_is_stored_in_the_block_store(victim):
 def test_commit_helper_is_plain_git(victim):
     remote, _ = victim
     assert len(commit(remote, tree(remote, []))) == 40
+
+
+def test_every_check_holds_when_records_are_verified_on_threads_as_they_stream(victim, monkeypatch):
+    """Pieces of 4, so even this handful goes to the verifier threads while cat-file streams:
+    hash, form, signature, log, trust and parents are each still checked."""
+    import threading
+
+    from nacl.signing import SigningKey
+
+    from fixme.node import log as records_log
+    from fixme.node.records import sign_record
+
+    remote, a = victim
+    monkeypatch.setattr(gitrelay, "VERIFY_PIECE", 4)
+    threads: set[str] = set()
+    check = records_log.check_records
+
+    def recording(*args):
+        threads.add(threading.current_thread().name)
+        return check(*args)
+
+    monkeypatch.setattr(records_log, "check_records", recording)
+    entry = a.entries()[0]
+    chain = [signed(WRITER, entry, "wip", clock=1)]
+    for n in range(2, 12):
+        chain.append(signed(WRITER, entry, "wip" if n % 2 else "test", parents=[gitrelay.block_id(chain[-1])],
+                            clock=n))
+    forged = signed(WRITER, entry, "done", parents=[gitrelay.block_id(chain[-1])], clock=20)
+    at = forged.index(b'"sig":"') + 7
+    forged = forged[:at] + (b"0" if forged[at:at + 1] != b"0" else b"1") + forged[at + 1:]
+    orphan = signed(WRITER, entry, "done", parents=["sha256:" + "ab" * 32], clock=30)
+    other_log = sign_record(SigningKey(WRITER), "elsewhere", [], 1, 1_700_000_000_000,
+                            {"op": "set", "entry": entry, "attr": "workflow", "value": "done"}).data
+    stranger = signed(STRANGER, entry, "dropped")
+    misnamed = signed(WRITER, a.entries()[1], "done")
+    bad = [forged, orphan, other_log, stranger, b"not a record at all"]
+    plant(remote, writer_ref(), records_tree(remote, chain + bad + [misnamed], {misnamed: "0" * 64}))
+    out = a.sync()
+    refused = "\n".join(out["refused"])
+    assert any(name.startswith("gitrelay-verify") for name in threads), threads
+    assert out["records_in"] == len(chain) and a.record_count() == len(chain)
+    assert out["untrusted"] == {public_key(STRANGER): 1}
+    assert out["waiting"] == 1                                   # the orphan: its parent never came
+    assert "bad signature" in refused and "not 'tracker'" in refused
+    assert "content does not match its name" in refused
+    assert gitrelay.block_id(b"not a record at all")[:19] in refused
+    assert a.states()[entry] == "wip"                          # the last of the chain, clock 11

@@ -4,7 +4,7 @@ Every git operation is a run of the user's own `git` program: fetch and
 push go through their credential helpers, ssh config and `insteadOf` rules,
 and fixme never speaks a git protocol itself. Objects are read with
 `cat-file --batch-check` (type and size, before anything is read) and
-`cat-file --batch`, and written with one `fast-import` per commit, which
+one streamed `cat-file --batch` per set of objects, and written with one `fast-import` per commit, which
 builds the blobs, the trees and the commit in one process and refuses to
 move a ref other than forward.
 
@@ -20,11 +20,12 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
-# Bytes read from `cat-file --batch` in one go at most: memory stays bounded
-# whatever the objects asked for add up to.
-READ_BATCH_BYTES = 64 * 1024 * 1024
+# The buffer `cat-file --batch` output is read through: objects are read one at a time
+# (memory holds one, whatever they add up to), the pipe in large pieces.
+STREAM_BUFFER = 1024 * 1024
+_HEADER_BYTES = 200   # "<id> <type> <size>\n" is shorter; a longer line is not an answer
 
 
 class GitFailed(Exception):
@@ -146,7 +147,7 @@ class Git:
         oids = list(dict.fromkeys(oids))
         if not oids:
             return {}
-        out = self.run("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+        out = self.run("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)", "--buffer",
                        input="".join(f"{oid}\n" for oid in oids).encode())
         found: dict[str, ObjectInfo | None] = {}
         for asked, line in zip(oids, out.decode().splitlines()):
@@ -159,32 +160,51 @@ class Git:
 
     def contents(self, infos: Iterable[ObjectInfo]) -> dict[str, bytes]:
         """The content of objects info() described; the caller has checked their sizes."""
-        found: dict[str, bytes] = {}
-        batch: list[ObjectInfo] = []
-        size = 0
-        for item in infos:
-            if batch and size + item.size > READ_BATCH_BYTES:
-                found.update(self._read(batch))
-                batch, size = [], 0
-            batch.append(item)
-            size += item.size
-        if batch:
-            found.update(self._read(batch))
-        return found
+        return {item.oid: data for item, data in self.stream(infos)}
 
-    def _read(self, infos: list[ObjectInfo]) -> dict[str, bytes]:
-        out = self.run("cat-file", "--batch", input="".join(f"{i.oid}\n" for i in infos).encode())
-        found: dict[str, bytes] = {}
-        at = 0
-        for item in infos:
-            end = out.index(b"\n", at)
-            header = out[at:end].split()
-            if len(header) != 3 or header[0].decode() != item.oid or int(header[2]) != item.size:
-                raise GitFailed(f"cat-file answered {out[at:end][:80]!r} for {item.oid}")
-            start = end + 1
-            found[item.oid] = out[start:start + item.size]
-            at = start + item.size + 1   # the content is followed by a newline
-        return found
+    def stream(self, infos: Iterable[ObjectInfo]) -> Iterator[tuple[ObjectInfo, bytes]]:
+        """(info, content) of each object info() described, in order, as git reads them.
+
+        One `cat-file --batch --buffer` for them all: the ids go in from a
+        file, the output is read through a large buffer as it comes, so the
+        caller works on each object (checks it, hands it to other threads)
+        while git reads the next, and only one object is held here at a
+        time. Every answer must be the object asked for, of the type and
+        size info() gave (which the caller checked): anything else stops the
+        read with GitFailed.
+        """
+        infos = list(dict.fromkeys(infos))
+        if not infos:
+            return
+        with tempfile.TemporaryFile() as feed, tempfile.TemporaryFile() as errors:
+            feed.write("".join(f"{item.oid}\n" for item in infos).encode())
+            feed.seek(0)
+            try:
+                proc = subprocess.Popen(["git", "-C", str(self.root), "cat-file", "--batch", "--buffer"],
+                                        stdin=feed, stdout=subprocess.PIPE, stderr=errors, env=self.env,
+                                        bufsize=STREAM_BUFFER)
+            except OSError as exc:
+                raise GitFailed(f"cannot run git: {exc.strerror}") from None
+            out = proc.stdout
+            assert out is not None
+            try:
+                for item in infos:
+                    header = out.readline(_HEADER_BYTES)
+                    parts = header.split()
+                    if (len(parts) != 3 or parts[0] != item.oid.encode() or parts[1] != item.type.encode()
+                            or parts[2] != str(item.size).encode()):
+                        errors.seek(0)
+                        why = first_line(errors.read()) or f"answered {header[:80]!r}"
+                        raise GitFailed(f"cat-file, asked for {item.oid}: {why}")
+                    data = out.read(item.size + 1)   # the content is followed by a newline
+                    if len(data) != item.size + 1:
+                        raise GitFailed(f"cat-file stopped in the middle of {item.oid}")
+                    yield item, data[:-1]
+            finally:
+                out.close()
+                if proc.poll() is None:
+                    proc.kill()   # the caller stopped early: what git has left to say is not wanted
+                proc.wait()
 
     def fast_import(self, stream: bytes) -> None:
         """Run `git fast-import` on `stream` (which ends with `done`). It writes objects

@@ -9,8 +9,9 @@ only forward, so pushes never conflict. A fetch copies the remote's
 own: no fetch ever writes the user's refs.
 
 The remote is an untrusted relay. What comes from it passes the checks a
-peer's records pass (RecordLog.ingest: hash, form, signature, log, parents,
-clocks) plus the author check the node makes (`accept_author`); before
+peer's records pass (hash, form, signature and log on verifier threads while
+git streams the blobs, then parents and clocks: RecordLog.ingest_verified)
+plus the author check the node makes (`accept_author`); before
 that, every object is sized with `cat-file --batch-check` before it is
 read, every name in a tree is checked against the one spelling the layout
 allows, and entries per tree and records per ref are capped. Whatever is
@@ -54,6 +55,7 @@ MAX_TREE_ENTRIES = 65_536        # entries of one fan-out tree
 MAX_RECORDS_PER_REF = 2_000_000  # as many as one peer session may bring (reconcile.MAX_RECORDS_PER_PULL)
 MAX_WRITER_REFS = 10_000         # writer refs read from one remote
 MAX_BLOB_BYTES = MAX_RECORD_BYTES
+VERIFY_PIECE = 256               # records per verifier task (as reconcile.py's)
 # The longest a tree entry can be: mode, space, name, NUL, a sha256 id.
 _ENTRY_BYTES = len(BLOB_MODE) + 1 + 62 + 1 + 32
 
@@ -106,6 +108,9 @@ class GitRelay:
         # A run without a terminal (a hook) must fail rather than wait for a password nobody types.
         # (ssh cannot prompt either there: a detached hook run has no terminal.)
         self._env = {} if prompts else {"GIT_TERMINAL_PROMPT": "0"}
+        # {commit id: {record id: blob id}} of the writer-ref tips read so far: a commit names
+        # one tree for good, so `send` need not read again what `take_in` has just read.
+        self._leaves: dict[str, dict[str, str]] = {}
 
     # -- names ---------------------------------------------------------------------
     def own_ref(self) -> str:
@@ -154,72 +159,83 @@ class GitRelay:
                 tips[short] = tip
         report.refs_read = len(tips)
         leaves = read_writer_refs(self.git, tips, report.refused)
+        self._leaves.update((tips[ref], records) for ref, records in leaves.items())
         unsettled = self._ingest(leaves, report)
         if not report.dry_run:
             self._remember(remote, {ref: _RefState(tip, ref not in unsettled) for ref, tip in tips.items()})
 
     def _ingest(self, leaves: dict[str, dict[str, str]], report: GitSyncReport) -> set[str]:
-        """Take in the records the refs name that the log lacks; the refs holding some left for later."""
+        """Take in the records the refs name that the log lacks; the refs holding some left for later.
+
+        Every blob is sized before it is read; then one `cat-file --batch`
+        streams them, and each is checked as it comes: its hash against its
+        name and its author against the trust list here, its form and
+        signature on VERIFY_THREADS verifier threads (libsodium releases the
+        GIL) while git goes on reading. Once all are checked, the log stores
+        those whose parents it has (RecordLog.ingest_verified): every
+        check a peer's records pass, in the order the node makes them.
+        """
         named: dict[str, list[_Leaf]] = {}
         for ref, records in leaves.items():
             for record_id, oid in records.items():
                 named.setdefault(record_id, []).append(_Leaf(ref, oid))
         fresh = set(named) - self.log.index.known(named)
         unsettled: set[str] = set()
-        blocks: dict[str, bytes] = {}
-        sources: dict[str, _Leaf] = {}
         infos = self.git.info(leaf.oid for record_id in fresh for leaf in named[record_id])
-        readable: list[ObjectInfo] = []
+        readers: dict[str, list[tuple[str, _Leaf]]] = {}   # blob id -> (record id, leaf) naming it, in order
         for record_id in sorted(fresh):
             for leaf in named[record_id]:
                 info = infos.get(leaf.oid)
                 problem = _blob_problem(info)
                 if problem is None:
-                    readable.append(info)
+                    readers.setdefault(leaf.oid, []).append((record_id, leaf))
                 else:
                     report.refused.append(f"{leaf.ref}: {record_id[:19]}…: {problem}")
                     if info is None:
                         unsettled.add(leaf.ref)   # the object may come with a later fetch
-        contents = self.git.contents(readable)
+        decided: set[str] = set()      # record ids taken for checking, or kept out: other copies not read
+        sources: dict[str, _Leaf] = {}
         authors: dict[str, bool] = {}
-        for record_id in sorted(fresh):
-            for leaf in named[record_id]:
-                data = contents.get(leaf.oid)
-                if data is None or record_id in blocks:
-                    continue
-                if block_id(data) != record_id:
-                    report.refused.append(f"{leaf.ref}: {record_id[:19]}…: content does not match its name")
-                    continue
-                author = _author_of(data)
-                if author is not None and not authors.setdefault(author, self.accept_author(self.log.name, author)):
-                    # As the node does: not stored; it comes once its author is trusted.
-                    report.untrusted[author] = report.untrusted.get(author, 0) + 1
-                    unsettled.update(other.ref for other in named[record_id])
-                    blocks[record_id] = b""   # decided: not offered again from another ref
-                    continue
-                blocks[record_id] = data
-                sources[record_id] = leaf
-        wanted = [data for data in blocks.values() if data]
+        with _Verifiers(self.log.name) as checks:
+            for info, data in self.git.stream(infos[oid] for oid in readers):
+                digest = block_id(data)
+                for record_id, leaf in readers[info.oid]:
+                    if record_id in decided:
+                        continue
+                    if digest != record_id:
+                        report.refused.append(f"{leaf.ref}: {record_id[:19]}…: content does not match its name")
+                        continue
+                    decided.add(record_id)
+                    author = _author_of(data)
+                    if author is not None and not authors.setdefault(
+                            author, self.accept_author(self.log.name, author)):
+                        # As the node does: not stored; it comes once its author is trusted.
+                        report.untrusted[author] = report.untrusted.get(author, 0) + 1
+                        unsettled.update(other.ref for other in named[record_id])
+                        continue
+                    sources[record_id] = leaf
+                    checks.add(record_id, data)
+            verified, rejected = checks.results()
+        # Belt and braces: the trust check read the author from the record's first bytes;
+        # a record whose parsed author is other than one let through does not go in.
+        if unchecked := [record for record in verified if not authors.get(record.author_text)]:
+            from .log import Rejected
+
+            rejected += [Rejected(record.id, "author not checked against the trust list") for record in unchecked]
+            verified = [record for record in verified if authors.get(record.author_text)]
+        for refusal in rejected:
+            report.refused.append(f"{_where(sources, refusal.id)}: {refusal.id[:19]}…: {refusal.reason}")
         if report.dry_run:
-            report.records_in = self._would_take(wanted, report)
+            report.records_in = len(verified)   # parents not checked: nothing is stored
             return unsettled
-        outcome = self.log.ingest(wanted)
+        outcome = self.log.ingest_verified(verified)
         report.records_in += len(outcome.added)
-        for rejected in outcome.rejected:
-            where = sources[rejected.id].ref if rejected.id in sources else "?"
-            report.refused.append(f"{where}: {rejected.id[:19]}…: {rejected.reason}")
+        for refusal in outcome.rejected:
+            report.refused.append(f"{_where(sources, refusal.id)}: {refusal.id[:19]}…: {refusal.reason}")
         report.waiting += len(outcome.waiting)
         for record in outcome.waiting:
             unsettled.update(leaf.ref for leaf in named.get(record.id, ()))
         return unsettled
-
-    def _would_take(self, blocks: list[bytes], report: GitSyncReport) -> int:
-        """For a dry run: how many of `blocks` are good records of the log (parents not checked)."""
-        from .log import check_records
-
-        good, rejected = check_records(self.log.name, [(block_id(b), b) for b in blocks])
-        report.refused.extend(f"{r.id[:19]}…: {r.reason}" for r in rejected)
-        return len(good)
 
     # -- writing ours out ---------------------------------------------------------------
     def send(self, remote: str, report: GitSyncReport) -> None:
@@ -265,9 +281,17 @@ class GitRelay:
             if short != mine and WRITER.match(short[len("records/"):]) and state is not None and state.tip == tip:
                 tips[short] = tip
         held: set[str] = set()
-        for leaves in read_writer_refs(self.git, tips, []).values():
+        for leaves in self._read_tips(tips).values():
             held.update(leaves)
         return held
+
+    def _read_tips(self, tips: dict[str, str]) -> dict[str, dict[str, str]]:
+        """read_writer_refs of `tips`, those read before in this run not read again; refusals
+        not told (take_in tells them)."""
+        unread = {ref: tip for ref, tip in tips.items() if tip not in self._leaves}
+        for ref, records in read_writer_refs(self.git, unread, []).items():
+            self._leaves[unread[ref]] = records
+        return {ref: self._leaves.get(tip, {}) for ref, tip in tips.items()}
 
     def _write_out(self, own: str, tip: str | None, elsewhere: set[str], dry_run: bool) -> int:
         """Commit on top of `tip` the log's records neither `own` nor the remote's other writer
@@ -275,7 +299,7 @@ class GitRelay:
         this clone by another way (a node, another remote) goes out this way too."""
         held: set[str] = set(elsewhere)
         if tip is not None:
-            held.update(read_writer_refs(self.git, {own: tip}, []).get(own, {}))
+            held.update(self._read_tips({own: tip})[own])
         missing = sorted(set(self.log.index.ids(self.log.name)) - held)
         if dry_run or not missing:
             return len(missing)
@@ -318,6 +342,70 @@ class GitRelay:
             return canonical.encode(doc)
 
         self.state.update(SEEN_REF, change)
+
+
+class _Verifiers:
+    """Form and signature checks of records, on VERIFY_THREADS threads, while the caller reads on.
+
+    `with _Verifiers(log) as checks:` then checks.add(id, bytes) for each
+    record (its id already checked to be the hash of its bytes), and
+    checks.results() once all are added: (the good records, parsed; why the
+    others are refused), as RecordLog.ingest would decide. Records go to the
+    threads VERIFY_PIECE at a time, so both share even a small sync; a
+    handful is checked here without threads.
+    """
+
+    def __init__(self, log: str):
+        self._log = log
+        self._piece: list[tuple[str, bytes]] = []
+        self._pending: list = []
+        self._pool = None
+
+    def __enter__(self) -> _Verifiers:
+        return self
+
+    def add(self, record_id: str, data: bytes) -> None:
+        self._piece.append((record_id, data))
+        if len(self._piece) >= VERIFY_PIECE:
+            self._submit()
+
+    def results(self) -> tuple[list, list]:
+        from .log import check_records
+
+        verified: list = []
+        rejected: list = []
+        if self._piece and self._pool is None:
+            verified, rejected = check_records(self._log, self._piece)   # a few: not worth threads
+        elif self._piece:
+            self._submit()
+        self._piece = []
+        for future in self._pending:
+            good, bad = future.result()
+            verified += good
+            rejected += bad
+        self._pending = []
+        return verified, rejected
+
+    def _submit(self) -> None:
+        from .log import VERIFY_THREADS, check_records
+
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="gitrelay-verify")
+        self._pending.append(self._pool.submit(check_records, self._log, self._piece))
+        self._piece = []
+
+    def __exit__(self, *exc_info) -> None:
+        if self._pool is not None:
+            for future in self._pending:
+                future.cancel()   # the read failed: checks not started are not wanted
+            self._pool.shutdown(wait=True)
+
+
+def _where(sources: dict[str, _Leaf], record_id: str) -> str:
+    leaf = sources.get(record_id)
+    return leaf.ref if leaf is not None else "?"
 
 
 def read_writer_refs(git: Git, tips: dict[str, str], refused: list[str]) -> dict[str, dict[str, str]]:
