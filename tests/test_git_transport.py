@@ -230,3 +230,128 @@ def test_sync_json_lists_every_remote(pair):
     _, (a, _) = pair
     data = json.loads(a.fixme("sync", "--format", "json").out)
     assert [r["remote"] for r in data["remotes"]] == ["origin"] and data["remotes"][0]["error"] is None
+
+
+# -- the opt-in pre-push hook: records go out with a plain `git push` --------------------------
+
+def hooked_git(clone: Clone, *args: str) -> subprocess.CompletedProcess:
+    """A plain git command in `clone`, its hooks run in the foreground (as git runs any hook)
+    with the clone's own key."""
+    return subprocess.run(["git", *args], cwd=clone.root, capture_output=True, text=True,
+                          env={**os.environ, "FIXME_HOOK_FOREGROUND": "1", "FIXME_HOME": str(clone.home)})
+
+
+def commit_and_push(clone: Clone, name: str = "more.py") -> subprocess.CompletedProcess:
+    (clone.root / name).write_text("# TODO: later\n")
+    clone.git("add", "-A")
+    clone.git("commit", "-qm", f"add {name}")
+    return hooked_git(clone, "push", "-q")
+
+
+def hook_log(clone: Clone) -> str:
+    path = clone.root / ".fixme" / "hook.log"
+    return path.read_text() if path.exists() else ""
+
+
+def fixme_refs(remote) -> list[str]:
+    return git(remote, "for-each-ref", "--format=%(refname)", "refs/fixme/").split()
+
+
+def test_push_records_hooks_carry_a_change_by_plain_git_push_and_pull(pair):
+    remote, (a, b) = pair
+    for clone in (a, b):
+        clone.fixme("hook", "install", "--push-records")
+    assert "pre-push" in a.fixme("hook", "status").out
+    first = a.entries()[0]
+    a.fixme("set-workflow", first, "wip")
+    pushed = commit_and_push(a)
+    assert pushed.returncode == 0, pushed.stderr
+    assert len(fixme_refs(remote)) == 1, hook_log(a)
+    assert "records with git remote origin: 0 in, 1 out, 0 refused" in hook_log(a)
+    assert git(remote, "rev-parse", "main") == a.git("rev-parse", "HEAD")   # the user's push went through
+    pulled = hooked_git(b, "pull", "-q")
+    assert pulled.returncode == 0, pulled.stderr
+    assert b.record_count() == 1, hook_log(b)       # taken in by the post-merge hook, no `fixme sync`
+    assert b.states()[first] == "wip"
+    assert (b.root / "more.py").exists()
+
+
+def test_the_pre_push_hook_in_the_background_pushes_records_after_the_push(pair):
+    """As users run it: git does not wait for fixme, whose sync follows the push by itself."""
+    import time
+
+    remote, (a, _) = pair
+    a.fixme("hook", "install", "--push-records")
+    a.fixme("set-workflow", a.entries()[0], "wip")
+    (a.root / "more.py").write_text("# TODO: later\n")
+    a.git("add", "-A")
+    a.git("commit", "-qm", "more")
+    pushed = subprocess.run(["git", "push", "-q"], cwd=a.root, capture_output=True, text=True,
+                            env={**os.environ, "FIXME_HOME": str(a.home)})
+    assert pushed.returncode == 0, pushed.stderr
+    deadline = time.monotonic() + 60
+    while not fixme_refs(remote) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(fixme_refs(remote)) == 1, hook_log(a)
+
+
+def test_without_push_records_a_git_push_pushes_no_records(pair):
+    remote, (a, _) = pair
+    a.fixme("hook", "install")
+    status = a.fixme("hook", "status")
+    assert status.code == 0 and "pre-push       not installed (optional" in status.out
+    data = json.loads(a.fixme("hook", "status", "--format", "json").out)
+    assert {h["name"]: h["optional"] for h in data["hooks"]}["pre-push"] is True
+    a.fixme("set-workflow", a.entries()[0], "wip")
+    pushed = commit_and_push(a)
+    assert pushed.returncode == 0, pushed.stderr
+    assert git(remote, "rev-parse", "main") == a.git("rev-parse", "HEAD")
+    assert fixme_refs(remote) == [] and "pre-push" not in hook_log(a)
+
+
+def test_a_remote_refusing_fixme_refs_does_not_block_the_push(pair):
+    remote, (a, _) = pair
+    update = remote / "hooks" / "update"
+    update.write_text('#!/bin/sh\ncase "$1" in refs/fixme/*) echo "no fixme refs here" >&2; exit 1;; esac\n')
+    update.chmod(0o755)
+    a.fixme("hook", "install", "--push-records")
+    a.fixme("set-workflow", a.entries()[0], "wip")
+    pushed = commit_and_push(a)
+    assert pushed.returncode == 0, pushed.stderr
+    assert git(remote, "rev-parse", "main") == a.git("rev-parse", "HEAD")
+    assert fixme_refs(remote) == []
+    failures = [line for line in hook_log(a).splitlines() if "cannot sync" in line]
+    assert len(failures) == 1 and "records with git remote origin" in failures[0], hook_log(a)
+    assert "Traceback" not in hook_log(a)
+
+
+@pytest.mark.parametrize("damage", ["node", "refs", "records.db"])
+def test_a_broken_fixme_in_the_pre_push_hook_does_not_block_the_push(pair, damage):
+    remote, (a, _) = pair
+    a.fixme("hook", "install", "--push-records")
+    a.fixme("set-workflow", a.entries()[0], "wip")
+    import shutil
+
+    # Damage fixme cannot repair by itself: .fixme/node or its refs a file, the index a directory.
+    broken = a.root / ".fixme" / "node" / ("" if damage == "node" else damage)
+    if broken.is_dir():
+        shutil.rmtree(broken)
+        broken.write_bytes(b"not a directory")
+    else:
+        broken.unlink()
+        broken.mkdir()
+    pushed = commit_and_push(a)
+    assert pushed.returncode == 0, pushed.stderr
+    assert git(remote, "rev-parse", "main") == a.git("rev-parse", "HEAD")
+    assert fixme_refs(remote) == []
+    log = hook_log(a)
+    assert "Traceback" not in log and len(_failures(log)) == 1, log
+    # The hook's own run: the failure in one line, exit 0, whatever broke.
+    run = a.fixme("hook", "run", "pre-push", "origin", str(remote), check=False)
+    assert run.code == 0 and "Traceback" not in run.err, run.err
+    assert len(_failures(run.out + run.err)) == 1, run.out + run.err
+
+
+def _failures(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "pre-push" in line and ("sync" in line or "fixme:" in line)
+            and "scanned" not in line]

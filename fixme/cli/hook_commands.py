@@ -70,7 +70,9 @@ def register(sub) -> None:
     h.set_defaults(run=cmd_hook_uninstall)
     h = hook_sub.add_parser("status", help="which hooks are installed, and where",
                             description="Show the hooks directory and, for each hook, whether fixme's block is "
-                                        "in it and current. Exit code 1 when any is missing or out of date.")
+                                        "in it and current, the opt-in pre-push hook (--push-records) too. "
+                                        "Exit code 1 when any is missing or out of date (pre-push: only "
+                                        "when installed and out of date).")
     h.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     h.set_defaults(run=cmd_hook_status)
     h = hook_sub.add_parser("run", help="internal: what the installed hooks run",
@@ -128,12 +130,14 @@ def _hooks_dir(args, env: Environment):
 
 
 def cmd_hook_install(args, env: Environment) -> int:
-    from ..hooks import ALL_HOOK_NAMES, HOOK_NAMES, HookError, install
+    from ..hooks import ALL_HOOK_NAMES, HOOK_NAMES, PUSH_HOOK, HookError, install, status
     from ..tracker.gitsync import add_fetch_refspecs
 
     root, directory = _hooks_dir(args, env)
+    # The pre-push hook, once opted in to, is refreshed with the others (say, for a new virtualenv).
+    push = args.push_records or status(directory, hook_command(), [PUSH_HOOK])[0].installed
     try:
-        changes = install(directory, hook_command(), ALL_HOOK_NAMES if args.push_records else HOOK_NAMES)
+        changes = install(directory, hook_command(), ALL_HOOK_NAMES if push else HOOK_NAMES)
     except HookError as exc:
         raise FixmeError(f"hook install: {exc}") from None
     code = _report_changes(changes, env)
@@ -160,29 +164,37 @@ def _report_changes(changes, env: Environment) -> int:
 
 
 def cmd_hook_status(args, env: Environment) -> int:
-    from ..hooks import status
+    """Every hook, the opt-in pre-push one too: a missing pre-push is not a fault, a stale one is."""
+    from ..hooks import ALL_HOOK_NAMES, PUSH_HOOK, status
 
     root, directory = _hooks_dir(args, env)
-    states = status(directory, hook_command())
+    states = status(directory, hook_command(), ALL_HOOK_NAMES)
     if args.format == "json":
         data = {"hooks_dir": str(directory), "log": str(root / ".fixme" / "hook.log"),
                 "hooks": [{"name": s.name, "installed": s.installed, "how": s.how or None,
-                           "current": s.current, "path": str(s.path)} for s in states]}
+                           "current": s.current, "path": str(s.path), "optional": s.name == PUSH_HOOK}
+                          for s in states]}
         env.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         env.stdout.write(f"hooks directory: {directory}\n")
         for s in states:
             env.stdout.write(f"  {s.name:<14} {_state_text(s)}\n")
         env.stdout.write(f"log: {root / '.fixme' / 'hook.log'}\n")
-    return EXIT_OK if all(s.installed and s.current for s in states) else EXIT_NOT_FOUND
+    faults = [s for s in states if not s.current and (s.installed or s.name != PUSH_HOOK)]
+    return EXIT_NOT_FOUND if faults else EXIT_OK
 
 
 def _state_text(state) -> str:
+    from ..hooks import PUSH_HOOK
+
     if not state.installed:
+        if state.name == PUSH_HOOK:
+            return "not installed (optional: 'fixme hook install --push-records' syncs records on 'git push')"
         return "not installed"
     how = {"created": "fixme's own script", "in-script": "block in your script",
            "chained": "fixme's script, then your hook (.fixme-chained)"}[state.how]
-    return f"installed ({how})" + ("" if state.current else "; out of date: run 'fixme hook install'")
+    again = "'fixme hook install --push-records'" if state.name == PUSH_HOOK else "'fixme hook install'"
+    return f"installed ({how})" + ("" if state.current else f"; out of date: run {again}")
 
 
 # -- hook run -------------------------------------------------------------------------
@@ -211,8 +223,17 @@ def cmd_hook_run(args, env: Environment) -> int:
             outcomes = tracker.apply_commit_trailers(args.event, args.head, args.args, rewrites)
             records = _records_by_git(tracker, args.event, args.args)
     except (FixmeError, hooks.HookError) as exc:
+        if args.event == hooks.PUSH_HOOK:   # a push is never held up by fixme: one line, exit 0
+            env.stderr.write(f"{prefix}: fixme: {_one_line(exc)}\n")
+            return EXIT_OK
         env.stderr.write(f"{prefix}: fixme: {exc}\n")
         return getattr(exc, "exit_code", EXIT_USAGE)
+    except Exception as exc:   # noqa: BLE001
+        if args.event != hooks.PUSH_HOOK:
+            raise
+        # Whatever breaks here, the user's push goes on: one line in the log, exit 0.
+        env.stderr.write(f"{prefix}: fixme: {type(exc).__name__}: {_one_line(exc)}\n")
+        return EXIT_OK
     from .summary import render_summary
 
     env.stdout.write(f"{prefix}: {render_summary(summary)}")
@@ -238,14 +259,24 @@ def _records_by_git(tracker, event: str, event_args: list[str]) -> list[str]:
         return [f"records from git remote {r.remote}: {r.records_in} in, {len(r.refused)} refused"
                 for r in reports if r.records_in or r.refused]
     if event == PUSH_HOOK and event_args and event_args[0] in gitsync.remotes(tracker.root):
+        try:
+            outcomes = gitsync.sync(tracker, event_args[:1], prompts=False)
+        except Exception as exc:   # noqa: BLE001 -- never the user's push's problem
+            return [f"records with git remote {event_args[0]}: not synced: {_one_line(exc)}"]
         lines = []
-        for outcome in gitsync.sync(tracker, event_args[:1], prompts=False):
+        for outcome in outcomes:
             r = outcome.report
             lines.append(f"records with git remote {outcome.remote}: " +
                          (f"cannot sync: {outcome.error}" if r is None else
                           f"{r.records_in} in, {r.records_out} out, {len(r.refused)} refused"))
         return lines
     return []
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one printable line of the hook log."""
+    text = str(exc).strip().splitlines()
+    return printable(text[0]) if text else type(exc).__name__
 
 
 def _read_stdin() -> str:
