@@ -288,3 +288,20 @@ def test_every_check_holds_when_records_are_verified_on_threads_as_they_stream(v
     assert "content does not match its name" in refused
     assert gitrelay.block_id(b"not a record at all")[:19] in refused
     assert a.states()[entry] == "wip"                          # the last of the chain, clock 11
+
+
+def test_the_blob_stream_stops_cleanly_and_takes_no_answer_but_the_one_asked_for(victim):
+    remote, _ = victim
+    repo = gitobjects.Git(remote)
+    oids = [blob(remote, f"object {n}\n".encode()) for n in range(3)]
+    infos = repo.info(oids)
+    assert [data for _, data in repo.stream(infos[oid] for oid in oids)] == [b"object 0\n", b"object 1\n",
+                                                                           b"object 2\n"]
+    reader = repo.stream(infos[oid] for oid in oids)
+    assert next(reader)[1] == b"object 0\n"
+    reader.close()   # stopped early: git is ended and reaped, nothing hangs
+    for wrong in (gitobjects.ObjectInfo(oids[0], "blob", infos[oids[0]].size + 1),
+                  gitobjects.ObjectInfo(oids[0], "tree", infos[oids[0]].size),
+                  gitobjects.ObjectInfo("0" * 40, "blob", 1)):
+        with pytest.raises(gitobjects.GitFailed):
+            list(repo.stream([wrong]))

@@ -187,6 +187,7 @@ class Git:
                 raise GitFailed(f"cannot run git: {exc.strerror}") from None
             out = proc.stdout
             assert out is not None
+            finished = False
             try:
                 for item in infos:
                     header = out.readline(_HEADER_BYTES)
@@ -200,10 +201,11 @@ class Git:
                     if len(data) != item.size + 1:
                         raise GitFailed(f"cat-file stopped in the middle of {item.oid}")
                     yield item, data[:-1]
+                finished = True
             finally:
                 out.close()
-                if proc.poll() is None:
-                    proc.kill()   # the caller stopped early: what git has left to say is not wanted
+                if not finished:
+                    proc.kill()   # the read failed or the caller stopped early: the rest is not wanted
                 proc.wait()
 
     def fast_import(self, stream: bytes) -> None:
