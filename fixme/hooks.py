@@ -51,6 +51,10 @@ if TYPE_CHECKING:
     from typing import Sequence
 
 HOOK_NAMES = ("post-commit", "post-merge", "post-checkout", "post-rewrite")
+# Installed only when asked for ('hook install --push-records'): pushes this clone's records on
+# `git push`. Opt-in, because it makes every push talk to the remote a second time.
+PUSH_HOOK = "pre-push"
+ALL_HOOK_NAMES = (*HOOK_NAMES, PUSH_HOOK)
 CHAINED_SUFFIX = ".fixme-chained"
 STATE_DIR = ".fixme"  # hooks run at the top of the work tree, where this is
 LOG_FILE = "hook.log"

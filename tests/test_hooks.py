@@ -402,8 +402,20 @@ def test_hook_status_and_help(project, cli):
     assert status.code == 1 and not any(h["installed"] for h in json.loads(status.out)["hooks"])
     cli("hook", "install")
     data = json.loads(cli("hook", "status", "--format", "json").out)
-    assert [h["name"] for h in data["hooks"]] == list(hooks.HOOK_NAMES)
-    assert all(h["installed"] and h["current"] and h["how"] == "created" for h in data["hooks"])
+    assert [h["name"] for h in data["hooks"]] == list(hooks.ALL_HOOK_NAMES)
+    required = [h for h in data["hooks"] if not h["optional"]]
+    assert [h["name"] for h in required] == list(hooks.HOOK_NAMES)
+    assert all(h["installed"] and h["current"] and h["how"] == "created" for h in required)
+    status = cli("hook", "status")
+    assert status.code == 0 and "pre-push       not installed (optional" in status.out
+    cli("hook", "install", "--push-records")
+    status = cli("hook", "status")
+    assert status.code == 0 and "pre-push       installed (fixme's own script)" in status.out
+    # An installed pre-push hook gone stale is a fault, and a plain install refreshes it with the rest.
+    hooks.install(hook_path(project, ""), ["/old/venv/bin/python", "-P", "-m", "fixme"], [hooks.PUSH_HOOK])
+    status = cli("hook", "status")
+    assert status.code == 1 and "out of date: run 'fixme hook install --push-records'" in status.out
+    assert "refreshed fixme's block" in cli("hook", "install").out
     assert cli("hook", "status").code == 0
     with pytest.raises(SystemExit):
         cli("hook", "run", "--help")

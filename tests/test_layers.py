@@ -50,3 +50,14 @@ def test_the_read_side_never_imports_the_tracker_cli_or_tui():
     for path in (PACKAGE / "scan").rglob("*.py"):
         for name in imported_modules(path):
             assert not name.startswith(("fixme.tracker", "fixme.cli", "fixme.tui")), (path, name)
+
+
+def test_the_git_transport_is_node_code_and_list_never_imports_it():
+    """The git relay carries any record log: it lives in node/ and knows nothing of the tracker;
+    the modules `fixme list` always imports only load it inside functions."""
+    for name in ("gitrelay.py", "gitobjects.py"):
+        for imported in imported_modules(PACKAGE / "node" / name):
+            assert not imported.startswith(("fixme.tracker", "fixme.scan", "fixme.cli", "fixme.config")), imported
+    source = (PACKAGE / "tracker" / "gitsync.py").read_text()
+    top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert not [line for line in top_level if ".node" in line or "fixme.node" in line], top_level

@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from ..errors import EXIT_NOT_FOUND, EXIT_OK, FixmeError, NotFound
+from ..errors import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, FixmeError, NotFound
 from ..safetext import printable
 from .common import open_tracker, report_written, scanned_tracker, style
 from .env import Environment
@@ -25,13 +25,24 @@ ONE_OFF_LOG_LEVEL = 40
 
 def register(sub, node_sub) -> None:
     """Add `sync`, `attach`, `attachment` to `sub` and `run`, `peers`, `status` to `node`."""
-    p = sub.add_parser("sync", help="one round of sync with peers, both ways",
-                       description="Connect to each PEER (HOST:PORT), or when none is given to the "
-                                   "[[peers]] of .fixme/config.toml and the peers a running node has "
-                                   "discovered; exchange records both ways and fetch the attachments "
-                                   "they reference; print what came in and went out. Exit 1 when no "
-                                   "peer could be reached.")
-    p.add_argument("peers", nargs="*", metavar="PEER", help="HOST:PORT of a peer's node")
+    p = sub.add_parser("sync", help="one round of sync with peers or git remotes, both ways",
+                       description="Sync records both ways, with the nodes of peers or through git remotes. "
+                                   "PEER is a node's HOST:PORT or the name of a git remote. With none given: "
+                                   "the [[peers]] of .fixme/config.toml and the peers a running node has "
+                                   "discovered, or, when there are none, every git remote of the repository "
+                                   "(origin first). Through a git remote: fetch its refs/fixme/* into "
+                                   "refs/fixme-remotes/REMOTE/ (never your own refs), take in every record "
+                                   "there that passes the checks a peer's records pass, then push this "
+                                   "clone's own ref refs/fixme/records/KEY/CLONE with the records the remote "
+                                   "lacks. Prints what came in, went out and was refused. Exit 1 when no "
+                                   "node peer could be reached; 2 when a git remote could not be synced "
+                                   "(unreachable, push refused).")
+    p.add_argument("peers", nargs="*", metavar="PEER", help="HOST:PORT of a peer's node, or a git remote's name")
+    p.add_argument("--remote", action="append", default=[], metavar="NAME",
+                   help="sync through this git remote (repeatable)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="git remotes only: fetch and say what would come in and go out; take nothing in, "
+                        "push nothing")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds (default 120)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(run=cmd_sync)
@@ -127,27 +138,118 @@ def _fetch_bar(env: Environment):
 # -- sync ------------------------------------------------------------------------
 
 def cmd_sync(args, env: Environment) -> int:
-    from ..tracker.network import sync_round
+    from ..tracker.network import default_peers
 
     tracker, _ = open_tracker(args, env)
+    peers, remotes = _split_targets(tracker, args)
+    if not peers and not remotes:
+        from ..node.book import NodeBook
+        from ..tracker.changes import node_dir
+
+        if not default_peers(tracker, NodeBook(node_dir(tracker.root))):
+            remotes = _all_remotes(tracker)
+    if args.dry_run and (peers or not remotes):
+        raise FixmeError("sync --dry-run: only through git remotes (a node round cannot be rehearsed)")
+    data: dict = {}
+    code = EXIT_OK
+    if peers or not remotes:
+        code = _node_round(tracker, peers, args, env, data)
+    if remotes:
+        code = max(code, _git_round(tracker, remotes, args, env, data))
+    if args.format == "json":
+        env.stdout.write(json.dumps(data, indent=2) + "\n")
+    return code
+
+
+def _split_targets(tracker, args) -> tuple[list[str], list[str]]:
+    """(node addresses, git remotes) among the command's PEERs and --remote: a PEER that names
+    a git remote is one; anything else is a node's address, as before git remotes were."""
+    from ..tracker.gitsync import remotes as git_remotes
+
+    if not args.peers and not args.remote:
+        return [], []
+    known = set(git_remotes(tracker.root))
+    for name in args.remote:
+        if name not in known:
+            raise FixmeError(f"sync --remote: no git remote {name!r} (has: {', '.join(sorted(known)) or 'none'})")
+    remotes = list(args.remote) + [p for p in args.peers if p in known]
+    return [p for p in args.peers if p not in known], list(dict.fromkeys(remotes))
+
+
+def _all_remotes(tracker) -> list[str]:
+    from ..tracker.gitsync import NO_REMOTES, remotes
+    from ..tracker.network import NoPeers
+
+    names = remotes(tracker.root)
+    if not names:
+        raise NoPeers(NO_REMOTES)
+    return names
+
+
+def _node_round(tracker, peers: list[str], args, env: Environment, data: dict) -> int:
+    from ..tracker.network import sync_round
+
     bar, progress = _fetch_bar(env)
     node_log = _NodeLog(env.stderr, ONE_OFF_LOG_LEVEL)
     try:
-        result = sync_round(tracker, args.peers, progress=progress, timeout=args.timeout)
+        result = sync_round(tracker, peers, progress=progress, timeout=args.timeout)
     finally:
         bar.close()
         node_log.close()
-    _print_round(result, args, env)
+    if args.format == "json":
+        data.update(_round_json(result))
+    else:
+        _print_round(result, args, env)
     return EXIT_OK if result.reached else EXIT_NO_PEER
 
 
-def _print_round(result, args, env: Environment) -> None:
+def _git_round(tracker, remotes: list[str], args, env: Environment, data: dict) -> int:
+    """Sync through each git remote; a remote that fails is one line on stderr and exit code 2."""
+    from ..tracker.gitsync import sync
+
+    outcomes = sync(tracker, remotes, dry_run=args.dry_run)
+    paint = style(args, env)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            env.stderr.write(f"fixme: {printable(outcome.remote)}: cannot sync: {printable(outcome.error)}\n")
+        elif args.format != "json":
+            _print_git_report(outcome.report, env, paint)
     if args.format == "json":
-        data = {"sessions": [_session_json(s) for s in result.sessions],
-                "blobs": [vars(b) for b in result.blobs], "blob_errors": result.blob_errors,
-                "reached": result.reached}
-        env.stdout.write(json.dumps(data, indent=2) + "\n")
-        return
+        data["remotes"] = [{**vars(o.report), "error": None} if o.report else {"remote": o.remote, "error": o.error}
+                           for o in outcomes]
+    return EXIT_USAGE if any(o.error is not None for o in outcomes) else EXIT_OK
+
+
+def _print_git_report(report, env: Environment, paint) -> None:
+    """'origin  git  2 records in, 3 out, 1 refused here': like a node session's line."""
+    verb = ("would take", "would send") if report.dry_run else ("", "")
+    line = (f"{printable(report.remote)}  git  {verb[0] + ' ' if verb[0] else ''}{report.records_in} records in, "
+            f"{verb[1] + ' ' if verb[1] else ''}{report.records_out} out")
+    if report.untrusted:
+        total = sum(report.untrusted.values())
+        line += paint(f", {total} not taken (author not trusted: {', '.join(sorted(report.untrusted))})", "33")
+    if report.refused:
+        line += paint(f", {len(report.refused)} refused here", "33")
+    if report.waiting:
+        line += f", {report.waiting} waiting for parents"
+    if report.dry_run:
+        line += paint("  (dry run: nothing taken in or pushed)", "2")
+    env.stdout.write(line + "\n")
+    for refusal in report.refused[:10]:
+        env.stdout.write(f"    refused {printable(refusal)}\n")
+    if len(report.refused) > 10:
+        env.stdout.write(f"    … and {len(report.refused) - 10} more ('--format json' lists them all)\n")
+    for note in report.notes:
+        env.stdout.write(f"    {printable(note)}\n")
+
+
+def _round_json(result) -> dict:
+    return {"sessions": [_session_json(s) for s in result.sessions],
+            "blobs": [vars(b) for b in result.blobs], "blob_errors": result.blob_errors,
+            "reached": result.reached}
+
+
+def _print_round(result, args, env: Environment) -> None:
     # Errors, reasons and refusals quote what the peer said: printable() before it reaches the terminal.
     paint = style(args, env)
     for s in result.sessions:

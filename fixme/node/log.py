@@ -285,6 +285,11 @@ class LogIndex:
             "INSERT OR IGNORE INTO records (digest, log, author, clock, time, parents, refs, payload)"
             " VALUES (?,?,?,?,?,?,?,?)", rows)
 
+    def ids(self, log: str) -> Iterator[str]:
+        """The id of every record of `log` in the index (no payload parsed: for set arithmetic)."""
+        for (digest,) in self.db.execute("SELECT digest FROM records WHERE log = ?", (log,)):
+            yield _id(digest)
+
     def count(self, log: str) -> int:
         return self.db.execute("SELECT count(*) FROM records WHERE log = ?", (log,)).fetchone()[0]
 

@@ -122,7 +122,9 @@ class Tracker:
         """Every record of the tracker's log, as changes, in arrival order."""
         if self._changes is None:
             from .changes import read_changes
+            from .gitsync import arrived
 
+            arrived(self, self.notify)  # records a plain `git fetch` brought; a few stat calls otherwise
             self._changes = read_changes(self.root, self.config, self.notify)
         return self._changes
 
@@ -385,6 +387,9 @@ class Tracker:
         if self.config.trusted_name(identity.key_text) is None:   # init never renames your key
             name = self._init_trust(identity.key_text, name)
             done.append(f"trusted your key {identity.fingerprint} as {name!r}")
+        from .gitsync import add_fetch_refspecs
+
+        done += add_fetch_refspecs(self.root)
         return done
 
     def _init_trust(self, key: str, name: str) -> str:
