@@ -295,12 +295,13 @@ def test_demo_works_from_a_wheel_installed_in_a_new_venv(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
     python = venv / "bin" / "python"
+    # Without PYTHONPATH: a checkout on it (with its .egg-info) would look installed to pip already.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                    "--no-index", str(wheel)], check=True, capture_output=True, timeout=300)
+                    "--no-index", str(wheel)], check=True, capture_output=True, timeout=300, env=env)
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                              check=True, capture_output=True, text=True).stdout.strip()
     Path(purelib, "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     where = subprocess.run([str(python), "-c", "import fixme; print(fixme.__file__)"], cwd=tmp_path, env=env,
                            check=True, capture_output=True, text=True).stdout
     assert where.startswith(purelib), where          # the installed copy, not the checkout
