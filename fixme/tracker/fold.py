@@ -13,9 +13,15 @@ def apply_changes(entries: list[Entry], changes: list[Change], config: Config) -
     Records naming entries that are not (or no longer) scanned stay in the
     log and apply whenever such an entry appears.
     """
-    if not changes:
+    if changes:
+        apply_latest(entries, latest_sets(changes), config)
+
+
+def apply_latest(entries: list[Entry], latest: dict[str, dict[str, Change]], config: Config) -> None:
+    """apply_changes with the winning records already chosen (workflow.latest_sets, or the
+    kept fold of folded.py, which gives the same)."""
+    if not latest:
         return
-    latest = latest_sets(changes)
     for entry in entries:
         sets = latest.get(entry.id)
         if sets:

@@ -110,13 +110,19 @@ class Tracker:
         """Every entry the last scan knows, open and gone, with the records folded in."""
         if self._entries is None:
             entries = self._scanned_entries()
-            changes = self.changes()
-            if changes:  # a repository without records does not load the fold at all
-                from .fold import apply_changes
+            latest = self.folded()
+            if latest:  # a repository without records does not load the fold at all
+                from .fold import apply_latest
 
-                apply_changes(entries, changes, self.config)
+                apply_latest(entries, latest, self.config)
             self._entries = entries
         return self._entries
+
+    def folded(self) -> dict[str, dict[str, Change]]:
+        """Per entry and attribute, the trusted record that wins (kept in .fixme/cache/, see folded.py)."""
+        from .folded import folded_state
+
+        return folded_state(self.root, self.config, self.notify)
 
     def changes(self) -> list[Change]:
         """Every record of the tracker's log, as changes, in arrival order."""
