@@ -106,7 +106,8 @@ def test_a_deleted_or_damaged_cache_gives_the_same_answer(tmp_path):
     good = path.read_bytes()
     header, _, body = good.partition(b"\n")
     # A winner's value changed in place: the checksum no longer matches.
-    tampered = body.replace(b'"wip"', b'"done"', 1) if b'"wip"' in body else body.replace(b'"done"', b'"wip"', 1)
+    tampered = body.replace(b"wip", b"wap", 1) if b"wip" in body else body.replace(b"done", b"dome", 1)
+    assert tampered != body
     mark = json.loads(header)
     mark["mark"]["seq"] = str(mark["mark"]["seq"])
     damages = [b"", b"garbage", good[: len(good) // 2], header + b"\n" + tampered, b"{}\n{}",

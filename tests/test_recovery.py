@@ -437,10 +437,10 @@ def test_flipped_bytes_in_records_db_are_seen_by_fsck_and_never_crash_list(tmp_p
 
     code, report = fsck_json(a)
     assert code == 1 and [f["kind"] for f in report["faults"] if f["subject"] == "records.db"] == ["index"]
-    # `list` reads only the records that arrived since the kept fold (.fixme/cache/folded.json):
+    # `list` reads only the records that arrived since the kept fold (.fixme/cache/folded.bin):
     # none did, so it answers from it, rightly, without meeting the damage.
     assert a.states() == before
-    (a.root / ".fixme" / "cache" / "folded.json").unlink()
+    (a.root / ".fixme" / "cache" / "folded.bin").unlink()
     listed = no_traceback(a.fixme("list", "--all", check=False))
     # Reading every record hit the damage: records.db was rebuilt from the blocks, and nothing was lost.
     assert listed.returncode == 0 and "records.db is damaged" in listed.stderr

@@ -71,13 +71,22 @@ def select(entries: list[Entry], query: EntryQuery, state_order: tuple[str, ...]
     return sorted(chosen, key=SORT_KEYS.get(query.sort, SORT_KEYS["path"]))
 
 
+def ref_keys(ref: str) -> tuple[str, str | None]:
+    """The slug a reference names, and the id prefix it can be (None when it cannot):
+    resolve() picks only among entries with that slug or that prefix."""
+    ref = ref.strip()
+    slug = ref[3:] if ref.lower().startswith("pr:") else ref
+    prefix = ref.lower()
+    return slug, prefix if len(prefix) >= 4 and _hex(prefix) else None
+
+
 def resolve(entries: list[Entry], ref: str) -> Entry:
     """Find one entry by full id, unique id prefix, or slug (`pr:slug` for a PR)."""
     ref = ref.strip()
     if not ref:
         raise NotFound("no entry id given")
     want_pr = ref.lower().startswith("pr:")
-    slug = ref[3:] if want_pr else ref
+    slug = ref_keys(ref)[0]
     by_slug = [e for e in entries if e.slug == slug and (e.tag == "PR") == want_pr]
     if not by_slug and not want_pr:
         by_slug = [e for e in entries if e.slug == slug]

@@ -138,9 +138,27 @@ class Tracker:
         return select(self.all_entries(), query, self.config.states)
 
     def get(self, ref: str) -> Entry:
+        """The entry `ref` names (full id, unique prefix, slug, pr:slug), records folded in."""
         from .query import resolve
 
-        return resolve(self.all_entries(), ref)
+        if self._entries is not None:
+            return resolve(self._entries, ref)
+        entry = self._resolve(ref)
+        latest = self.folded()
+        if latest:
+            from .fold import apply_latest
+
+            apply_latest([entry], latest, self.config)
+        return entry
+
+    def _resolve(self, ref: str) -> Entry:
+        """resolve() among the scanned entries, reading only those the reference can pick."""
+        from .query import ref_keys, resolve
+
+        if self._scanned is not None:
+            return resolve(self._scanned, ref)
+        slug, prefix = ref_keys(ref)
+        return resolve(self._read_scan(lambda store: store.entries_named(slug, prefix)), ref)
 
     def _scanned_entries(self) -> list[Entry]:
         """Entries as the scan left them (enough to resolve an id); the fold works on these."""
@@ -151,8 +169,10 @@ class Tracker:
     def short_id_length(self) -> int:
         from ..scan.identity import short_length
 
-        # Ids do not depend on records: no need to fold them in for this.
-        return short_length([e.id for e in self._scanned_entries()], self.config.short_id_length)
+        # Ids do not depend on records, and reading only them costs a tenth of reading entries.
+        ids = [e.id for e in self._scanned] if self._scanned is not None else self._read_scan(
+            lambda store: store.entry_ids())
+        return short_length(list(ids), self.config.short_id_length)
 
     def source_lines(self, entry: Entry, radius: int = 3) -> list[SourceLine]:
         """The lines around an entry's tag line, as they are in the work tree."""
@@ -175,10 +195,8 @@ class Tracker:
         """Write a signed record that sets an attribute (workflow, assigned, …) of an entry."""
         from .workflow import set_payload
 
-        from .query import resolve
-
         self._check_attribute(attr, value)
-        entry = resolve(self._scanned_entries(), ref)
+        entry = self._resolve(ref)
         return self._write(entry, set_payload(entry.id, attr, value, message, commit))
 
     def comment(self, ref: str, text: str) -> Written:
@@ -189,9 +207,7 @@ class Tracker:
             raise FixmeError("comment: the text is empty")
         if len(text) > MAX_TEXT:
             raise FixmeError(f"comment: the text is longer than {MAX_TEXT} characters")
-        from .query import resolve
-
-        entry = resolve(self._scanned_entries(), ref)
+        entry = self._resolve(ref)
         return self._write(entry, comment_payload(entry.id, text))
 
     def history(self, entry_id: str | None = None) -> list[HistoryItem]:
@@ -213,11 +229,10 @@ class Tracker:
     def attach(self, ref: str, path: Path, name: str | None = None) -> Written:
         """Store a file as a blob and write a signed record attaching it to an entry."""
         from .attachments import check_name, store_file
-        from .query import resolve
         from .workflow import attach_payload
 
         name = check_name(name if name is not None else path.name)
-        entry = resolve(self._scanned_entries(), ref)
+        entry = self._resolve(ref)
         blob, size = store_file(self.root, path)
         return self._write(entry, attach_payload(entry.id, name, blob, size), refs=[blob])
 
