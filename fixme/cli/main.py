@@ -142,6 +142,8 @@ def _add_list(sub) -> None:
     p.add_argument("--sort", choices=("path", "date", "state"), default="path", help="order (default: path)")
     p.add_argument("--format", choices=("table", "json", "jsonl", "csv", "markdown"), default="table",
                    help="output format (default: table)")
+    p.add_argument("--width", type=int, metavar="N",
+                   help="fit the table in N columns (default: the terminal's width; not cut off a terminal)")
     p.add_argument("--no-scan", action="store_true", help="show the last scan's result without rescanning")
     p.set_defaults(run=cmd_list)
 
@@ -285,6 +287,8 @@ def cmd_list(args, env: Environment) -> int:
     from ..tracker.query import EntryQuery
     from .render import render_list
 
+    if args.width is not None and args.width < 1:
+        raise FixmeError("list: --width must be at least 1")
     tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
     for state in args.state:
         if state not in tracker.config.states and state != "gone":
@@ -295,7 +299,8 @@ def cmd_list(args, env: Environment) -> int:
                        labels=[label.lstrip("#") for label in args.label],
                        include_gone=args.all or "gone" in args.state, sort=args.sort)
     entries = tracker.list(query)
-    env.stdout.write(render_list(entries, args.format, tracker.short_id_length(), env.width, style(args, env)))
+    width = args.width if args.width is not None else env.width
+    env.stdout.write(render_list(entries, args.format, tracker.short_id_length(), width, style(args, env)))
     if args.format == "table" and not entries and env.stdout_isatty:
         env.stderr.write("no entries\n")
     return EXIT_OK

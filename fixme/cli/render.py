@@ -47,7 +47,7 @@ def entry_json(entry: Entry, short: int) -> dict:
     return {"id": data.pop("id"), "short_id": data.pop("short_id"), **data}
 
 
-def render_list(entries: list[Entry], fmt: str, short: int, width: int, style: Style) -> str:
+def render_list(entries: list[Entry], fmt: str, short: int, width: int | None, style: Style) -> str:
     if fmt == "json":
         return json.dumps([entry_json(e, short) for e in entries], indent=2, ensure_ascii=False) + "\n"
     if fmt == "jsonl":
@@ -59,41 +59,45 @@ def render_list(entries: list[Entry], fmt: str, short: int, width: int, style: S
     return _table(entries, short, width, style)
 
 
-def _table(entries: list[Entry], short: int, width: int, style: Style) -> str:
+def _table(entries: list[Entry], short: int, width: int | None, style: Style) -> str:
+    """The table for people: fits `width` cells (None: not a terminal, nothing is cut).
+
+    cells.plan_table decides what gives way when narrow (the author and age
+    first, then the title and the location, cut from the left).
+    """
+    from ..cells import HEADINGS, TABLE_COLUMNS, cell_width, cut_end, cut_location, location_minimum, pad, plan_table
+
     if not entries:
         return ""
     # Titles, paths and authors come from other people's commits: no cell may
-    # hold a character that moves the cursor or reorders the row.
-    rows = [tuple(printable(cell) for cell in (e.id[:short], shown_state(e), e.tag, e.title or "(no title)",
-                                               location_label(e), e.author or "-", age_label(e)))
+    # hold a character that moves the cursor or reorders the row (tabs included).
+    rows = [(printable(e.id[:short]), shown_state(e), printable(e.tag), printable(e.title or "(no title)"),
+             (printable(e.path), location_suffix(e)), printable(e.author or "-"), age_label(e))
             for e in entries]
-    heads = ("ID", "STATE", "TAG", "TITLE", "LOCATION", "AUTHOR", "AGE")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
-    widths[5] = min(widths[5], 18)
-    widths[4] = min(widths[4], 40)
-    fixed = sum(w for i, w in enumerate(widths) if i != 3) + 2 * (len(heads) - 1)
-    widths[3] = max(12, min(widths[3], width - fixed))
-    lines = [style.bold(_row(heads, widths))]
+    location = TABLE_COLUMNS.index("location")
+    natural = [max(len(HEADINGS[column]), *(cell_width("".join(r[i]) if i == location else r[i]) for r in rows))
+               for i, column in enumerate(TABLE_COLUMNS)]
+    layout = plan_table(natural, width, max(location_minimum(*r[location]) for r in rows))
+    shown = [(TABLE_COLUMNS.index(column), w) for column, w in layout.shown()]
+    gap = " " * layout.gap
+    lines = [style.bold(gap.join(pad(cut_end(HEADINGS[TABLE_COLUMNS[i]], w), w) for i, w in shown).rstrip())]
     for e, row in zip(entries, rows):
-        cells = [_fit(c, w) for c, w in zip(row, widths)]
-        text = "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+        cells = [pad(cut_location(*row[i], w) if i == location else cut_end(row[i], w), w) for i, w in shown]
+        text = gap.join(cells).rstrip()
+        if width is not None and cell_width(text) > width:  # narrower than ID, STATE and TAG: cut the line
+            lines.append(cut_end(text, width))
+            continue
         if style.enabled:  # colour the padded cells so columns stay aligned
-            padded = [c.ljust(w) for c, w in zip(cells, widths)]
-            padded[0] = style(padded[0], "33")
-            padded[1] = style(padded[1], STATE_COLOURS.get(row[1]))
-            padded[2] = style(padded[2], TAG_COLOURS.get(e.tag))
-            padded[4] = style.dim(padded[4])
-            text = "  ".join(padded).rstrip()
+            colours = {0: "33", 1: STATE_COLOURS.get(row[1]), 2: TAG_COLOURS.get(e.tag), location: "2"}
+            text = gap.join(style(cell, colours.get(i)) for (i, _), cell in zip(shown, cells)).rstrip()
         lines.append(text)
     return "\n".join(lines) + "\n"
 
 
-def _row(cells, widths) -> str:
-    return "  ".join(_fit(c, w).ljust(w) for c, w in zip(cells, widths)).rstrip()
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+def location_suffix(entry: Entry) -> str:
+    """What follows the path in a location: `:line`, and ` (+N)` for N more places."""
+    extra = f" (+{len(entry.locations) - 1})" if len(entry.locations) > 1 else ""
+    return f":{entry.line}{extra}"
 
 
 def _csv(entries: list[Entry], short: int) -> str:
