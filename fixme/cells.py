@@ -20,6 +20,7 @@ HEADINGS = {"id": "ID", "state": "STATE", "tag": "TAG", "title": "TITLE", "locat
 AUTHOR_MIN = 10  # an author cut shorter than this says nothing
 TITLE_MIN = 12  # below this a title gives way only when nothing else can
 TITLE_COMFORT = 32  # a longer title is cut to this before the author and age are left out
+LOCATION_COMFORT = 40  # and a longer location to this (or to its file name and line)
 LOCATION_MAX_MIN = 32  # a file name longer than this may itself be cut (from the left) when narrow
 
 
@@ -125,7 +126,7 @@ def plan_table(natural: list[int], width: int | None, location_min: int, gap: in
     """How `width` cells are shared among the columns, from each column's natural width.
 
     Everything fits: natural widths. Narrower, in this order: a long title is
-    cut to TITLE_COMFORT; AUTHOR shrinks (to AUTHOR_MIN) and is then left
+    cut to TITLE_COMFORT and a long location to LOCATION_COMFORT; AUTHOR shrinks (to AUTHOR_MIN) and is then left
     out, and then AGE; then TITLE and LOCATION share what is left, the
     location keeping at least `location_min` (its file name and line, cut
     from the left) while the title keeps TITLE_MIN. ID, STATE and TAG are
@@ -138,6 +139,8 @@ def plan_table(natural: list[int], width: int | None, location_min: int, gap: in
     title, location, author, age = (TABLE_COLUMNS.index(c) for c in ("title", "location", "author", "age"))
     comfort = min(natural[title], TITLE_COMFORT)
     widths[title] = max(comfort, widths[title] - (layout.total() - width))
+    comfort = min(natural[location], max(LOCATION_COMFORT, location_min))
+    widths[location] = max(comfort, widths[location] - (layout.total() - width))
     if layout.total() <= width:
         return layout
     widths[author] = max(min(widths[author], AUTHOR_MIN), widths[author] - (layout.total() - width))

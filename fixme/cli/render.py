@@ -100,6 +100,28 @@ def location_suffix(entry: Entry) -> str:
     return f":{entry.line}{extra}"
 
 
+def render_count(counted, fmt: str) -> str:
+    """`list --count`: how many entries, by state, tag and author (a query.Tally)."""
+    if fmt in ("json", "jsonl"):
+        data = {"total": counted.total, "states": dict(counted.states), "tags": dict(counted.tags),
+                "authors": dict(counted.authors)}
+        return json.dumps(data, indent=2 if fmt == "json" else None, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        rows = [("total", "", counted.total)] + [(kind, name, n) for kind, pairs in
+                                                  (("state", counted.states), ("tag", counted.tags),
+                                                   ("author", counted.authors)) for name, n in pairs]
+        return "kind,name,count\n" + "".join(f"{kind},{_csv_cell(name)},{n}\n" for kind, name, n in rows)
+    lines = [f"{counted.total} entries" if counted.total != 1 else "1 entry"]
+    for label, pairs in (("state", counted.states), ("tag", counted.tags), ("author", counted.authors)):
+        if pairs:
+            lines.append(f"{label:<8}" + "  ".join(f"{printable(name)} {n}" for name, n in pairs))
+    return "\n".join(lines) + "\n"
+
+
+def _csv_cell(text: str) -> str:
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
+
+
 def _csv(entries: list[Entry], short: int) -> str:
     import csv
     import io

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
     from ..node.keys import Identity
     from ..scan.entry import Entry
-    from .query import EntryQuery
+    from .me import Me
+    from .query import EntryQuery, Tally
     from ..scan.quickcheck import StatusCheck
     from .search import IndexReport, SearchHit
     from .workflow import Change, HistoryItem, Written
@@ -33,6 +34,10 @@ INIT_GITIGNORE = """\
 !log
 """
 
+
+# Where `list --branch` looks for the main line, in order: the local one first, as the
+# branch was most likely made from it.
+BASE_BRANCHES = ("main", "master", "origin/HEAD", "origin/main", "origin/master")
 
 MAX_TRUST_NAME = 200   # characters of a name in the trust list: a name, not a text
 
@@ -316,11 +321,12 @@ class Tracker:
         from ..config import CONFIG_FILE
         from .check import check_entries
 
-        changed = self._commits_since(since) if since is not None else None
-        return check_entries(self.all_entries(), self.config.check, f"{CONFIG_DIR}/{CONFIG_FILE}", changed)
+        changed = self.commits_since(since) if since is not None else None
+        return check_entries(self.all_entries(), self.config.check, f"{CONFIG_DIR}/{CONFIG_FILE}", changed,
+                             self.config.closed_states)
 
-    def _commits_since(self, rev: str) -> set[str]:
-        """The commits reachable from HEAD but not from `rev`."""
+    def commits_since(self, rev: str) -> set[str]:
+        """The commits reachable from HEAD but not from `rev` (`REV..HEAD`)."""
         from ..scan.gitio import Git
 
         if not rev.strip() or rev.startswith("-"):
@@ -336,6 +342,56 @@ class Tracker:
             return set(git.run("rev-list", head, "--not", base, "--").decode().split())
         except GitError as exc:
             raise FixmeError(f"git: {exc}") from None
+
+    def branch_base(self) -> str:
+        """Where this branch left the main line: the merge base of HEAD and the first of
+        main, master, origin/HEAD, origin/main, origin/master that exists (`list --branch`)."""
+        from ..scan.gitio import Git
+
+        git = Git(self.root)
+        for name in BASE_BRANCHES:
+            if git.run("rev-parse", "-q", "--verify", f"{name}^{{commit}}", check=False).strip():
+                base = git.run("merge-base", "HEAD", name, check=False).decode().strip()
+                if base:
+                    return base
+        raise FixmeError(f"--branch: none of {', '.join(BASE_BRANCHES)} shares history with HEAD; "
+                         "give --since REV")
+
+    # -- views -----------------------------------------------------------
+    def labels(self) -> set[str]:
+        """Every label an entry the scan knows carries (gone ones included)."""
+        return {label for entry in self._scanned_entries() for label in entry.labels}
+
+    def me(self) -> Me:
+        """The user: git's author identity, and their signing key if they have one."""
+        from .me import who_am_i, with_keys
+
+        identity = self.identity(create=False) if self.home is not None else None
+        if identity is None:
+            return who_am_i(self.root)
+        return with_keys(who_am_i(self.root), identity.key_text, identity.fingerprint)
+
+    def tally(self, entries: list[Entry]) -> Tally:
+        """`entries` counted by state, tag and author."""
+        from .query import tally
+
+        return tally(entries, self.config.states)
+
+    def empty_hint(self, query: EntryQuery) -> str:
+        """One line for a list that came out empty: what the query left out, and how to see it."""
+        from .query import CLOSED, GONE, OPEN, scope_of
+
+        if query.states or query.scopes != {OPEN}:
+            return "no entries match"
+        hidden = {CLOSED: 0, GONE: 0}
+        for entry in self.all_entries():
+            scope = scope_of(entry, self.config.closed_states)
+            if scope != OPEN:
+                hidden[scope] += 1
+        if not hidden[CLOSED] and not hidden[GONE]:
+            return "no open entries match"
+        return (f"no open entries match ({hidden[CLOSED]} closed and {hidden[GONE]} gone entries are not shown: "
+                "--closed, --gone or --all)")
 
     # -- search ----------------------------------------------------------
     # The index lives in .fixme/index/ (search.py, which imports whoosh only
