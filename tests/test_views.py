@@ -204,3 +204,34 @@ def test_the_kept_fold_deleted_or_damaged_gives_the_same_list(team, cli):
     assert cli("list", "--all", "--format", "json").out == before
     assert cli("set-workflow", ids["compact the log"], "test").code == 0
     assert titles(cli, "--state", "test") == ["compact the log"]
+
+
+# -- show --------------------------------------------------------------------------------
+
+def test_show_labels_the_record_and_the_source_and_every_body(repo, cli):
+    repo.write("docs/devlog.md", "# Log\n\nTODO: atomic-ref-update\n  refs are rewritten in place\n"
+                                 "  $$$ (set workflow backlog)\n")
+    repo.write("src/store.py", "x = 1\n# TODO: atomic-ref-update\n#   the rename is not fsynced yet\n")
+    repo.commit("both", author="ada")
+    assert cli("init").code == 0
+    shown = cli("show", "atomic-ref-update").out
+    assert "  state:     backlog\n    written: backlog (in the source)\n" in shown
+    assert "refs are rewritten in place" in shown and "the rename is not fsynced yet" in shown
+    assert "  docs/devlog.md:3:\n" in shown and "  src/store.py:2:\n" in shown
+    assert cli("set-workflow", "atomic-ref-update", "wip").code == 0
+    shown = cli("show", "atomic-ref-update").out
+    assert "  state:     wip\n    record:  wip (" in shown and "(applies)" in shown
+    assert "    written: backlog (in the source)  (older than the record)\n" in shown
+    data = json.loads(cli("show", "atomic-ref-update", "--format", "json").out)
+    workflow = data["state_sources"][0]
+    assert workflow["won"] == "record" and workflow["written"] == "backlog" and workflow["record"]["value"] == "wip"
+    assert [b["path"] for b in data["location_bodies"]] == ["docs/devlog.md", "src/store.py"]
+
+
+def test_show_stops_the_source_at_the_end_of_the_file(repo, cli):
+    repo.write("last.py", "a = 1\nb = 2\n# TODO: the very last line\n")
+    repo.commit("last", author="ada")
+    entry = json.loads(cli("list", "--format", "json").out)[0]["id"]
+    lines = json.loads(cli("show", entry, "--format", "json").out)["source_lines"]
+    assert [line["line"] for line in lines] == [1, 2, 3]
+    assert not cli("show", entry).out.rstrip("\n").endswith("│")

@@ -372,7 +372,7 @@ def list_query(args, tracker):
 def cmd_show(args, env: Environment) -> int:
     import json
 
-    from .render import entry_json, history_json, render_show
+    from .render import entry_json, history_json, render_show, state_sources_json
 
     tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
     if not args.no_scan:
@@ -380,13 +380,18 @@ def cmd_show(args, env: Environment) -> int:
     entry = tracker.get(args.id)
     short = tracker.short_id_length()
     history = tracker.history(entry.id)
+    states = tracker.state_sources(entry)
+    bodies = tracker.location_bodies(entry) if len(entry.locations) > 1 else []
     if args.format == "json":
         data = entry_json(entry, short)
         data["source_lines"] = [{"line": s.number, "text": s.text} for s in tracker.source_lines(entry)]
         data["history"] = [history_json(item) for item in history]
+        data["state_sources"] = state_sources_json(states)
+        data["location_bodies"] = [{"path": path, "line": line, "body": body} for path, line, body in bodies]
         env.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
-        env.stdout.write(render_show(entry, short, tracker.source_lines(entry), style(args, env), history))
+        env.stdout.write(render_show(entry, short, tracker.source_lines(entry), style(args, env), history,
+                                     states, bodies))
     return EXIT_OK
 
 

@@ -144,7 +144,8 @@ def _markdown(entries: list[Entry], short: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_show(entry: Entry, short: int, source: list, style: Style, history: list = ()) -> str:
+def render_show(entry: Entry, short: int, source: list, style: Style, history: list = (), states: list = (),
+                bodies: list = ()) -> str:
     # Every field but the ids and our own words comes from someone's commit or
     # record: each goes through `printable` before it is styled.
     p = printable
@@ -174,12 +175,20 @@ def render_show(entry: Entry, short: int, source: list, style: Style, history: l
         out.append(p(f"  context:   {where} {('at ' + ctx['commit'][:10]) if ctx.get('commit') else ''}".rstrip()))
     for link in entry.links:
         out.append(p(f"  link:      {link['rel']} {link['id'][:short]} {link.get('slug') or ''}".rstrip()))
+    out.extend(_state_lines(states, style))
     out.append("  lifecycle: " + p(_lifecycle(entry)))
     for warning in entry.warnings:
         out.append(f"  warning:   {p(warning)}")
+    others = [(path, line, body) for path, line, body in bodies if body and (path, line) != (entry.path, entry.line)]
     if entry.body:
         out.append("")
+        if others:  # a slug written in several places: say which body is which
+            out.append(style.dim(f"  {p(entry.path)}:{entry.line}:"))
         out.extend("    " + line for line in printable_lines(entry.body))
+    for path, line, body in others:
+        out.append("")
+        out.append(style.dim(f"  {p(path)}:{line}:"))
+        out.extend("    " + text for text in printable_lines(body))
     if source:
         out.append("")
         out.append(style.dim(f"  {p(entry.path)}:"))
@@ -200,6 +209,32 @@ def render_show(entry: Entry, short: int, source: list, style: Style, history: l
         out.append("  history:")
         out.extend("    " + line for item in history for line in history_lines(item, style))
     return "\n".join(out) + "\n"
+
+
+def _state_lines(states: list, style: Style) -> list[str]:
+    """Each attribute's value, and where it comes from: the winning record and, labelled
+    apart, what the source writes (fold.StateSource)."""
+    out = []
+    for state in states:
+        if state.record is None and state.written is None:
+            continue
+        label = "state" if state.attr == "workflow" else state.attr
+        out.append(f"  {label + ':':<11}{printable(state.value or '')}")
+        if state.record is not None:
+            won = "  (applies)" if state.won == "record" else "  (older than the source's)"
+            out.append(f"    record:  {printable(state.record.value)} {style.dim('(' + state.record.record_id[7:19] + ')')}"
+                       + (won if state.written is not None else ""))
+        if state.written is not None:
+            won = "  (applies)" if state.won == "source" else "  (older than the record)"
+            out.append(f"    written: {printable(state.written)} {style.dim('(in the source)')}"
+                       + (won if state.record is not None else ""))
+    return out
+
+
+def state_sources_json(states: list) -> list[dict]:
+    return [{"attr": s.attr, "value": s.value, "written": s.written, "won": s.won,
+             "record": None if s.record is None else {"id": s.record.record_id, "value": s.record.value}}
+            for s in states]
 
 
 def history_lines(item, style: Style, entry_label: str | None = None) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..config import Config
 from ..scan.entry import Entry
 from .workflow import Change, latest_sets, resolve, iso_to_ms
@@ -54,3 +56,38 @@ def _source_value(entry: Entry, attr: str, config: Config) -> str | None:
         return entry.attrs.get(attr)
     stated = entry.attrs.get("workflow") in config.states or entry.workflow != config.initial_state
     return entry.workflow if stated else None
+
+
+@dataclass(frozen=True)
+class StateSource:
+    """One attribute of an entry as `show` explains it: the value shown, the record that
+    sets it (if any), what the source writes (`$$$ (set ATTR VALUE)`, `$ATTR: VALUE`), and
+    which of the two won."""
+
+    attr: str
+    value: str | None  # what list and show display
+    record: Change | None  # the trusted record that wins among records
+    written: str | None  # the value written in the source
+    won: str | None  # "record", "source", or None (neither says anything)
+
+
+def state_sources(scanned: Entry, sets: dict[str, Change], config: Config) -> list[StateSource]:
+    """How each attribute of `scanned` (an entry as the scan left it) folds with `sets`
+    (its winning records), by the rules of _apply: workflow first, then the others."""
+    attrs = ["workflow"] + sorted((set(scanned.attrs) | set(sets)) - {"workflow"})
+    found = []
+    for attr in attrs:
+        if attr != "workflow" and attr not in config.attributes:
+            continue
+        record = sets.get(attr)
+        allowed = config.allowed_values(attr)
+        if record is not None and allowed is not None and record.value not in allowed:
+            record = None  # _apply ignores it (with a warning on the entry)
+        written = _source_value(scanned, attr, config)
+        folded = resolve(written, iso_to_ms(scanned.date), record)
+        if folded is None:
+            value = scanned.workflow if attr == "workflow" else None
+            found.append(StateSource(attr, value, None, None, None))
+            continue
+        found.append(StateSource(attr, folded.value, record, written, "source" if folded.change is None else "record"))
+    return found

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from ..node.keys import Identity
     from ..scan.entry import Entry
+    from .fold import StateSource
     from .me import Me
     from .query import EntryQuery, Tally
     from ..scan.quickcheck import StatusCheck
@@ -179,6 +180,28 @@ class Tracker:
             lambda store: store.entry_ids())
         return short_length(list(ids), self.config.short_id_length)
 
+    def state_sources(self, entry: Entry) -> list[StateSource]:
+        """Where each shown attribute of `entry` comes from: a record, the source, or both."""
+        from .fold import state_sources
+
+        scanned = self._read_scan(lambda store: store.entry(entry.id))
+        if scanned is None:
+            return []
+        return state_sources(scanned, self.folded().get(entry.id, {}), self.config)
+
+    def location_bodies(self, entry: Entry) -> list[tuple[str, int, str]]:
+        """(path, line, body) of each place the entry is written, in its order: a slug
+        written in several places has a body in each."""
+        from textwrap import dedent
+
+        def read(store) -> dict[tuple[str, int], str]:
+            return {(stored.path, raw.line): raw.body for stored in store.files({loc.path for loc in entry.locations})
+                    for raw, _, entry_id in stored.occurrences if entry_id == entry.id}
+
+        bodies = self._read_scan(read)
+        return [(loc.path, loc.line, dedent(bodies.get((loc.path, loc.line), "")).strip("\n"))
+                for loc in entry.locations]
+
     def source_lines(self, entry: Entry, radius: int = 3) -> list[SourceLine]:
         """The lines around an entry's tag line, as they are in the work tree."""
         from ..scan.entry import GONE
@@ -190,6 +213,8 @@ class Tracker:
         if isinstance(text, Skipped):
             return []
         lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # the file's last newline ends its last line; no line follows it
         first = max(1, entry.line - radius)
         last = min(len(lines), entry.line + radius + entry.body.count("\n") + (1 if entry.body else 0))
         return [SourceLine(n, lines[n - 1], n == entry.line) for n in range(first, last + 1)]
