@@ -170,3 +170,33 @@ def _grow_title(layout: TableLayout, natural: list[int], width: int) -> TableLay
     title = TABLE_COLUMNS.index("title")
     layout.widths[title] = min(natural[title], layout.widths[title] + width - layout.total())
     return layout
+
+
+def fill_title(layout: TableLayout, width: int) -> TableLayout:
+    """The title takes whatever `width` leaves over (a screen row is filled, a printed one is not)."""
+    title = TABLE_COLUMNS.index("title")
+    if layout.widths[title] > 0:
+        layout.widths[title] += max(0, width - layout.total())
+    return layout
+
+
+def board_widths(headings: list[str], counts: list[int], width: int) -> list[int]:
+    """Cells for each board column (the dashboard's board, one column per state): a column with
+    no cards gets room for its heading, at most half an even share; the columns with cards
+    share the rest evenly."""
+    n = len(headings)
+    if n == 0:
+        return []
+    full = [i for i in range(n) if counts[i]]
+    if not full or len(full) == n:
+        return _even(width, n)
+    cap = max(4, width // n // 2)
+    empty = {i: min(cell_width(headings[i]) + 3, cap) for i in range(n) if not counts[i]}
+    shares = _even(max(0, width - sum(empty.values())), len(full))
+    widths = dict(empty) | dict(zip(full, shares))
+    return [widths[i] for i in range(n)]
+
+
+def _even(width: int, n: int) -> list[int]:
+    """`width` split into `n` parts that differ by at most one."""
+    return [width // n + (1 if i < width % n else 0) for i in range(n)]

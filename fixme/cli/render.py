@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import json
 
 from ..safetext import printable, printable_lines
-from ..scan.entry import age_label, location_label, shown_state
+from ..scan.entry import age_label, location_label, location_suffix, shown_state
 
 if TYPE_CHECKING:
     from ..scan.entry import Entry
@@ -92,12 +92,6 @@ def _table(entries: list[Entry], short: int, width: int | None, style: Style) ->
             text = gap.join(style(cell, colours.get(i)) for (i, _), cell in zip(shown, cells)).rstrip()
         lines.append(text)
     return "\n".join(lines) + "\n"
-
-
-def location_suffix(entry: Entry) -> str:
-    """What follows the path in a location: `:line`, and ` (+N)` for N more places."""
-    extra = f" (+{len(entry.locations) - 1})" if len(entry.locations) > 1 else ""
-    return f":{entry.line}{extra}"
 
 
 def render_count(counted, fmt: str) -> str:

@@ -96,8 +96,8 @@ def render_hits(hits: list, short: int, width: int | None, paint) -> str:
     Cut to `width` cells as the list table is (cells.py); None, off a terminal: nothing is cut.
     """
     from ..cells import cell_width, cut_end, cut_location, pad
-    from ..scan.entry import shown_state
-    from .render import STATE_COLOURS, TAG_COLOURS, location_suffix
+    from ..scan.entry import location_suffix, shown_state
+    from .render import STATE_COLOURS, TAG_COLOURS
 
     from ..safetext import printable
 

@@ -90,9 +90,11 @@ class Snapshot:
 class FixmeApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "fixme"
+    # `?` is shown by each screen, first in its footer (KEYS_BINDING): the app's own bindings
+    # come last there, and a narrow terminal cut them off.
     BINDINGS = [
         Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Keys"),
+        Binding("question_mark", "help", "Keys", show=False),
     ]
 
     def __init__(self, tracker: Tracker, *, scan: bool = True, environ: Mapping[str, str] | None = None):
