@@ -44,32 +44,26 @@ def cut_end(text: str, width: int) -> str:
     """`text` in at most `width` cells: cut at the end, with an ellipsis, when too wide."""
     if cell_width(text) <= width:
         return text
-    if width <= 0:
-        return ""
-    kept, used = [], 0
-    for char in text:
-        size = char_width(char)
-        if used + size > width - 1:
-            break
-        kept.append(char)
-        used += size
-    return "".join(kept) + ELLIPSIS
+    return "".join(_fitting(text, width - 1)) + ELLIPSIS if width > 0 else ""
 
 
 def cut_start(text: str, width: int) -> str:
     """`text` in at most `width` cells: cut at the start, with an ellipsis, when too wide."""
     if cell_width(text) <= width:
         return text
-    if width <= 0:
-        return ""
+    return ELLIPSIS + "".join(reversed(_fitting(reversed(text), width - 1))) if width > 0 else ""
+
+
+def _fitting(chars, width: int) -> list[str]:
+    """The first of `chars` that fit in `width` cells."""
     kept, used = [], 0
-    for char in reversed(text):
+    for char in chars:
         size = char_width(char)
-        if used + size > width - 1:
+        if used + size > width:
             break
         kept.append(char)
         used += size
-    return ELLIPSIS + "".join(reversed(kept))
+    return kept
 
 
 def pad(text: str, width: int) -> str:

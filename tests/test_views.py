@@ -235,3 +235,20 @@ def test_show_stops_the_source_at_the_end_of_the_file(repo, cli):
     lines = json.loads(cli("show", entry, "--format", "json").out)["source_lines"]
     assert [line["line"] for line in lines] == [1, 2, 3]
     assert not cli("show", entry).out.rstrip("\n").endswith("│")
+
+
+def test_cells_count_what_a_terminal_draws():
+    from fixme.cells import board_widths, cut_end, cut_start, plan_table
+
+    assert cell_width("abc") == 3 and cell_width("日本") == 4 and cell_width("🐛") == 2
+    assert cell_width("e\u0301") == 1  # a combining accent takes no cell
+    assert cut_end("日本語のタイトル", 7) == "日本語…" and cell_width(cut_end("日本語のタイトル", 7)) == 7
+    assert cut_start("src/日本/x.py", 8) == "…本/x.py"
+    assert cut_end("abc", 3) == "abc" and cut_end("abcd", 3) == "ab…" and cut_end("abcd", 0) == ""
+    for width in range(40, 200, 7):
+        layout = plan_table([7, 7, 5, 120, 60, 20, 3], width, 14)
+        assert layout.total() <= width, width
+    assert plan_table([7, 7, 5, 120, 60, 20, 3], None, 14).widths == [7, 7, 5, 120, 60, 20, 3]
+    widths = board_widths(["new 3", "wip 0", "done 1"], [3, 0, 1], 60)
+    assert sum(widths) == 60 and widths[1] < widths[0] and abs(widths[0] - widths[2]) <= 1
+    assert board_widths(["a 1", "b 1"], [1, 1], 9) == [5, 4]
