@@ -180,13 +180,19 @@ class FoldCache:
                 for per_entry in winners.values() for c in per_entry.values()]
         body = marshal.dumps((list(authors), rows))
         header = json.dumps({"format": _FORMAT, "crc": zlib.crc32(body), "mark": mark.__dict__}).encode()
-        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        import tempfile
+
+        temp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            temp.write_bytes(header + b"\n" + body)
+            # A temp file of its own: the dashboard's threads may catch up at the same moment.
+            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            with os.fdopen(fd, "wb") as out:
+                out.write(header + b"\n" + body)
             os.replace(temp, self.path)
         except OSError:  # a read-only or full disk: the answer is right without the cache
-            try:
-                temp.unlink(missing_ok=True)
-            except OSError:
-                pass
+            if temp is not None:
+                try:
+                    os.unlink(temp)
+                except OSError:
+                    pass
