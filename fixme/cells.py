@@ -12,6 +12,7 @@ no control or invisible formatting character is left to move the cursor.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 ELLIPSIS = "…"
 TABLE_COLUMNS = ("id", "state", "tag", "title", "location", "author", "age")
@@ -24,6 +25,7 @@ LOCATION_COMFORT = 40  # and a longer location to this (or to its file name and 
 LOCATION_MAX_MIN = 32  # a file name longer than this may itself be cut (from the left) when narrow
 
 
+@lru_cache(maxsize=4096)  # CJK text repeats its characters; unicodedata costs ~1 us a call
 def char_width(char: str) -> int:
     """Cells one character takes: 2 for wide and full-width, 0 for combining marks, else 1."""
     import unicodedata
@@ -96,8 +98,7 @@ def cut_location(path: str, suffix: str, width: int) -> str:
 def location_minimum(path: str, suffix: str) -> int:
     """The narrowest a location can be without losing its file name and line."""
     name = path.rsplit("/", 1)[-1]
-    tail = name if name == path else ELLIPSIS + "/" + name
-    return cell_width(tail) + cell_width(suffix)
+    return cell_width(name) + cell_width(suffix) + (0 if name == path else 2)  # "…/"
 
 
 @dataclass
