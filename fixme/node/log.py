@@ -175,11 +175,17 @@ class LogIndex:
         try:
             row = self.db.execute(query).fetchone()
             if row is None:
-                # One statement: two processes asking at once still leave one token.
-                self.db.execute("INSERT INTO generation (token) SELECT ? WHERE NOT EXISTS"
-                                " (SELECT 1 FROM generation)", (secrets.token_hex(16),))
+                # A reader does not wait out a long ingest for this: it asks again next time.
+                timeout = self.db.execute("PRAGMA busy_timeout").fetchone()[0]
+                self.db.execute("PRAGMA busy_timeout = 200")
+                try:
+                    # One statement: two processes asking at once still leave one token.
+                    self.db.execute("INSERT INTO generation (token) SELECT ? WHERE NOT EXISTS"
+                                    " (SELECT 1 FROM generation)", (secrets.token_hex(16),))
+                finally:
+                    self.db.execute(f"PRAGMA busy_timeout = {int(timeout)}")
                 row = self.db.execute(query).fetchone()
-        except sqlite3.OperationalError:  # read-only, or an old file opened read-only without the table
+        except sqlite3.OperationalError:  # read-only, busy, or an old file opened read-only without the table
             return None
         return None if row is None else row[0]
 

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Config
-from .workflow import LOG_NAME, OP_SET, Change, change_of
+from .workflow import LOG_NAME, OP_SET, Change, change_of, compete
 
 if TYPE_CHECKING:
     from ..node.log import LogIndex
@@ -111,12 +111,7 @@ def fold_records(winners: Winners, records, trusted: set[str]) -> bool:
         if author not in trusted:
             continue
         change = change_of(record.id, payload, record.clock, record.time, author, True)
-        if change is None:
-            continue
-        per_entry = winners.setdefault(change.entry, {})
-        current = per_entry.get(change.attr)  # type: ignore[arg-type]
-        if current is None or (change.clock, change.record_id) > (current.clock, current.record_id):
-            per_entry[change.attr] = change  # type: ignore[index]
+        if change is not None and compete(winners, change):
             changed = True
     return changed
 
