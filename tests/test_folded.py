@@ -175,3 +175,22 @@ def test_only_the_records_that_arrived_since_are_read(tmp_path, monkeypatch):
     ingest(tmp_path, [records[24].data])
     assert as_plain(folded_state(tmp_path, cfg)) == full_fold(tmp_path, cfg)
     assert seen == [1]
+
+
+def test_readers_catching_up_at_once_while_records_arrive_agree_with_a_full_fold(tmp_path):
+    """The dashboard's threads, or two commands, may catch up together: each writes a whole
+    state as of its own mark, so whichever file lands, the next reader is right."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = config(3)
+    records = random_records(21, 60)
+    ingest(tmp_path, [r.data for r in records[:10]])
+    with ThreadPoolExecutor(4) as pool:
+        for start in range(10, 60, 10):
+            readers = [pool.submit(folded_state, tmp_path, cfg) for _ in range(4)]
+            ingest(tmp_path, [r.data for r in records[start:start + 10]])
+            for reader in readers:
+                reader.result()  # each saw some prefix of the log; none may fail
+    assert as_plain(folded_state(tmp_path, cfg)) == full_fold(tmp_path, cfg)
+    leftovers = [p.name for p in (tmp_path / ".fixme" / "cache").iterdir() if p.name != FOLD_FILE]
+    assert leftovers == []
