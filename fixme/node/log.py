@@ -169,12 +169,12 @@ class LogIndex:
     def generation(self) -> str | None:
         """This index file's token (see _SCHEMA); drawn on first need. None where it has none and
         cannot be given one (opened read-only): a follower then cannot trust its marks."""
-        import secrets
-
         query = "SELECT token FROM generation ORDER BY rowid LIMIT 1"
         try:
             row = self.db.execute(query).fetchone()
             if row is None:
+                import secrets  # only here: secrets loads random, hmac and base64 (~3 ms of a list)
+
                 # A reader does not wait out a long ingest for this: it asks again next time.
                 timeout = self.db.execute("PRAGMA busy_timeout").fetchone()[0]
                 self.db.execute("PRAGMA busy_timeout = 200")

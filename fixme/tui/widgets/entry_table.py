@@ -81,15 +81,17 @@ class EntryTable(RowList):
         return item.id
 
     def show_entries(self, entries: Sequence[Entry], short: int, order: Order, states: Sequence[str],
-                     tags: Sequence[str], keep: str | None = None) -> None:
+                     tags: Sequence[str], keep: str | None = None,
+                     measured: tuple[int, int, int, int] | None = None) -> None:
         """Show `entries` in the order given; the cursor stays on entry `keep` if it is shown.
-        `states` and `tags` are every value those columns may hold (they size the columns)."""
+        `states` and `tags` are every value those columns may hold (they size the columns), and
+        `measured` what measure() says of every entry there is (else of those shown)."""
         self.short = short
         self.order = order
         self._state_width = max(5, *(len(s) for s in (*states, "gone")))
         self._tag_width = max(3, min(6, max((len(t) for t in tags), default=3)))
         self._cells = {}  # states and titles may have changed: cells are made again when drawn
-        self._measured = measure(entries)
+        self._measured = measured if measured is not None else measure(entries)
         self._now = datetime.now(timezone.utc)
         self.show_items(entries, keep)
 
