@@ -253,7 +253,7 @@ def test_a_damaged_index_is_rebuilt(repo, cli):
     tracker = tracker_of(repo)
     tracker.update_search_index()
     for path in index_dir(repo.root).iterdir():
-        if path.suffix in (".seg", ".toc"):
+        if path.suffix in (".seg", ".toc", ".trm", ".pst"):
             path.write_bytes(b"garbage")
     assert titles(tracker.search("socket")) == ["no timeout on the peer socket"]
 
