@@ -57,9 +57,10 @@ if TYPE_CHECKING:
     from ..node.log import LogIndex
 
 FOLD_FILE = "folded.bin"  # under .fixme/cache/
-# Bump SCHEMA when what a row holds or how the file is laid out changes; a
-# Python with another marshal format reads the file as foreign, too.
-SCHEMA = 1
+# Bump SCHEMA when what a row holds or how the file is laid out changes (a row is a
+# workflow.Change as a tuple); a Python with another marshal format reads the file as
+# foreign, too.
+SCHEMA = 2
 _FORMAT = [SCHEMA, marshal.version, sys.version_info[0], sys.version_info[1]]
 
 Winners = dict[str, dict[str, Change]]  # entry id -> attribute -> winning trusted `set` change
@@ -107,7 +108,7 @@ def fold_records(winners: Winners, records, trusted: set[str]) -> bool:
         payload = record.payload
         if not isinstance(payload, dict) or payload.get("op") != OP_SET:
             continue
-        author = key_text(record.author)
+        author = sys.intern(key_text(record.author))  # one string per author in the kept file
         if author not in trusted:
             continue
         change = change_of(record.id, payload, record.clock, record.time, author, True)
@@ -156,11 +157,14 @@ class FoldCache:
             mark = Mark(**header["mark"])
             if mark.generation != generation or mark.trust != stamp:
                 return None
-            authors, rows = marshal.loads(body)
+            rows = marshal.loads(body)
             winners: Winners = {}
-            for entry, attr, record_id, clock, time_ms, value, message, commit, author in rows:
-                winners.setdefault(entry, {})[attr] = Change(record_id, OP_SET, entry, attr, value, message, commit,
-                                                             clock, time_ms, authors[author], True)
+            make = Change._make  # a tuple as it is, without Change.__new__'s keyword handling
+            for row in rows:
+                change = make(row)
+                if change.op != OP_SET or not change.trusted:
+                    return None
+                winners.setdefault(change.entry, {})[change.attr] = change
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError):
             return None  # not a file this version wrote whole: fold from the log again
         if not (type(mark.seq) is int and type(mark.count) is int):
@@ -169,11 +173,8 @@ class FoldCache:
 
     def save(self, mark: Mark, winners: Winners) -> None:
         """Replace the file with `winners` as of `mark`; where it cannot be written, nothing is kept."""
-        authors: dict[str, int] = {}
-        rows = [(c.entry, c.attr, c.record_id, c.clock, c.time_ms, c.value, c.message, c.commit,
-                 authors.setdefault(c.author, len(authors)))
-                for per_entry in winners.values() for c in per_entry.values()]
-        body = marshal.dumps((list(authors), rows))
+        # Whole Change tuples; authors are interned (fold_records), so marshal writes each once.
+        body = marshal.dumps([tuple(c) for per_entry in winners.values() for c in per_entry.values()])
         header = json.dumps({"format": _FORMAT, "crc": zlib.crc32(body), "mark": mark.__dict__}).encode()
         import tempfile
 

@@ -57,6 +57,7 @@ class Tracker:
         self._scanned: list[Entry] | None = None  # as the scan left them
         self._entries: list[Entry] | None = None  # the same, records folded in
         self._changes: list[Change] | None = None
+        self._folded: dict[str, dict[str, Change]] | None = None
         self.search_notices: list[str] = []  # what the last search could not do (write its index)
         # Hears what the user should know about reading the node's storage
         # (records.db rebuilt from the blocks); None: the node logs it.
@@ -126,9 +127,11 @@ class Tracker:
 
     def folded(self) -> dict[str, dict[str, Change]]:
         """Per entry and attribute, the trusted record that wins (kept in .fixme/cache/, see folded.py)."""
-        from .folded import folded_state
+        if self._folded is None:
+            from .folded import folded_state
 
-        return folded_state(self.root, self.config, self.notify)
+            self._folded = folded_state(self.root, self.config, self.notify)
+        return self._folded
 
     def changes(self) -> list[Change]:
         """Every record of the tracker's log, as changes, in arrival order."""
@@ -317,6 +320,7 @@ class Tracker:
         self._scanned = None
         self._entries = None
         self._changes = None
+        self._folded = None
 
     # -- dashboard -------------------------------------------------------
     def set_progress(self, progress: Progress | None) -> None:
