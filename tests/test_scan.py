@@ -127,7 +127,7 @@ def test_task_lists_and_directives_set_workflow(repo, cli):
     repo.write("TODO.md", "- [ ] write the docs\n- [x] ship it\n")
     repo.write("docs/devlog.md", "TODO: parked\n  $$$ (set workflow backlog)\nTODO: started\n  $workflow: wip\n")
     repo.commit()
-    found = by_title(entries(cli))
+    found = by_title(entries(cli, "--all"))  # --all: "ship it" is done, so closed
     assert found["write the docs"]["workflow"] == "new" and found["write the docs"]["source"] == "tasklist"
     assert found["ship it"]["workflow"] == "done"
     assert found["parked"]["workflow"] == "backlog"

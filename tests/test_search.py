@@ -253,7 +253,7 @@ def test_a_damaged_index_is_rebuilt(repo, cli):
     tracker = tracker_of(repo)
     tracker.update_search_index()
     for path in index_dir(repo.root).iterdir():
-        if path.suffix in (".seg", ".toc"):
+        if path.suffix in (".seg", ".toc", ".trm", ".pst"):
             path.write_bytes(b"garbage")
     assert titles(tracker.search("socket")) == ["no timeout on the peer socket"]
 
@@ -460,3 +460,25 @@ def test_a_reset_record_log_rebuilds_the_index(repo, cli):
     report = Tracker.open(repo.root).update_search_index()
     assert report.rebuilt
     assert titles(Tracker.open(repo.root).search("state:test")) == ["atomic-ref-update"]
+
+
+def test_whoosh_loads_without_the_modules_search_never_uses():
+    """whoosh_import.py: urllib.request, asyncio and the English morphology tables stay unloaded
+    while whoosh imports, and a later import still gets the real modules."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from fixme.tracker.whoosh_import import load_whoosh\n"
+        "load_whoosh()\n"
+        "import whoosh.qparser, whoosh.index\n"
+        "print(sorted(m for m in ('urllib.request', 'asyncio', 'whoosh.lang.morph_en') if m in sys.modules))\n"
+        "import urllib.request, asyncio\n"
+        "print(callable(urllib.request.urlopen), callable(asyncio.run))\n"
+        "from whoosh.lang.morph_en import variations\n"
+        "from whoosh.query import terms\n"
+        "print(sorted(terms.variations('rendering'))[:2] == sorted(variations('rendering'))[:2])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[]", "True True", "True"]

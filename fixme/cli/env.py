@@ -25,7 +25,9 @@ class Environment:
     stdout_isatty: bool = False
     stderr_isatty: bool = False
     environ: Mapping[str, str] = field(default_factory=dict)
-    width: int = 100
+    # Cells a table may take: the terminal's width; None when stdout is no terminal (a pipe
+    # or a file gets every title whole). Tests give a number to stand for a terminal.
+    width: int | None = 100
     prefetch: bool = False  # may use a `git status` started before parsing (real runs only)
     # Said on stderr once the command has done its work (main.run), and only if it did:
     # a command that fails says why in one line, and nothing else.
@@ -33,10 +35,6 @@ class Environment:
 
     @classmethod
     def from_system(cls, prefetch: bool = False) -> "Environment":
-        try:
-            width = os.get_terminal_size(sys.stdout.fileno()).columns
-        except (OSError, ValueError):
-            width = int(os.environ.get("COLUMNS", "100") or 100)
         return cls(
             stdout=sys.stdout,
             stderr=sys.stderr,
@@ -44,7 +42,7 @@ class Environment:
             stdout_isatty=sys.stdout.isatty(),
             stderr_isatty=sys.stderr.isatty(),
             environ=os.environ,
-            width=width,
+            width=terminal_width(os.environ),
             prefetch=prefetch,
         )
 
@@ -66,3 +64,20 @@ class Environment:
         if choice == "never" or self.environ.get("NO_COLOR") or self.environ.get("TERM") == "dumb":
             return False
         return self.stdout_isatty
+
+
+def terminal_width(environ: Mapping[str, str]) -> int | None:
+    """The width of the terminal stdout is, as `COLUMNS` says or else the terminal itself;
+    None when stdout is not a terminal."""
+    try:
+        if not sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):
+        return None
+    columns = environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns or None
+    except (OSError, ValueError):
+        return None

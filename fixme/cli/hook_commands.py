@@ -31,8 +31,9 @@ CHECK_DESCRIPTION = """\
 Check the open entries against the rules in the [check] table of
 .fixme/config.toml, after an incremental scan: require_slug (tags whose
 entries need a slug), forbid_states (workflow states no entry may be in),
-max_count (at most N open entries of a tag) and new_only. Prints one line
-per violation, 'path:line: rule: message'. Meant for CI and pre-commit."""
+max_count (at most N open entries of a tag: open as 'fixme list' counts them,
+in the work tree and not in a closed workflow state) and new_only. Prints one
+line per violation, 'path:line: rule: message'. Meant for CI and pre-commit."""
 
 CHECK_EPILOG = """\
 exit codes: 0 no violations, 1 violations, 2 usage or config error.

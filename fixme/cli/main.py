@@ -129,19 +129,53 @@ def _add_scan(sub) -> None:
     p.set_defaults(run=cmd_scan)
 
 
+LIST_DESCRIPTION = """\
+List entries, after an incremental scan.
+
+By default only open entries: present in the work tree and not in a closed
+workflow state (workflow.closed, e.g. done, dropped). --closed shows the
+closed ones, --gone the ones no longer in the work tree, --all every one;
+--state S shows entries in state S whatever set it is in. Filters of the
+same kind are alternatives (--tag TODO --tag FIXME); different kinds must
+all match. A tag, state or label that does not exist is an error (exit 2).
+"""
+
+LIST_EPILOG = """\
+examples:
+  fixme list --mine                    my open entries (blame or assigned)
+  fixme list --branch                  what this branch added since it left main
+  fixme list --state test --sort date  what is in review, oldest first
+  fixme list --count --all             how many, by state, tag and author"""
+
+
 def _add_list(sub) -> None:
-    p = sub.add_parser("list", help="list entries (open ones unless --all)",
-                       description="List entries, after an incremental scan. Filters of the same kind are "
-                                   "alternatives (--tag TODO --tag FIXME); different kinds must all match.")
+    p = sub.add_parser("list", help="list entries (open ones: present and not done; --all for every one)",
+                       description=LIST_DESCRIPTION, epilog=LIST_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--state", action="append", default=[], metavar="S", help="only entries in workflow state S")
     p.add_argument("--tag", action="append", default=[], metavar="T", help="only entries with tag T")
     p.add_argument("--author", metavar="TEXT", help="only entries whose author name or e-mail contains TEXT")
     p.add_argument("--path", action="append", default=[], metavar="GLOB", help="only entries at a path matching GLOB (or below a directory)")
     p.add_argument("--label", action="append", default=[], metavar="L", help="only entries labelled #L")
-    p.add_argument("--all", action="store_true", help="include entries that are gone from the work tree")
+    p.add_argument("--mine", action="store_true",
+                   help="only my entries: blame names me (git user.email or user.name), the line is not "
+                        "committed yet, or the entry is assigned to me or my key")
+    p.add_argument("--assigned", metavar="WHO", help="only entries assigned to WHO (a part of the name, any case)")
+    p.add_argument("--since", metavar="REV", help="only entries whose tag line a commit in REV..HEAD wrote "
+                                                  "(or not committed yet)")
+    p.add_argument("--branch", action="store_true",
+                   help="--since the point where this branch left main (or master, origin/HEAD)")
+    p.add_argument("--closed", action="store_true", help="show entries in a closed workflow state")
+    p.add_argument("--gone", action="store_true", help="show entries no longer in the work tree")
+    p.add_argument("--all", action="store_true", help="show every entry: open, closed and gone")
     p.add_argument("--sort", choices=("path", "date", "state"), default="path", help="order (default: path)")
+    p.add_argument("--reverse", action="store_true", help="the order backwards")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N entries")
+    p.add_argument("--count", action="store_true", help="only how many, by state, tag and author")
     p.add_argument("--format", choices=("table", "json", "jsonl", "csv", "markdown"), default="table",
                    help="output format (default: table)")
+    p.add_argument("--width", type=int, metavar="N",
+                   help="fit the table in N columns (default: the terminal's width; not cut off a terminal)")
     p.add_argument("--no-scan", action="store_true", help="show the last scan's result without rescanning")
     p.set_defaults(run=cmd_list)
 
@@ -282,29 +316,63 @@ def cmd_scan(args, env: Environment) -> int:
 
 
 def cmd_list(args, env: Environment) -> int:
-    from ..tracker.query import EntryQuery
-    from .render import render_list
+    from .render import render_count, render_list
 
+    if args.width is not None and args.width < 1:
+        raise FixmeError("list: --width must be at least 1")
+    if args.limit is not None and args.limit < 1:
+        raise FixmeError("list: --limit must be at least 1")
+    if args.since is not None and args.branch:
+        raise FixmeError("list: give --since REV or --branch, not both")
     tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
-    for state in args.state:
-        if state not in tracker.config.states and state != "gone":
-            raise FixmeError(f"unknown state {state!r}; valid: {', '.join(tracker.config.states)}, gone")
     if not args.no_scan:
         scan(tracker, bar, env)
-    query = EntryQuery(states=args.state, tags=args.tag, author=args.author, paths=args.path,
-                       labels=[label.lstrip("#") for label in args.label],
-                       include_gone=args.all or "gone" in args.state, sort=args.sort)
+    query = list_query(args, tracker)
     entries = tracker.list(query)
-    env.stdout.write(render_list(entries, args.format, tracker.short_id_length(), env.width, style(args, env)))
+    if args.count:
+        env.stdout.write(render_count(tracker.tally(entries), args.format))
+        return EXIT_OK
+    width = args.width if args.width is not None else env.width
+    env.stdout.write(render_list(entries, args.format, tracker.short_id_length(), width, style(args, env)))
     if args.format == "table" and not entries and env.stdout_isatty:
-        env.stderr.write("no entries\n")
+        env.stderr.write(tracker.empty_hint(query) + "\n")
     return EXIT_OK
+
+
+def list_query(args, tracker):
+    """The EntryQuery a `list` command line asks for; FixmeError for a tag, state or label
+    that does not exist (a typo would otherwise be an empty list that looks like an answer)."""
+    from ..tracker.query import CLOSED, GONE, OPEN, SCOPES, EntryQuery
+
+    config = tracker.config
+    for state in args.state:
+        if state not in config.states and state != GONE:
+            raise FixmeError(f"unknown state {state!r}; valid: {', '.join(config.states)}, gone")
+    known_tags = {t.upper() for t in config.tags}
+    for tag in args.tag:
+        if tag.upper() not in known_tags:
+            raise FixmeError(f"unknown tag {tag!r}; valid: {', '.join(config.tags)}")
+    labels = [label.lstrip("#") for label in args.label]
+    if labels:
+        known = tracker.labels()
+        for label in labels:
+            if label not in known:
+                raise FixmeError(f"unknown label {label!r}: no entry carries #{label}")
+    scopes = {scope for scope, wanted in ((CLOSED, args.closed), (GONE, args.gone)) if wanted}
+    scopes = set(SCOPES) if args.all else scopes or {OPEN}
+    commits = None
+    if args.since is not None or args.branch:
+        commits = tracker.commits_since(args.since if args.since is not None else tracker.branch_base())
+    return EntryQuery(states=args.state, tags=args.tag, author=args.author, paths=args.path, labels=labels,
+                      scopes=frozenset(scopes), closed_states=config.closed_states,
+                      mine=tracker.me() if args.mine else None, assigned=args.assigned, commits=commits,
+                      sort=args.sort, reverse=args.reverse, limit=args.limit)
 
 
 def cmd_show(args, env: Environment) -> int:
     import json
 
-    from .render import entry_json, history_json, render_show
+    from .render import entry_json, history_json, render_show, state_sources_json
 
     tracker, bar = open_tracker(args, env, will_scan=not args.no_scan)
     if not args.no_scan:
@@ -312,13 +380,18 @@ def cmd_show(args, env: Environment) -> int:
     entry = tracker.get(args.id)
     short = tracker.short_id_length()
     history = tracker.history(entry.id)
+    states = tracker.state_sources(entry)
+    bodies = tracker.location_bodies(entry) if len(entry.locations) > 1 else []
     if args.format == "json":
         data = entry_json(entry, short)
         data["source_lines"] = [{"line": s.number, "text": s.text} for s in tracker.source_lines(entry)]
         data["history"] = [history_json(item) for item in history]
+        data["state_sources"] = state_sources_json(states)
+        data["location_bodies"] = [{"path": path, "line": line, "body": body} for path, line, body in bodies]
         env.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
-        env.stdout.write(render_show(entry, short, tracker.source_lines(entry), style(args, env), history))
+        env.stdout.write(render_show(entry, short, tracker.source_lines(entry), style(args, env), history,
+                                     states, bodies))
     return EXIT_OK
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import json
 
 from ..safetext import printable, printable_lines
-from ..scan.entry import age_label, location_label, shown_state
+from ..scan.entry import age_label, location_label, location_suffix, shown_state
 
 if TYPE_CHECKING:
     from ..scan.entry import Entry
@@ -47,7 +47,7 @@ def entry_json(entry: Entry, short: int) -> dict:
     return {"id": data.pop("id"), "short_id": data.pop("short_id"), **data}
 
 
-def render_list(entries: list[Entry], fmt: str, short: int, width: int, style: Style) -> str:
+def render_list(entries: list[Entry], fmt: str, short: int, width: int | None, style: Style) -> str:
     if fmt == "json":
         return json.dumps([entry_json(e, short) for e in entries], indent=2, ensure_ascii=False) + "\n"
     if fmt == "jsonl":
@@ -59,41 +59,61 @@ def render_list(entries: list[Entry], fmt: str, short: int, width: int, style: S
     return _table(entries, short, width, style)
 
 
-def _table(entries: list[Entry], short: int, width: int, style: Style) -> str:
+def _table(entries: list[Entry], short: int, width: int | None, style: Style) -> str:
+    """The table for people: fits `width` cells (None: not a terminal, nothing is cut).
+
+    cells.plan_table decides what gives way when narrow (the author and age
+    first, then the title and the location, cut from the left).
+    """
+    from ..cells import HEADINGS, TABLE_COLUMNS, cell_width, cut_end, cut_location, location_minimum, pad, plan_table
+
     if not entries:
         return ""
     # Titles, paths and authors come from other people's commits: no cell may
-    # hold a character that moves the cursor or reorders the row.
-    rows = [tuple(printable(cell) for cell in (e.id[:short], shown_state(e), e.tag, e.title or "(no title)",
-                                               location_label(e), e.author or "-", age_label(e)))
+    # hold a character that moves the cursor or reorders the row (tabs included).
+    rows = [(printable(e.id[:short]), shown_state(e), printable(e.tag), printable(e.title or "(no title)"),
+             (printable(e.path), location_suffix(e)), printable(e.author or "-"), age_label(e))
             for e in entries]
-    heads = ("ID", "STATE", "TAG", "TITLE", "LOCATION", "AUTHOR", "AGE")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
-    widths[5] = min(widths[5], 18)
-    widths[4] = min(widths[4], 40)
-    fixed = sum(w for i, w in enumerate(widths) if i != 3) + 2 * (len(heads) - 1)
-    widths[3] = max(12, min(widths[3], width - fixed))
-    lines = [style.bold(_row(heads, widths))]
+    location = TABLE_COLUMNS.index("location")
+    natural = [max(len(HEADINGS[column]), *(cell_width("".join(r[i]) if i == location else r[i]) for r in rows))
+               for i, column in enumerate(TABLE_COLUMNS)]
+    layout = plan_table(natural, width, max(location_minimum(*r[location]) for r in rows))
+    shown = [(TABLE_COLUMNS.index(column), w) for column, w in layout.shown()]
+    gap = " " * layout.gap
+    lines = [style.bold(gap.join(pad(cut_end(HEADINGS[TABLE_COLUMNS[i]], w), w) for i, w in shown).rstrip())]
     for e, row in zip(entries, rows):
-        cells = [_fit(c, w) for c, w in zip(row, widths)]
-        text = "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+        cells = [pad(cut_location(*row[i], w) if i == location else cut_end(row[i], w), w) for i, w in shown]
+        text = gap.join(cells).rstrip()
+        if width is not None and cell_width(text) > width:  # narrower than ID, STATE and TAG: cut the line
+            lines.append(cut_end(text, width))
+            continue
         if style.enabled:  # colour the padded cells so columns stay aligned
-            padded = [c.ljust(w) for c, w in zip(cells, widths)]
-            padded[0] = style(padded[0], "33")
-            padded[1] = style(padded[1], STATE_COLOURS.get(row[1]))
-            padded[2] = style(padded[2], TAG_COLOURS.get(e.tag))
-            padded[4] = style.dim(padded[4])
-            text = "  ".join(padded).rstrip()
+            colours = {0: "33", 1: STATE_COLOURS.get(row[1]), 2: TAG_COLOURS.get(e.tag), location: "2"}
+            text = gap.join(style(cell, colours.get(i)) for (i, _), cell in zip(shown, cells)).rstrip()
         lines.append(text)
     return "\n".join(lines) + "\n"
 
 
-def _row(cells, widths) -> str:
-    return "  ".join(_fit(c, w).ljust(w) for c, w in zip(cells, widths)).rstrip()
+def render_count(counted, fmt: str) -> str:
+    """`list --count`: how many entries, by state, tag and author (a query.Tally)."""
+    if fmt in ("json", "jsonl"):
+        data = {"total": counted.total, "states": dict(counted.states), "tags": dict(counted.tags),
+                "authors": dict(counted.authors)}
+        return json.dumps(data, indent=2 if fmt == "json" else None, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        rows = [("total", "", counted.total)] + [(kind, name, n) for kind, pairs in
+                                                  (("state", counted.states), ("tag", counted.tags),
+                                                   ("author", counted.authors)) for name, n in pairs]
+        return "kind,name,count\n" + "".join(f"{kind},{_csv_cell(name)},{n}\n" for kind, name, n in rows)
+    lines = [f"{counted.total} entries" if counted.total != 1 else "1 entry"]
+    for label, pairs in (("state", counted.states), ("tag", counted.tags), ("author", counted.authors)):
+        if pairs:
+            lines.append(f"{label:<8}" + "  ".join(f"{printable(name)} {n}" for name, n in pairs))
+    return "\n".join(lines) + "\n"
 
 
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+def _csv_cell(text: str) -> str:
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
 
 
 def _csv(entries: list[Entry], short: int) -> str:
@@ -118,7 +138,8 @@ def _markdown(entries: list[Entry], short: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_show(entry: Entry, short: int, source: list, style: Style, history: list = ()) -> str:
+def render_show(entry: Entry, short: int, source: list, style: Style, history: list = (), states: list = (),
+                bodies: list = ()) -> str:
     # Every field but the ids and our own words comes from someone's commit or
     # record: each goes through `printable` before it is styled.
     p = printable
@@ -148,12 +169,20 @@ def render_show(entry: Entry, short: int, source: list, style: Style, history: l
         out.append(p(f"  context:   {where} {('at ' + ctx['commit'][:10]) if ctx.get('commit') else ''}".rstrip()))
     for link in entry.links:
         out.append(p(f"  link:      {link['rel']} {link['id'][:short]} {link.get('slug') or ''}".rstrip()))
+    out.extend(_state_lines(states, style))
     out.append("  lifecycle: " + p(_lifecycle(entry)))
     for warning in entry.warnings:
         out.append(f"  warning:   {p(warning)}")
+    others = [(path, line, body) for path, line, body in bodies if body and (path, line) != (entry.path, entry.line)]
     if entry.body:
         out.append("")
+        if others:  # a slug written in several places: say which body is which
+            out.append(style.dim(f"  {p(entry.path)}:{entry.line}:"))
         out.extend("    " + line for line in printable_lines(entry.body))
+    for path, line, body in others:
+        out.append("")
+        out.append(style.dim(f"  {p(path)}:{line}:"))
+        out.extend("    " + text for text in printable_lines(body))
     if source:
         out.append("")
         out.append(style.dim(f"  {p(entry.path)}:"))
@@ -174,6 +203,32 @@ def render_show(entry: Entry, short: int, source: list, style: Style, history: l
         out.append("  history:")
         out.extend("    " + line for item in history for line in history_lines(item, style))
     return "\n".join(out) + "\n"
+
+
+def _state_lines(states: list, style: Style) -> list[str]:
+    """Each attribute's value, and where it comes from: the winning record and, labelled
+    apart, what the source writes (fold.StateSource)."""
+    out = []
+    for state in states:
+        if state.record is None and state.written is None:
+            continue
+        label = "state" if state.attr == "workflow" else state.attr
+        out.append(f"  {label + ':':<11}{printable(state.value or '')}")
+        if state.record is not None:
+            won = "  (applies)" if state.won == "record" else "  (older than the source's)"
+            out.append(f"    record:  {printable(state.record.value)} {style.dim('(' + state.record.record_id[7:19] + ')')}"
+                       + (won if state.written is not None else ""))
+        if state.written is not None:
+            won = "  (applies)" if state.won == "source" else "  (older than the record)"
+            out.append(f"    written: {printable(state.written)} {style.dim('(in the source)')}"
+                       + (won if state.record is not None else ""))
+    return out
+
+
+def state_sources_json(states: list) -> list[dict]:
+    return [{"attr": s.attr, "value": s.value, "written": s.written, "won": s.won,
+             "record": None if s.record is None else {"id": s.record.record_id, "value": s.record.value}}
+            for s in states]
 
 
 def history_lines(item, style: Style, entry_label: str | None = None) -> list[str]:

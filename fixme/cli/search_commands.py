@@ -90,24 +90,32 @@ def hit_json(hit, short: int) -> dict:
             "terms": hit.terms, **data}
 
 
-def render_hits(hits: list, short: int, width: int, paint) -> str:
-    """One line per hit, as `list` shows entries: id, state, tag, title, location."""
-    from ..scan.entry import location_label, shown_state
+def render_hits(hits: list, short: int, width: int | None, paint) -> str:
+    """One line per hit, as `list` shows entries: id, state, tag, title, location.
+
+    Cut to `width` cells as the list table is (cells.py); None, off a terminal: nothing is cut.
+    """
+    from ..cells import cell_width, cut_end, cut_location, pad
+    from ..scan.entry import location_suffix, shown_state
     from .render import STATE_COLOURS, TAG_COLOURS
 
     from ..safetext import printable
 
-    rows = [(hit.entry.id[:short], shown_state(hit.entry), printable(hit.entry.tag), printable(location_label(hit.entry)))
-            for hit in hits]
+    rows = [(hit.entry.id[:short], shown_state(hit.entry), printable(hit.entry.tag), printable(hit.entry.path),
+             location_suffix(hit.entry)) for hit in hits]
     state_width = max((len(row[1]) for row in rows), default=0)
-    tag_width = max((len(row[2]) for row in rows), default=0)
+    tag_width = max((cell_width(row[2]) for row in rows), default=0)
     lines = []
-    for hit, (short_id, state, tag, location) in zip(hits, rows):
-        fixed = len(short_id) + state_width + tag_width + min(len(location), 40) + 8
-        title = _fit(printable(hit.entry.title or "(no title)"), max(12, width - fixed))
+    for hit, (short_id, state, tag, path, suffix) in zip(hits, rows):
+        title = printable(hit.entry.title or "(no title)")
+        location = path + suffix
+        if width is not None:
+            location = cut_location(path, suffix, 40)
+            fixed = len(short_id) + state_width + tag_width + cell_width(location) + 8
+            title = cut_end(title, max(12, width - fixed))
         cells = [paint(short_id, "33"), paint(state.ljust(state_width), STATE_COLOURS.get(state)),
-                 paint(tag.ljust(tag_width), TAG_COLOURS.get(tag)), highlight(title, hit.terms, paint),
-                 _highlight_location(_fit(location, 40), hit.entry.path, hit.terms, paint)]
+                 paint(pad(tag, tag_width), TAG_COLOURS.get(tag)), highlight(title, hit.terms, paint),
+                 _highlight_location(location, hit.entry.path, hit.terms, paint)]
         lines.append("  ".join(cells))
     return "".join(line + "\n" for line in lines)
 
@@ -130,12 +138,7 @@ def highlight(text: str, terms: list[str], paint) -> str:
 def _highlight_location(location: str, path: str, terms: list[str], paint) -> str:
     """The location dimmed, with the matched part of its path (a directory or the file) painted."""
     prefixes = [t for t in terms if path == t or (t.endswith("/") and path.startswith(t))]
-    if not paint.enabled or not prefixes:
+    if not paint.enabled or not prefixes or not location.startswith(path):  # cut from the left: no match shown
         return paint.dim(location)
     cut = len(max(prefixes, key=len))
     return paint(location[:cut], HIGHLIGHT) + paint.dim(location[cut:])
-
-
-def _fit(text: str, width: int) -> str:
-    text = text.replace("\n", " ")
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"

@@ -18,6 +18,7 @@ import json
 import logging
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol, TypeVar
@@ -52,6 +53,11 @@ CREATE TABLE IF NOT EXISTS records (
     refs TEXT NOT NULL,
     payload TEXT NOT NULL
 );
+-- One random token per index file, drawn the first time someone asks: a
+-- records.db rebuilt from the blocks or replaced has another. Caches that
+-- follow the index by `seq` (the tracker's folded state) tell by it that the
+-- numbers began again.
+CREATE TABLE IF NOT EXISTS generation (token TEXT NOT NULL);
 """
 # PRAGMA user_version of records.db. 1: no record's clock runs more than
 # MAX_CLOCK_STEP ahead of its parents' (an older fixme accepted any clock).
@@ -196,6 +202,50 @@ class LogIndex:
 
     def close(self) -> None:
         self.db.close()
+
+    def generation(self) -> str | None:
+        """This index file's token (see _SCHEMA); drawn on first need. None where it has none and
+        cannot be given one (opened read-only): a follower then cannot trust its marks."""
+        query = "SELECT token FROM generation ORDER BY rowid LIMIT 1"
+        try:
+            row = self.db.execute(query).fetchone()
+            if row is None:
+                import secrets  # only here: secrets loads random, hmac and base64 (~3 ms of a list)
+
+                # A reader does not wait out a long ingest for this: it asks again next time.
+                timeout = self.db.execute("PRAGMA busy_timeout").fetchone()[0]
+                self.db.execute("PRAGMA busy_timeout = 200")
+                try:
+                    # One statement: two processes asking at once still leave one token.
+                    self.db.execute("INSERT INTO generation (token) SELECT ? WHERE NOT EXISTS"
+                                    " (SELECT 1 FROM generation)", (secrets.token_hex(16),))
+                finally:
+                    self.db.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+                row = self.db.execute(query).fetchone()
+        except sqlite3.OperationalError:  # read-only, busy, or an old file opened read-only without the table
+            return None
+        return None if row is None else row[0]
+
+    @contextmanager
+    def snapshot(self) -> Iterator["LogIndex"]:
+        """Several reads that see one state of the index (a writer may commit meanwhile)."""
+        self.db.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            self.db.execute("COMMIT")
+
+    def tally(self, after_seq: int) -> tuple[int, int, int]:
+        """(highest seq, records in the index, records above `after_seq`), all logs.
+
+        Seqs are never reused (AUTOINCREMENT), so a follower that read up to
+        `after_seq` and counted N records then knows none of those was
+        removed since (fsck's evict) when the count is N + the third figure.
+        """
+        top = self.db.execute("SELECT max(seq) FROM records").fetchone()[0] or 0
+        total = self.db.execute("SELECT count(*) FROM records").fetchone()[0]
+        after = self.db.execute("SELECT count(*) FROM records WHERE seq > ?", (after_seq,)).fetchone()[0]
+        return top, total, after
 
     def known(self, ids: Iterable[str]) -> set[str]:
         return {record_id for record_id, _ in self._clock_rows(ids)}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 from .gitio import NULL_SHA, Git, GitError, line_ranges, unquote_path
@@ -85,6 +84,10 @@ def blame_files(git: Git, jobs: list[tuple[str, Collection[int], str | None]], p
     result: dict[str, dict[int, Origin]] = {}
     if not jobs:
         return result
+    # Imported here: the scan store needs Origin from this module, and every reader (search,
+    # show) would otherwise pay ~10 ms for a thread pool and the logging it brings.
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2)) as pool:
         for done, (job, found) in enumerate(zip(jobs, pool.map(one, jobs)), 1):
             result[job[0]] = found

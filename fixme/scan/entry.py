@@ -128,8 +128,14 @@ def shown_state(entry: Entry) -> str:
 
 def location_label(entry: Entry) -> str:
     """`path:line`, and how many more places the entry is at (a slug in several files)."""
+    return entry.path + location_suffix(entry)
+
+
+def location_suffix(entry: Entry) -> str:
+    """What follows the path in a location: `:line`, and ` (+N)` for N more places (a table
+    cuts the path, never this)."""
     extra = f" (+{len(entry.locations) - 1})" if len(entry.locations) > 1 else ""
-    return f"{entry.path}:{entry.line}{extra}"
+    return f":{entry.line}{extra}"
 
 
 def age_label(entry: Entry, now: "datetime | None" = None, uncommitted: str = "uncommitted") -> str:

@@ -49,16 +49,24 @@ class Scanner:
                  allow_fetch: bool = False, blame_strategy: str | None = None):
         """`allow_fetch`: blame may download history a partial clone lacks;
         `blame_strategy`: auto, walk or files (default: FIXME_BLAME_STRATEGY, else auto)."""
-        from .strategy import blame_strategy as strategy_from_environment
-
         self.root = root
         self.config = config
         self.git = Git(root)
         self.progress = progress or (lambda phase, done, total: None)
         self.allow_fetch = allow_fetch
-        self.blame_strategy = blame_strategy or strategy_from_environment()
+        self._blame_strategy = blame_strategy
         self._status_proc = None
         self.unsaved: ScanStore | None = None  # the last scan's result when the cache could not be written
+
+    @property
+    def blame_strategy(self) -> str:
+        """Read when a scan blames, not when a reader opens the tracker: the strategy module
+        brings blame, walk and a thread pool (~10 ms a `search` or `show` has no use for)."""
+        if self._blame_strategy is None:
+            from .strategy import blame_strategy as strategy_from_environment
+
+            self._blame_strategy = strategy_from_environment()
+        return self._blame_strategy
 
     def start_status(self) -> None:
         """Start `git status` now; the quick check collects it later."""

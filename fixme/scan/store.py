@@ -446,6 +446,23 @@ class ScanStore:
                 for entry_id, data in self.db.execute(f"SELECT id, data FROM entries WHERE id IN ({_marks(chunk)})",
                                                        chunk)}
 
+    def entries_named(self, slug: str, id_prefix: str | None) -> list[Entry]:
+        """The entries whose slug is `slug` or whose id starts with `id_prefix`: what a
+        reference can pick, without reading every entry (set-workflow at 10k entries)."""
+        found: dict[str, Entry] = {}
+        if id_prefix:
+            rows = self.db.execute("SELECT data FROM entries WHERE id >= ? AND id < ?", (id_prefix, id_prefix + "~"))
+            for (data,) in rows:
+                entry = Entry.from_dict(json.loads(data))
+                found[entry.id] = entry
+        # The row's JSON holds the slug as json.dumps writes it: a cheap superset, checked after.
+        for (data,) in self.db.execute("SELECT data FROM entries WHERE instr(data, ?) > 0",
+                                       (json.dumps(slug, ensure_ascii=False),)):
+            entry = Entry.from_dict(json.loads(data))
+            if entry.slug == slug:
+                found[entry.id] = entry
+        return list(found.values())
+
     def put_entry(self, entry: Entry) -> None:
         self.put_entries([entry])
 

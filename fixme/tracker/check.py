@@ -5,7 +5,8 @@ Rules:
   only entries not committed yet; with `--since REV`, only entries whose tag
   line (by blame) was changed after REV, or not committed yet.
 - forbid_states: no open entry may be in these workflow states.
-- max_count: at most N open entries of a tag.
+- max_count: at most N open entries of a tag. Open as `list` means it: in
+  the work tree and not in a closed workflow state (done work is no debt).
 
 Gone entries are never counted or reported.
 """
@@ -40,17 +41,19 @@ class Violation:
 
 
 def check_entries(entries: Iterable[Entry], rules: CheckRules, config_file: str,
-                  changed_commits: set[str] | None = None) -> list[Violation]:
+                  changed_commits: set[str] | None = None,
+                  closed_states: tuple[str, ...] = ()) -> list[Violation]:
     """Every violation of `rules` among the open entries, ordered by place.
 
     `changed_commits`: the commits after a base (`--since`); None when no
     base was given. `config_file` is where project-wide violations point.
+    `closed_states`: entries in these are not counted by max_count.
     """
     open_entries = [e for e in entries if e.status != GONE]
     violations = []
     violations += _require_slug(open_entries, rules, changed_commits)
     violations += _forbid_states(open_entries, rules)
-    violations += _max_count(open_entries, rules, config_file)
+    violations += _max_count([e for e in open_entries if e.workflow not in closed_states], rules, config_file)
     return sorted(violations, key=lambda v: (v.path, v.line or 0, v.rule, v.message))
 
 

@@ -9,67 +9,19 @@ tested without a terminal and shared by every view that needs them.
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from ..scan.entry import GONE, Entry, age_label, location_label, shown_state
+from .me import Me, assigned_to, who_am_i  # noqa: F401 (the dashboard's names for them)
+from .query import tally
 
 COLUMNS = ("id", "state", "tag", "title", "location", "author", "age")
 ALL_OPEN = None  # the state filter that shows every entry still in the work tree
 RANK = "rank"  # the order of search hits, best first
 
-
-
-def assigned_to(entry: Entry) -> str | None:
-    """Who the entry is assigned to: a record wins over an `assigned:` field in the source."""
-    return entry.attrs.get("assigned") or entry.fields.get("assigned") or None
-
-
-# -- who is "me" -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Me:
-    """The user as git knows them: the name and e-mail their commits carry."""
-
-    name: str | None = None
-    email: str | None = None
-
-    def owns(self, entry: Entry) -> bool:
-        """Whether the entry is the user's: blame names them for a tag line of it, the line is not
-        committed yet (it is in their work tree, and will be blamed on them), or it is assigned to them."""
-        names = {v.casefold() for v in (self.name, self.email) if v}
-        if not names:
-            return False
-        if entry.uncommitted and entry.status != GONE:
-            return True
-        for location in entry.locations or ():
-            if (location.author or "").casefold() in names or (location.author_email or "").casefold() in names:
-                return True
-        if (entry.author or "").casefold() in names or (entry.author_email or "").casefold() in names:
-            return True
-        assigned = (assigned_to(entry) or "").strip().lstrip("@").casefold()
-        if not assigned:
-            return False
-        # "Ada Lovelace <ada@example.org>" is assigned to Ada as much as either half is.
-        return assigned in names or bool(self.email and self.email.casefold() in assigned)
-
-
-def who_am_i(root: Path) -> Me:
-    """The author identity git would put on a commit here (config or GIT_AUTHOR_* variables)."""
-    from ..scan.gitio import Git, GitError
-
-    try:
-        ident = Git(root).run("var", "GIT_AUTHOR_IDENT").decode("utf-8", "replace").strip()
-    except GitError:
-        return Me()
-    # "Name <email> 1700000000 +0000"
-    name, _, rest = ident.partition("<")
-    email = rest.partition(">")[0]
-    return Me(name.strip() or None, email.strip() or None)
 
 
 # -- the summary strip ---------------------------------------------------------------
@@ -88,26 +40,13 @@ class Counts:
 
 
 def count_entries(entries: Iterable[Entry], state_order: Sequence[str]) -> Counts:
-    counts = Counts()
-    states: Counter[str] = Counter()
-    tags: Counter[str] = Counter()
-    authors: Counter[str] = Counter()
-    for entry in entries:
-        if entry.status == GONE:
-            counts.gone += 1
-            continue
-        counts.open += 1
-        states[entry.workflow] += 1
-        tags[entry.tag] += 1
-        authors[entry.author or "(uncommitted)"] += 1
-        if entry.uncommitted:
-            counts.uncommitted += 1
+    entries = list(entries)
+    present = [e for e in entries if e.status != GONE]
     # Every configured state shows, even at 0: the strip is also a legend of the workflow.
-    counts.states = [(s, states.get(s, 0)) for s in state_order]
-    counts.states += sorted((s, n) for s, n in states.items() if s not in state_order)
-    counts.tags = sorted(tags.items(), key=lambda item: (-item[1], item[0]))
-    counts.authors = sorted(authors.items(), key=lambda item: (-item[1], item[0].casefold()))
-    return counts
+    counted = tally(present, state_order, every_state=True)
+    return Counts(open=counted.total, gone=len(entries) - len(present),
+                  uncommitted=sum(1 for e in present if e.uncommitted),
+                  states=counted.states, tags=counted.tags, authors=counted.authors)
 
 
 # -- quick filters and sorting --------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..config import Config
 from ..scan.entry import Entry
 from .workflow import Change, latest_sets, resolve, iso_to_ms
@@ -13,26 +15,39 @@ def apply_changes(entries: list[Entry], changes: list[Change], config: Config) -
     Records naming entries that are not (or no longer) scanned stay in the
     log and apply whenever such an entry appears.
     """
-    if not changes:
+    if changes:
+        apply_latest(entries, latest_sets(changes), config)
+
+
+def apply_latest(entries: list[Entry], latest: dict[str, dict[str, Change]], config: Config) -> None:
+    """apply_changes with the winning records already chosen (workflow.latest_sets, or the
+    kept fold of folded.py, which gives the same)."""
+    if not latest:
         return
-    latest = latest_sets(changes)
+    allowed: dict[str, tuple[str, ...] | None] = {}  # per attribute, asked of the config once
     for entry in entries:
         sets = latest.get(entry.id)
         if sets:
-            _apply(entry, sets, config)
+            _apply(entry, sets, config, allowed)
 
 
-def _apply(entry: Entry, sets: dict[str, Change], config: Config) -> None:
-    source_time = iso_to_ms(entry.date)  # a directive counts from its commit's date
+def _apply(entry: Entry, sets: dict[str, Change], config: Config,
+           allowed_by_attr: dict[str, tuple[str, ...] | None] | None = None) -> None:
+    allowed_by_attr = {} if allowed_by_attr is None else allowed_by_attr
     for attr, change in sets.items():
-        allowed = config.allowed_values(attr)
         if attr != "workflow" and attr not in config.attributes:
             continue  # an attribute this project no longer tracks
+        if attr not in allowed_by_attr:
+            allowed_by_attr[attr] = config.allowed_values(attr)
+        allowed = allowed_by_attr[attr]
         if allowed is not None and change.value not in allowed:
             entry.warnings.append(f"record {change.record_id[7:19]} sets {attr} to {change.value!r},"
                                   " which the config no longer allows")
             continue
         source_value = _source_value(entry, attr, config)
+        # A directive counts from its commit's date; parsed only when there is one to weigh
+        # (most entries have none, and 10k dates cost ~20 ms of a list).
+        source_time = iso_to_ms(entry.date) if source_value is not None else None
         folded = resolve(source_value, source_time, change)
         if folded is None:
             continue
@@ -48,3 +63,38 @@ def _source_value(entry: Entry, attr: str, config: Config) -> str | None:
         return entry.attrs.get(attr)
     stated = entry.attrs.get("workflow") in config.states or entry.workflow != config.initial_state
     return entry.workflow if stated else None
+
+
+@dataclass(frozen=True)
+class StateSource:
+    """One attribute of an entry as `show` explains it: the value shown, the record that
+    sets it (if any), what the source writes (`$$$ (set ATTR VALUE)`, `$ATTR: VALUE`), and
+    which of the two won."""
+
+    attr: str
+    value: str | None  # what list and show display
+    record: Change | None  # the trusted record that wins among records
+    written: str | None  # the value written in the source
+    won: str | None  # "record", "source", or None (neither says anything)
+
+
+def state_sources(scanned: Entry, sets: dict[str, Change], config: Config) -> list[StateSource]:
+    """How each attribute of `scanned` (an entry as the scan left it) folds with `sets`
+    (its winning records), by the rules of _apply: workflow first, then the others."""
+    attrs = ["workflow"] + sorted((set(scanned.attrs) | set(sets)) - {"workflow"})
+    found = []
+    for attr in attrs:
+        if attr != "workflow" and attr not in config.attributes:
+            continue
+        record = sets.get(attr)
+        allowed = config.allowed_values(attr)
+        if record is not None and allowed is not None and record.value not in allowed:
+            record = None  # _apply ignores it (with a warning on the entry)
+        written = _source_value(scanned, attr, config)
+        folded = resolve(written, iso_to_ms(scanned.date), record)
+        if folded is None:
+            value = scanned.workflow if attr == "workflow" else None
+            found.append(StateSource(attr, value, None, None, None))
+            continue
+        found.append(StateSource(attr, folded.value, record, written, "source" if folded.change is None else "record"))
+    return found

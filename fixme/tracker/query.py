@@ -6,29 +6,54 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..errors import Ambiguous, NotFound
-from ..scan.entry import GONE, Entry
+from ..scan.entry import GONE, Entry, shown_state
 from ..scan.globs import GlobSet
+from .me import Me, assigned_to
+
+OPEN = "open"  # present in the work tree and not in a closed workflow state: "not done"
+CLOSED = "closed"  # present, in one of workflow.closed
+SCOPES = (OPEN, CLOSED, GONE)
+
+
+def scope_of(entry: Entry, closed_states) -> str:
+    """open, closed or gone: which of `list`'s three sets the entry is in."""
+    if entry.status == GONE:
+        return GONE
+    return CLOSED if entry.workflow in closed_states else OPEN
 
 
 @dataclass
 class EntryQuery:
+    """What `list` keeps and in which order. Filters of one kind are alternatives; kinds all apply."""
+
     states: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     author: str | None = None  # substring of name or e-mail, any case
     paths: list[str] = field(default_factory=list)  # globs, any location matches
     labels: list[str] = field(default_factory=list)
-    include_gone: bool = False
+    # Which of open, closed and gone to show; explicit --state values widen it to what they name.
+    scopes: frozenset[str] = frozenset({OPEN})
+    closed_states: tuple[str, ...] = ("done", "dropped")
+    mine: Me | None = None  # entries that are the user's (Me.owns)
+    assigned: str | None = None  # substring of who it is assigned to, any case, '@' ignored
+    commits: set[str] | None = None  # --since: the tag line came from one of these, or is uncommitted
     sort: str = "path"  # path | date | state
+    reverse: bool = False
+    limit: int | None = None
 
     def __post_init__(self) -> None:
         self._globs = GlobSet(self.paths)
+        self._tags = {t.upper() for t in self.tags}
 
     def matches(self, entry: Entry) -> bool:
-        if entry.status == GONE and not self.include_gone:
+        if self.states:
+            if entry.workflow not in self.states and entry.status not in self.states:
+                return False
+            if entry.status == GONE and GONE not in self.states and GONE not in self.scopes:
+                return False
+        elif scope_of(entry, self.closed_states) not in self.scopes:
             return False
-        if self.states and entry.workflow not in self.states and entry.status not in self.states:
-            return False
-        if self.tags and entry.tag.upper() not in {t.upper() for t in self.tags}:
+        if self._tags and entry.tag.upper() not in self._tags:
             return False
         if self.author:
             needle = self.author.casefold()
@@ -39,11 +64,30 @@ class EntryQuery:
             return False
         if self.paths and not any(self._path_matches(loc.path) for loc in entry.locations):
             return False
+        if self.mine is not None and not self.mine.owns(entry):
+            return False
+        if self.assigned is not None and not _assigned_matches(entry, self.assigned):
+            return False
+        if self.commits is not None and not _added_by(entry, self.commits):
+            return False
         return True
 
     def _path_matches(self, path: str) -> bool:
         """A glob, or a plain directory name meaning everything below it."""
         return self._globs.matches(path) or any(path.startswith(p.rstrip("/") + "/") for p in self.paths)
+
+
+def _assigned_matches(entry: Entry, who: str) -> bool:
+    assigned = (assigned_to(entry) or "").casefold()
+    needle = who.strip().lstrip("@").casefold()
+    return bool(assigned) and needle in assigned
+
+
+def _added_by(entry: Entry, commits: set[str]) -> bool:
+    """Whether a tag line of the entry was written by one of `commits`, or is not committed yet."""
+    if entry.status == GONE:
+        return False
+    return any(loc.commit in commits or (loc.commit is None and loc.unblamed is None) for loc in entry.locations)
 
 
 def _timestamp(entry: Entry) -> float:
@@ -64,11 +108,46 @@ SORT_KEYS = {
 
 
 def select(entries: list[Entry], query: EntryQuery, state_order: tuple[str, ...] = ()) -> list[Entry]:
+    """The entries `query` keeps, in its order, at most `limit` of them."""
     chosen = [e for e in entries if query.matches(e)]
     if query.sort == "state" and state_order:
         rank = {s: i for i, s in enumerate(state_order)}
-        return sorted(chosen, key=lambda e: (rank.get(e.workflow, len(rank)), e.path, e.line))
-    return sorted(chosen, key=SORT_KEYS.get(query.sort, SORT_KEYS["path"]))
+        chosen.sort(key=lambda e: (rank.get(e.workflow, len(rank)), e.path, e.line), reverse=query.reverse)
+    else:
+        chosen.sort(key=SORT_KEYS.get(query.sort, SORT_KEYS["path"]), reverse=query.reverse)
+    return chosen if query.limit is None else chosen[:query.limit]
+
+
+@dataclass
+class Tally:
+    """How many entries, by state, tag and author (`list --count`, the dashboard's strip)."""
+
+    total: int = 0
+    states: list[tuple[str, int]] = field(default_factory=list)  # the configured order, then others
+    tags: list[tuple[str, int]] = field(default_factory=list)  # most first
+    authors: list[tuple[str, int]] = field(default_factory=list)  # most first
+
+
+def tally(entries: list[Entry], state_order: tuple[str, ...] | list[str], every_state: bool = False) -> Tally:
+    """Count `entries` by shown state, tag and author; `every_state`: configured states at 0 too."""
+    from collections import Counter
+
+    states: Counter[str] = Counter(shown_state(e) for e in entries)
+    tags: Counter[str] = Counter(e.tag for e in entries)
+    authors: Counter[str] = Counter(e.author or "(uncommitted)" for e in entries)
+    ordered = [(s, states.get(s, 0)) for s in state_order if every_state or states.get(s)]
+    ordered += sorted((s, n) for s, n in states.items() if s not in state_order)
+    return Tally(len(entries), ordered, sorted(tags.items(), key=lambda item: (-item[1], item[0])),
+                 sorted(authors.items(), key=lambda item: (-item[1], item[0].casefold())))
+
+
+def ref_keys(ref: str) -> tuple[str, str | None]:
+    """The slug a reference names, and the id prefix it can be (None when it cannot):
+    resolve() picks only among entries with that slug or that prefix."""
+    ref = ref.strip()
+    slug = ref[3:] if ref.lower().startswith("pr:") else ref
+    prefix = ref.lower()
+    return slug, prefix if len(prefix) >= 4 and _hex(prefix) else None
 
 
 def resolve(entries: list[Entry], ref: str) -> Entry:
@@ -77,7 +156,7 @@ def resolve(entries: list[Entry], ref: str) -> Entry:
     if not ref:
         raise NotFound("no entry id given")
     want_pr = ref.lower().startswith("pr:")
-    slug = ref[3:] if want_pr else ref
+    slug = ref_keys(ref)[0]
     by_slug = [e for e in entries if e.slug == slug and (e.tag == "PR") == want_pr]
     if not by_slug and not want_pr:
         by_slug = [e for e in entries if e.slug == slug]

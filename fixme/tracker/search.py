@@ -1,7 +1,8 @@
 """Full-text search over entries: a whoosh index in `.fixme/index/`.
 
-whoosh costs ~80 ms to import, so it is imported inside the functions that
-need it, never at module level: importing this module (for SearchHit, or
+whoosh costs ~45 ms to import (whoosh_import.py says why not ~90), so it is
+imported inside the functions that need it, never at module level, after
+load_whoosh(): importing this module (for SearchHit, or
 for `matched_spans` in a renderer) stays cheap, and `list`, `scan` and
 `set-workflow` never load it.
 
@@ -32,6 +33,7 @@ from ..config import Config
 from ..errors import FixmeError
 from ..fsutil import UNWRITABLE_ERRNOS, FileLock, LockTimeout
 from ..scan.entry import GONE, Entry
+from .whoosh_import import load_whoosh  # noqa: F401 (callers load whoosh early through here)
 from .searchstate import (INDEX_SCHEMA, LOCK_FILE, STATE_FILE, Changes, IndexSource, IndexState, config_stamp,
                           index_dir, index_files, read_state, write_state)
 
@@ -84,14 +86,6 @@ def matched_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     return [m.span() for m in re.finditer(WORD_PATTERN, text) if m.group().lower() in wanted]
 
 
-def load_whoosh() -> None:
-    """Import whoosh now (e.g. while `git status` runs for the scan before a search)."""
-    from importlib import import_module
-
-    for name in ("whoosh.index", "whoosh.qparser", "whoosh.query"):
-        import_module(name)
-
-
 class IndexUnwritable(FixmeError):
     """The index cannot be written here: a read-only directory or file system, a full disk."""
 
@@ -114,6 +108,7 @@ class SearchIndex:
         """Entries matching `text`, best first; the index catches up first."""
         if not text.strip():
             return []
+        load_whoosh()
         if limit is not None and limit < 1:
             raise FixmeError("search: the limit must be at least 1")
         query = parse_query(text)  # a bad query fails before any work
@@ -198,6 +193,7 @@ class SearchIndex:
 
         IndexUnwritable (a one-line FixmeError) where the index cannot be written.
         """
+        load_whoosh()
         started = time.perf_counter()
         source = IndexSource(self.root, self.config, self.store)
         try:
@@ -315,9 +311,14 @@ class SearchIndex:
         until the process ends when setting up or committing a writer fails
         (a read-only directory, a full disk), which would leave the
         dashboard's next update waiting for itself.
+
+        Segments are written as plain files, not one compound file: whoosh
+        reads a compound segment through an mmap, copying each part it opens
+        into memory (~15 ms of a search at 20k entries); plain files are
+        opened and read where needed.
         """
         try:
-            writer = ix.writer(_lk=False, **options)
+            writer = ix.writer(_lk=False, compound=False, **options)
         except OSError as exc:
             raise IndexUnwritable(f"cannot write the search index in {self.directory}: "
                                   f"{exc.strerror or exc}") from None

@@ -240,13 +240,10 @@ class IndexSource:
         no record within the marks is missed.
         """
         if entries:
-            from .changes import read_changes
+            from .fold import apply_latest
+            from .folded import folded_state
 
-            changes = read_changes(self.root, self.config)
-            if changes:
-                from .fold import apply_changes
-
-                apply_changes(entries, changes, self.config)
+            apply_latest(entries, folded_state(self.root, self.config), self.config)
         return entries
 
 

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
     from ..node.keys import Identity
     from ..scan.entry import Entry
-    from .query import EntryQuery
+    from .fold import StateSource
+    from .me import Me
+    from .query import EntryQuery, Tally
     from ..scan.quickcheck import StatusCheck
     from .search import IndexReport, SearchHit
     from .workflow import Change, HistoryItem, Written
@@ -33,6 +35,10 @@ INIT_GITIGNORE = """\
 !log
 """
 
+
+# Where `list --branch` looks for the main line, in order: the local one first, as the
+# branch was most likely made from it.
+BASE_BRANCHES = ("main", "master", "origin/HEAD", "origin/main", "origin/master")
 
 MAX_TRUST_NAME = 200   # characters of a name in the trust list: a name, not a text
 
@@ -51,6 +57,7 @@ class Tracker:
         self._scanned: list[Entry] | None = None  # as the scan left them
         self._entries: list[Entry] | None = None  # the same, records folded in
         self._changes: list[Change] | None = None
+        self._folded: dict[str, dict[str, Change]] | None = None
         self.search_notices: list[str] = []  # what the last search could not do (write its index)
         # Hears what the user should know about reading the node's storage
         # (records.db rebuilt from the blocks); None: the node logs it.
@@ -110,13 +117,21 @@ class Tracker:
         """Every entry the last scan knows, open and gone, with the records folded in."""
         if self._entries is None:
             entries = self._scanned_entries()
-            changes = self.changes()
-            if changes:  # a repository without records does not load the fold at all
-                from .fold import apply_changes
+            latest = self.folded()
+            if latest:  # a repository without records does not load the fold at all
+                from .fold import apply_latest
 
-                apply_changes(entries, changes, self.config)
+                apply_latest(entries, latest, self.config)
             self._entries = entries
         return self._entries
+
+    def folded(self) -> dict[str, dict[str, Change]]:
+        """Per entry and attribute, the trusted record that wins (kept in .fixme/cache/, see folded.py)."""
+        if self._folded is None:
+            from .folded import folded_state
+
+            self._folded = folded_state(self.root, self.config, self.notify)
+        return self._folded
 
     def changes(self) -> list[Change]:
         """Every record of the tracker's log, as changes, in arrival order."""
@@ -134,9 +149,27 @@ class Tracker:
         return select(self.all_entries(), query, self.config.states)
 
     def get(self, ref: str) -> Entry:
+        """The entry `ref` names (full id, unique prefix, slug, pr:slug), records folded in."""
         from .query import resolve
 
-        return resolve(self.all_entries(), ref)
+        if self._entries is not None:
+            return resolve(self._entries, ref)
+        entry = self._resolve(ref)
+        latest = self.folded()
+        if latest:
+            from .fold import apply_latest
+
+            apply_latest([entry], latest, self.config)
+        return entry
+
+    def _resolve(self, ref: str) -> Entry:
+        """resolve() among the scanned entries, reading only those the reference can pick."""
+        from .query import ref_keys, resolve
+
+        if self._scanned is not None:
+            return resolve(self._scanned, ref)
+        slug, prefix = ref_keys(ref)
+        return resolve(self._read_scan(lambda store: store.entries_named(slug, prefix)), ref)
 
     def _scanned_entries(self) -> list[Entry]:
         """Entries as the scan left them (enough to resolve an id); the fold works on these."""
@@ -147,8 +180,32 @@ class Tracker:
     def short_id_length(self) -> int:
         from ..scan.identity import short_length
 
-        # Ids do not depend on records: no need to fold them in for this.
-        return short_length([e.id for e in self._scanned_entries()], self.config.short_id_length)
+        # Ids do not depend on records, and reading only them costs a tenth of reading entries.
+        ids = [e.id for e in self._scanned] if self._scanned is not None else self._read_scan(
+            lambda store: store.entry_ids())
+        return short_length(list(ids), self.config.short_id_length)
+
+    def state_sources(self, entry: Entry) -> list[StateSource]:
+        """Where each shown attribute of `entry` comes from: a record, the source, or both."""
+        from .fold import state_sources
+
+        scanned = self._read_scan(lambda store: store.entry(entry.id))
+        if scanned is None:
+            return []
+        return state_sources(scanned, self.folded().get(entry.id, {}), self.config)
+
+    def location_bodies(self, entry: Entry) -> list[tuple[str, int, str]]:
+        """(path, line, body) of each place the entry is written, in its order: a slug
+        written in several places has a body in each."""
+        from textwrap import dedent
+
+        def read(store) -> dict[tuple[str, int], str]:
+            return {(stored.path, raw.line): raw.body for stored in store.files({loc.path for loc in entry.locations})
+                    for raw, _, entry_id in stored.occurrences if entry_id == entry.id}
+
+        bodies = self._read_scan(read)
+        return [(loc.path, loc.line, dedent(bodies.get((loc.path, loc.line), "")).strip("\n"))
+                for loc in entry.locations]
 
     def source_lines(self, entry: Entry, radius: int = 3) -> list[SourceLine]:
         """The lines around an entry's tag line, as they are in the work tree."""
@@ -161,6 +218,8 @@ class Tracker:
         if isinstance(text, Skipped):
             return []
         lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # the file's last newline ends its last line; no line follows it
         first = max(1, entry.line - radius)
         last = min(len(lines), entry.line + radius + entry.body.count("\n") + (1 if entry.body else 0))
         return [SourceLine(n, lines[n - 1], n == entry.line) for n in range(first, last + 1)]
@@ -171,10 +230,8 @@ class Tracker:
         """Write a signed record that sets an attribute (workflow, assigned, …) of an entry."""
         from .workflow import set_payload
 
-        from .query import resolve
-
         self._check_attribute(attr, value)
-        entry = resolve(self._scanned_entries(), ref)
+        entry = self._resolve(ref)
         return self._write(entry, set_payload(entry.id, attr, value, message, commit))
 
     def comment(self, ref: str, text: str) -> Written:
@@ -185,9 +242,7 @@ class Tracker:
             raise FixmeError("comment: the text is empty")
         if len(text) > MAX_TEXT:
             raise FixmeError(f"comment: the text is longer than {MAX_TEXT} characters")
-        from .query import resolve
-
-        entry = resolve(self._scanned_entries(), ref)
+        entry = self._resolve(ref)
         return self._write(entry, comment_payload(entry.id, text))
 
     def history(self, entry_id: str | None = None) -> list[HistoryItem]:
@@ -209,11 +264,10 @@ class Tracker:
     def attach(self, ref: str, path: Path, name: str | None = None) -> Written:
         """Store a file as a blob and write a signed record attaching it to an entry."""
         from .attachments import check_name, store_file
-        from .query import resolve
         from .workflow import attach_payload
 
         name = check_name(name if name is not None else path.name)
-        entry = resolve(self._scanned_entries(), ref)
+        entry = self._resolve(ref)
         blob, size = store_file(self.root, path)
         return self._write(entry, attach_payload(entry.id, name, blob, size), refs=[blob])
 
@@ -268,6 +322,7 @@ class Tracker:
         self._scanned = None
         self._entries = None
         self._changes = None
+        self._folded = None
 
     # -- dashboard -------------------------------------------------------
     def set_progress(self, progress: Progress | None) -> None:
@@ -297,11 +352,12 @@ class Tracker:
         from ..config import CONFIG_FILE
         from .check import check_entries
 
-        changed = self._commits_since(since) if since is not None else None
-        return check_entries(self.all_entries(), self.config.check, f"{CONFIG_DIR}/{CONFIG_FILE}", changed)
+        changed = self.commits_since(since) if since is not None else None
+        return check_entries(self.all_entries(), self.config.check, f"{CONFIG_DIR}/{CONFIG_FILE}", changed,
+                             self.config.closed_states)
 
-    def _commits_since(self, rev: str) -> set[str]:
-        """The commits reachable from HEAD but not from `rev`."""
+    def commits_since(self, rev: str) -> set[str]:
+        """The commits reachable from HEAD but not from `rev` (`REV..HEAD`)."""
         from ..scan.gitio import Git
 
         if not rev.strip() or rev.startswith("-"):
@@ -317,6 +373,56 @@ class Tracker:
             return set(git.run("rev-list", head, "--not", base, "--").decode().split())
         except GitError as exc:
             raise FixmeError(f"git: {exc}") from None
+
+    def branch_base(self) -> str:
+        """Where this branch left the main line: the merge base of HEAD and the first of
+        main, master, origin/HEAD, origin/main, origin/master that exists (`list --branch`)."""
+        from ..scan.gitio import Git
+
+        git = Git(self.root)
+        for name in BASE_BRANCHES:
+            if git.run("rev-parse", "-q", "--verify", f"{name}^{{commit}}", check=False).strip():
+                base = git.run("merge-base", "HEAD", name, check=False).decode().strip()
+                if base:
+                    return base
+        raise FixmeError(f"--branch: none of {', '.join(BASE_BRANCHES)} shares history with HEAD; "
+                         "give --since REV")
+
+    # -- views -----------------------------------------------------------
+    def labels(self) -> set[str]:
+        """Every label an entry the scan knows carries (gone ones included)."""
+        return {label for entry in self._scanned_entries() for label in entry.labels}
+
+    def me(self) -> Me:
+        """The user: git's author identity, and their signing key if they have one."""
+        from .me import who_am_i, with_keys
+
+        identity = self.identity(create=False) if self.home is not None else None
+        if identity is None:
+            return who_am_i(self.root)
+        return with_keys(who_am_i(self.root), identity.key_text, identity.fingerprint)
+
+    def tally(self, entries: list[Entry]) -> Tally:
+        """`entries` counted by state, tag and author."""
+        from .query import tally
+
+        return tally(entries, self.config.states)
+
+    def empty_hint(self, query: EntryQuery) -> str:
+        """One line for a list that came out empty: what the query left out, and how to see it."""
+        from .query import CLOSED, GONE, OPEN, scope_of
+
+        if query.states or query.scopes != {OPEN}:
+            return "no entries match"
+        hidden = {CLOSED: 0, GONE: 0}
+        for entry in self.all_entries():
+            scope = scope_of(entry, self.config.closed_states)
+            if scope != OPEN:
+                hidden[scope] += 1
+        if not hidden[CLOSED] and not hidden[GONE]:
+            return "no open entries match"
+        return (f"no open entries match ({hidden[CLOSED]} closed and {hidden[GONE]} gone entries are not shown: "
+                "--closed, --gone or --all)")
 
     # -- search ----------------------------------------------------------
     # The index lives in .fixme/index/ (search.py, which imports whoosh only

@@ -81,6 +81,9 @@ class Snapshot:
     entries: list[Entry]
     short: int
     counts: Counts
+    # The widest title, location and author (entry_table.measure): the table's columns are sized
+    # for every entry, measured once per load off the UI thread, and stay put as filters change.
+    measured: tuple[int, int, int, int] | None = None
     by_id: dict[str, Entry] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -90,9 +93,11 @@ class Snapshot:
 class FixmeApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "fixme"
+    # `?` is shown by each screen, first in its footer (KEYS_BINDING): the app's own bindings
+    # come last there, and a narrow terminal cut them off.
     BINDINGS = [
         Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Keys"),
+        Binding("question_mark", "help", "Keys", show=False),
     ]
 
     def __init__(self, tracker: Tracker, *, scan: bool = True, environ: Mapping[str, str] | None = None):
@@ -174,8 +179,11 @@ class FixmeApp(App[int]):
             pass  # only a head start: the search itself will say what is wrong
 
     def _read_snapshot(self) -> Snapshot:
+        from .widgets.entry_table import measure
+
         entries = self.tracker.all_entries()
-        return Snapshot(entries, self.tracker.short_id_length(), count_entries(entries, self.states))
+        return Snapshot(entries, self.tracker.short_id_length(), count_entries(entries, self.states),
+                        measure(entries))
 
     def _scan_progress(self, phase: str, done: int, total: int) -> None:
         """The scanner's progress (in the worker's thread), a few times a second at most."""
@@ -226,7 +234,7 @@ class FixmeApp(App[int]):
         current = table.current
         tags = [tag for tag, _ in self.snapshot.counts.tags]
         table.show_entries(self.rows, self.short, self.order, self.states, tags,
-                           keep=current.id if current else None)
+                           keep=current.id if current else None, measured=self.snapshot.measured)
         self._describe_filters()
         board = self._board()
         if board is not None:

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from ...scan.entry import Entry
     from ..app import FixmeApp
 
+# First in every screen's footer, so a narrow terminal never cuts off the key that lists the others.
+KEYS_BINDING = Binding("question_mark", "app.help", "Keys")
+
 ENTRY_BINDINGS = [
     Binding("w", "workflow", "State"),
     Binding("a", "assign", "Assign"),

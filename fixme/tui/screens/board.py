@@ -11,15 +11,17 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from ...cells import board_widths
 from ...scan.entry import Entry
 from ..widgets.cards import CardList
 from ..widgets.rows import RowList
 from ..widgets.status import StatusBar
-from .actions import ENTRY_BINDINGS, EntryActions
+from .actions import ENTRY_BINDINGS, KEYS_BINDING, EntryActions
 
 
 class BoardScreen(EntryActions, Screen):
     BINDINGS = [
+        KEYS_BINDING,
         *ENTRY_BINDINGS,
         Binding("left,h", "column(-1)", "Column ←", show=False),
         Binding("right,l", "column(1)", "Column →", show=False),
@@ -38,7 +40,7 @@ class BoardScreen(EntryActions, Screen):
         yield Static(id="board-title")
         with Horizontal(id="columns"):
             for index, state in enumerate(self.states):
-                with Vertical(classes="board-column"):
+                with Vertical(id=f"column-{index}", classes="board-column"):
                     yield Static(state, id=f"heading-{index}", classes="column-heading")
                     yield CardList(state, id=f"cards-{index}")
         yield Static(id="card")
@@ -70,8 +72,19 @@ class BoardScreen(EntryActions, Screen):
                 self.column = index
                 self.cards(index).focus()
         self.follow = None
+        self._size_columns()
         self.query_one("#board-title", Static).update(f"Board · {description}")
         self._describe(self.selected_entry())
+
+    def _size_columns(self) -> None:
+        """Empty columns get room for their heading only; the columns with cards share the rest."""
+        counts = [len(self.cards(index).items) for index in range(len(self.states))]
+        headings = [f"{state} {count:,}" for state, count in zip(self.states, counts)]
+        for index, cells in enumerate(board_widths(headings, counts, self.size.width)):
+            self.query_one(f"#column-{index}", Vertical).styles.width = cells
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._size_columns()
 
     def _describe(self, entry: Entry | None) -> None:
         text = "" if entry is None else (f"{entry.id[:self.app.short]} {entry.tag}: {entry.title}  "

@@ -15,7 +15,7 @@ from ..widgets.entry_table import EntryTable
 from ..widgets.rows import RowList
 from ..widgets.status import StatusBar
 from ..widgets.summary import SummaryStrip
-from .actions import ENTRY_BINDINGS, EntryActions
+from .actions import ENTRY_BINDINGS, KEYS_BINDING, EntryActions
 
 
 class MainScreen(EntryActions, Screen):
@@ -23,6 +23,7 @@ class MainScreen(EntryActions, Screen):
     # keeps the whole width until its title column can spare some.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
     BINDINGS = [
+        KEYS_BINDING,
         Binding("slash", "focus_search", "Search"),
         *ENTRY_BINDINGS,
         Binding("b", "board", "Board"),
