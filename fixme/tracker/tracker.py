@@ -58,6 +58,7 @@ class Tracker:
         self._entries: list[Entry] | None = None  # the same, records folded in
         self._changes: list[Change] | None = None
         self._folded: dict[str, dict[str, Change]] | None = None
+        self._fetched_taken_in = False   # records a plain `git fetch` brought: stored before the log is read
         self.search_notices: list[str] = []  # what the last search could not do (write its index)
         # Hears what the user should know about reading the node's storage
         # (records.db rebuilt from the blocks); None: the node logs it.
@@ -130,6 +131,7 @@ class Tracker:
         if self._folded is None:
             from .folded import folded_state
 
+            self._take_in_fetched()
             self._folded = folded_state(self.root, self.config, self.notify)
         return self._folded
 
@@ -137,11 +139,19 @@ class Tracker:
         """Every record of the tracker's log, as changes, in arrival order."""
         if self._changes is None:
             from .changes import read_changes
-            from .gitsync import arrived
 
-            arrived(self, self.notify)  # records a plain `git fetch` brought; a few stat calls otherwise
+            self._take_in_fetched()
             self._changes = read_changes(self.root, self.config, self.notify)
         return self._changes
+
+    def _take_in_fetched(self) -> None:
+        """Store the records a plain `git fetch` brought, before reading the log (once; a few
+        stat calls when git's refs did not move)."""
+        if not self._fetched_taken_in:
+            from .gitsync import arrived
+
+            self._fetched_taken_in = True
+            arrived(self, self.notify)
 
     def list(self, query: EntryQuery) -> list[Entry]:
         from .query import select
