@@ -160,8 +160,9 @@ def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def project(root: Path, home: Path, files: dict[str, str]) -> Peer:
-    """A committed repository holding `files`, with `fixme init` done (so a network key)."""
+def project(root: Path, home: Path, files: dict[str, str], trusting: tuple[Peer, ...] = ()) -> Peer:
+    """A committed repository holding `files`, with `fixme init` done (so a network key) and
+    the keys of `trusting` in its trust list."""
     root.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
     for name, text in files.items():
@@ -171,9 +172,24 @@ def project(root: Path, home: Path, files: dict[str, str]) -> Peer:
     git(root, "commit", "-qm", "start")
     peer = Peer(root, home)
     peer.fixme("init")
+    for other in trusting:
+        peer.fixme("trust", "add", other.key(), "--name", other.root.name)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "fixme config")
     return peer
+
+
+THREE_TASKS = {"app.py": "# TODO: first task\n# TODO: second task\n# FIXME: third task\n"}
+
+
+def cloned_project(tmp_path: Path, names: tuple[str, ...]) -> list[Peer]:
+    """A project with three entries (THREE_TASKS) whose first peer works in the origin itself,
+    cloned for each other name; every clone's key trusted, each clone with its own home."""
+    others = [Peer(tmp_path / name, tmp_path / f"home-{name}") for name in names[1:]]
+    origin = project(tmp_path / "origin", tmp_path / f"home-{names[0]}", THREE_TASKS, trusting=tuple(others))
+    for peer in others:
+        git(tmp_path, "clone", "-q", str(origin.root), str(peer.root))
+    return [origin, *others]
 
 
 def wait_until(condition, what: str, peers=()) -> None:

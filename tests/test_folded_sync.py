@@ -10,23 +10,7 @@ from __future__ import annotations
 
 import json
 
-from realnodes import Peer, git as _git
-
-
-def two_clones(tmp_path) -> tuple[Peer, Peer]:
-    origin = tmp_path / "origin"
-    origin.mkdir()
-    _git(origin, "init", "-q", "-b", "main")
-    (origin / "app.py").write_text("# TODO: first task\n# TODO: second task\n# FIXME: third task\n")
-    _git(origin, "add", "-A")
-    _git(origin, "commit", "-qm", "start")
-    a, b = Peer(origin, tmp_path / "home-a"), Peer(tmp_path / "b", tmp_path / "home-b")
-    a.fixme("init")
-    a.fixme("trust", "add", b.key(), "--name", "b")
-    _git(origin, "add", "-A")
-    _git(origin, "commit", "-qm", "fixme config")
-    _git(tmp_path, "clone", "-q", str(origin), str(b.root))
-    return a, b
+from realnodes import Peer, cloned_project
 
 
 def listed(peer: Peer) -> dict[str, str]:
@@ -34,7 +18,7 @@ def listed(peer: Peer) -> dict[str, str]:
 
 
 def test_records_brought_by_sync_update_the_kept_fold(tmp_path):
-    a, b = two_clones(tmp_path)
+    a, b = cloned_project(tmp_path, ("a", "b"))
     ids = {e["title"]: e["id"] for e in json.loads(a.fixme("list", "--format", "json").stdout)}
     b.set_workflow(ids["third task"], "backlog")
     assert listed(b)["third task"] == "backlog"

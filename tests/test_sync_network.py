@@ -15,30 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from realnodes import FIXME, Peer, git as _git, wait_until
+from realnodes import FIXME, Peer, cloned_project, wait_until
 
 
 @pytest.fixture
 def network(tmp_path):
     """A project with three entries, cloned three times; every key trusted by every clone."""
-    origin = tmp_path / "origin"
-    origin.mkdir()
-    _git(origin, "init", "-q", "-b", "main")
-    (origin / "app.py").write_text("# TODO: first task\n# TODO: second task\n# FIXME: third task\n")
-    _git(origin, "add", "-A")
-    _git(origin, "commit", "-qm", "start")
-    peers = []
-    for name in ("a", "b", "c"):
-        peers.append(Peer(tmp_path / name, tmp_path / f"home-{name}"))
-    first = peers[0]
-    first.root = origin  # `a` works in the origin itself
-    first.fixme("init")
-    for peer in peers[1:]:
-        first.fixme("trust", "add", peer.key(), "--name", peer.root.name)
-    _git(origin, "add", "-A")
-    _git(origin, "commit", "-qm", "fixme config")
-    for peer in peers[1:]:
-        _git(tmp_path, "clone", "-q", str(origin), str(peer.root))
+    peers = cloned_project(tmp_path, ("a", "b", "c"))
     yield peers
     for peer in peers:
         peer.kill()
