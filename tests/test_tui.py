@@ -459,6 +459,42 @@ def test_question_mark_lists_the_keys(project):
     assert app.return_code == 0
 
 
+def test_done_entries_leave_the_open_table_and_count_but_the_filter_and_board_reach_them(project, cli):
+    """Issue 16's "open" in the dashboard: `fixme list`'s open set is the default table and the
+    strip's open count; the state filter steps to done, then all; the board's done column has it."""
+    ids = ids_by_title(cli)
+    assert cli("set-workflow", ids["second task"], "done").code == 0
+    listed = sorted(e["title"] for e in json.loads(cli("list", "--format", "json").out))
+    total = json.loads(cli("list", "--count", "--format", "json").out)["total"]
+    assert total == len(listed) == 3 and "second task" not in listed
+    app = open_app(project.root)
+
+    async def script(pilot):
+        summary = app.main.query_one("#summary").text
+        assert f"{total} open" in summary and "done 1" in summary  # the legend keeps every state
+        assert sorted(titles(app)) == listed
+        assert "state: open" in app.main.query_one("#filters").render().plain
+        await pilot.press(*"f" * 5)  # new, backlog, wip, test, done
+        assert titles(app) == ["second task"] and "done" in table_lines(app)[1]
+        await pilot.press("f", "f", "f")  # dropped, gone, all
+        assert len(titles(app)) == 4 and "state: all" in app.main.query_one("#filters").render().plain
+        await pilot.press("f")  # round to the open ones again
+        assert sorted(titles(app)) == listed
+        await pilot.press("b")
+        await settle(app, pilot)
+        board = app.screen
+        assert isinstance(board, BoardScreen)
+        done = board.states.index("done")
+        assert board.query_one(f"#heading-{done}").render().plain == "done 1"
+        assert [e.title for e in board.cards(done).items] == ["second task"]
+        assert board.query_one("#heading-0").render().plain == "new 3"
+        await pilot.press(*["right"] * done, "enter")  # the done card, in the table the open filter hid it from
+        await settle(app, pilot)
+        assert app.screen is app.main and app.main.table.current.title == "second task"
+
+    drive(app, script)
+
+
 # -- the board -------------------------------------------------------------------------------
 
 
@@ -586,21 +622,54 @@ def test_counts_mine_and_arrangement_without_textual():
     entries = [_entry(1, author="Ada", author_email="ada@x"), _entry(2, workflow="wip", tag="FIXME"),
                _entry(3, commit=None, date=None), _entry(4, status="gone"),
                _entry(5, attrs={"assigned": "Ada <ada@x>"})]
-    counts = count_entries(entries, ("new", "wip", "done"))
+    counts = count_entries(entries, ("new", "wip", "done"), ("done",))
     assert (counts.open, counts.gone, counts.uncommitted) == (4, 1, 1)
     assert counts.states == [("new", 3), ("wip", 1), ("done", 0)]
     assert counts.tags == [("TODO", 3), ("FIXME", 1)]
     me = Me("Ada", "ada@x")
-    mine = arrange(entries, Filters(mine=True), me, Order(), ("new", "wip"))
+    mine = arrange(entries, Filters(mine=True), me, Order(), ("new", "wip"), closed_states=())
     assert [e.line for e in mine] == [1, 3, 5]
-    assert [e.line for e in arrange(entries, Filters(state="gone"), me, Order(), ())] == [4]
-    by_age = arrange(entries, Filters(), me, Order("age"), ())
+    assert [e.line for e in arrange(entries, Filters(state="gone"), me, Order(), (), closed_states=())] == [4]
+    by_age = arrange(entries, Filters(), me, Order("age"), (), closed_states=())
     assert by_age[0].line == 3  # not committed: the youngest
-    by_state = arrange(entries, Filters(), me, Order("state", reverse=True), ("new", "wip"))
+    by_state = arrange(entries, Filters(), me, Order("state", reverse=True), ("new", "wip"), closed_states=())
     assert by_state[0].line == 2
     assert dashboard.step_state(("new", "wip", "done"), "wip", 1) == "done"
     assert dashboard.step_state(("new", "wip", "done"), "done", 1) is None
     assert dashboard.cycle([None, "a", "b"], "b") is None
+
+
+def test_open_is_what_fixme_list_shows_with_the_configs_closed_states():
+    """Issue 16: the dashboard's "open" (default filter, strip count) is `fixme list`'s open set,
+    with the closed states the config names; the legend and the board still see closed entries."""
+    from fixme.tracker.query import EntryQuery, select
+
+    entries = [_entry(1), _entry(2, workflow="done"), _entry(3, workflow="shipped"), _entry(4, status="gone"),
+               _entry(5, workflow="wip", tag="FIXME"), _entry(6, workflow="shipped", status="gone")]
+    states = ("new", "wip", "shipped", "done")
+    closed = ("shipped",)  # this config's workflow.closed: done is not closed here
+    listed = [e.line for e in select(entries, EntryQuery(closed_states=closed))]
+    assert listed == [1, 2, 5]
+    counts = count_entries(entries, states, closed)
+    assert (counts.open, counts.closed, counts.gone) == (3, 1, 2)
+    assert counts.states == [("new", 1), ("wip", 1), ("shipped", 1), ("done", 1)]  # the legend: all present
+    assert counts.tags == [("TODO", 2), ("FIXME", 1)]  # of the open ones, as `list --count`
+
+    def shown(state, closed_states=closed):
+        return [e.line for e in arrange(entries, Filters(state), Me(), Order(), states, closed_states=closed_states)]
+
+    assert shown(Filters().state) == listed
+    assert shown(Filters().state, ("done", "shipped")) == [1, 5]
+    assert shown("shipped") == [3] and shown("done") == [2] and shown("gone") == [4, 6]
+    assert shown(dashboard.SHOW_ALL) == [1, 2, 3, 4, 5, 6]
+    assert shown(dashboard.PRESENT) == [1, 2, 3, 5]  # the board's
+    options = dashboard.state_filter_options(states)
+    assert options == [Filters().state, *states, "gone", dashboard.SHOW_ALL]
+    assert dashboard.cycle(options, dashboard.SHOW_ALL) == Filters().state
+    assert "state: open" in Filters().describe() and "state: all" in Filters(dashboard.SHOW_ALL).describe()
+    assert "state" not in Filters(dashboard.PRESENT).describe()
+    # A state named like a filter is still a state of its own.
+    assert dashboard.SHOW_OPEN != "open" and dashboard.SHOW_ALL != "all"
 
 
 # -- narrow terminals: the rules `fixme list` follows (fixme/cells.py) ----------------------

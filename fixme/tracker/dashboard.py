@@ -16,11 +16,26 @@ from pathlib import Path
 
 from ..scan.entry import GONE, Entry, age_label, location_label, shown_state
 from .me import Me, assigned_to, who_am_i  # noqa: F401 (the dashboard's names for them)
-from .query import tally
+from .query import OPEN, scope_of, tally
 
 COLUMNS = ("id", "state", "tag", "title", "location", "author", "age")
-ALL_OPEN = None  # the state filter that shows every entry still in the work tree
 RANK = "rank"  # the order of search hits, best first
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A state filter that is a set of entries, not one state: never equal to a state's name."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# What the state filter may be besides a state or "gone":
+SHOW_OPEN = Scope("open")  # the default: present and not in a closed state, what `fixme list` shows
+SHOW_ALL = Scope("all")  # every entry, gone ones too (`fixme list --all`)
+PRESENT = Scope("present")  # every entry in the work tree, closed ones too: the board's columns
 
 
 
@@ -29,9 +44,12 @@ RANK = "rank"  # the order of search hits, best first
 
 @dataclass
 class Counts:
-    """What the summary strip shows: open entries by state, tag and author, and the uncommitted ones."""
+    """What the summary strip shows: how many entries are open (as `fixme list` counts them), closed
+    and gone; every entry in the work tree by state (a legend of the workflow); the open ones by tag
+    and author; and the uncommitted ones."""
 
     open: int = 0
+    closed: int = 0
     gone: int = 0
     uncommitted: int = 0
     states: list[tuple[str, int]] = field(default_factory=list)  # the configured order, then others
@@ -39,14 +57,17 @@ class Counts:
     authors: list[tuple[str, int]] = field(default_factory=list)  # most first
 
 
-def count_entries(entries: Iterable[Entry], state_order: Sequence[str]) -> Counts:
+def count_entries(entries: Iterable[Entry], state_order: Sequence[str], closed_states: Sequence[str]) -> Counts:
+    """`closed_states`: the config's workflow.closed; the open count is `fixme list --count`'s."""
     entries = list(entries)
     present = [e for e in entries if e.status != GONE]
-    # Every configured state shows, even at 0: the strip is also a legend of the workflow.
-    counted = tally(present, state_order, every_state=True)
-    return Counts(open=counted.total, gone=len(entries) - len(present),
+    open_entries = [e for e in present if scope_of(e, closed_states) == OPEN]
+    # Every configured state shows, even at 0, done too: the strip is also a legend of the workflow.
+    legend = tally(present, state_order, every_state=True)
+    counted = tally(open_entries, state_order)
+    return Counts(open=counted.total, closed=len(present) - len(open_entries), gone=len(entries) - len(present),
                   uncommitted=sum(1 for e in present if e.uncommitted),
-                  states=counted.states, tags=counted.tags, authors=counted.authors)
+                  states=legend.states, tags=counted.tags, authors=counted.authors)
 
 
 # -- quick filters and sorting --------------------------------------------------------
@@ -54,24 +75,32 @@ def count_entries(entries: Iterable[Entry], state_order: Sequence[str]) -> Count
 
 @dataclass
 class Filters:
-    """The quick filters: a state (or "gone"), a tag, and "mine"."""
+    """The quick filters: a state (or "gone", or a Scope), a tag, and "mine"."""
 
-    state: str | None = ALL_OPEN
+    state: str | Scope = SHOW_OPEN
     tag: str | None = None
     mine: bool = False
 
-    def matches(self, entry: Entry, me: Me) -> bool:
-        if self.state is ALL_OPEN:
-            if entry.status == GONE:
-                return False
-        elif shown_state(entry) != self.state:
+    def matches(self, entry: Entry, me: Me, closed_states: Sequence[str]) -> bool:
+        if not self._state_matches(entry, closed_states):
             return False
         if self.tag is not None and entry.tag != self.tag:
             return False
         return not self.mine or me.owns(entry)
 
+    def _state_matches(self, entry: Entry, closed_states: Sequence[str]) -> bool:
+        if self.state == SHOW_OPEN:
+            return scope_of(entry, closed_states) == OPEN
+        if self.state == PRESENT:
+            return entry.status != GONE
+        if self.state == SHOW_ALL:
+            return True
+        return shown_state(entry) == self.state
+
     def describe(self) -> str:
-        parts = [f"state: {self.state or 'open'}", f"tag: {self.tag or 'any'}"]
+        parts = [f"tag: {self.tag or 'any'}"]
+        if self.state != PRESENT:  # the board, whose columns are the states
+            parts.insert(0, f"state: {self.state}")
         if self.mine:
             parts.append("mine")
         return "  ".join(parts)
@@ -100,9 +129,9 @@ def cycle(options: Sequence, current):
         return options[0]
 
 
-def state_filter_options(state_order: Sequence[str]) -> list[str | None]:
-    """What the state quick filter steps through: every open entry, each state, the gone ones."""
-    return [ALL_OPEN, *state_order, GONE]
+def state_filter_options(state_order: Sequence[str]) -> list[str | Scope]:
+    """What the state quick filter steps through: the open entries, each state, the gone ones, all."""
+    return [SHOW_OPEN, *state_order, GONE, SHOW_ALL]
 
 
 def tag_filter_options(entries: Iterable[Entry]) -> list[str | None]:
@@ -138,10 +167,10 @@ def sort_key(column: str, state_order: Sequence[str]) -> Callable[[Entry], tuple
 
 
 def arrange(entries: Sequence[Entry], filters: Filters, me: Me, order: Order, state_order: Sequence[str],
-            ranked: Sequence[Entry] | None = None) -> list[Entry]:
+            ranked: Sequence[Entry] | None = None, *, closed_states: Sequence[str]) -> list[Entry]:
     """The rows of the table: `ranked` (search hits, best first) or every entry, filtered,
-    then ordered by `order` (RANK keeps the hits' order)."""
-    chosen = [e for e in (entries if ranked is None else ranked) if filters.matches(e, me)]
+    then ordered by `order` (RANK keeps the hits' order). `closed_states`: the config's workflow.closed."""
+    chosen = [e for e in (entries if ranked is None else ranked) if filters.matches(e, me, closed_states)]
     if order.column == RANK:
         return chosen[::-1] if order.reverse else chosen
     return sorted(chosen, key=sort_key(order.column, state_order), reverse=order.reverse)

@@ -31,10 +31,11 @@ from textual.worker import get_current_worker
 
 from ..errors import FixmeError
 from ..safetext import printable
-from ..tracker.dashboard import (ALL_OPEN, RANK, Counts, EntryDetail, Filters, Me, NetworkStatus, Order,
-                                 arrange, assigned_to, chosen_editor, count_entries, cycle, editor_command,
-                                 entry_detail, hits_as_entries, network_status, state_filter_options,
-                                 step_state, tag_filter_options, who_am_i)
+from ..tracker.dashboard import (PRESENT, RANK, SHOW_OPEN, Counts, EntryDetail, Filters, Me, NetworkStatus,
+                                 Order, arrange, assigned_to, chosen_editor, count_entries, cycle,
+                                 editor_command, entry_detail, hits_as_entries, network_status,
+                                 state_filter_options, step_state, tag_filter_options, who_am_i)
+from ..tracker.query import OPEN, scope_of
 from ..scan.entry import GONE, Entry
 from ..tracker.tracker import Tracker
 from .screens.board import BoardScreen
@@ -85,9 +86,11 @@ class Snapshot:
     # for every entry, measured once per load off the UI thread, and stay put as filters change.
     measured: tuple[int, int, int, int] | None = None
     by_id: dict[str, Entry] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)  # every tag in use (the strip counts the open ones)
 
     def __post_init__(self) -> None:
         self.by_id = {entry.id: entry for entry in self.entries}
+        self.tags = tag_filter_options(self.entries)[1:]
 
 
 class FixmeApp(App[int]):
@@ -108,6 +111,7 @@ class FixmeApp(App[int]):
         self.lock = threading.Lock()  # one Tracker call at a time
         self.search_lock = threading.Lock()  # one search (or index catch-up) at a time
         self.states = tuple(tracker.config.states)
+        self.closed_states = tuple(tracker.config.closed_states)  # what "open" leaves out, as in `fixme list`
         self.snapshot = Snapshot([], tracker.config.short_id_length, Counts())
         self.me = Me()
         self.filters = Filters()
@@ -182,8 +186,8 @@ class FixmeApp(App[int]):
         from .widgets.entry_table import measure
 
         entries = self.tracker.all_entries()
-        return Snapshot(entries, self.tracker.short_id_length(), count_entries(entries, self.states),
-                        measure(entries))
+        return Snapshot(entries, self.tracker.short_id_length(),
+                        count_entries(entries, self.states, self.closed_states), measure(entries))
 
     def _scan_progress(self, phase: str, done: int, total: int) -> None:
         """The scanner's progress (in the worker's thread), a few times a second at most."""
@@ -229,11 +233,11 @@ class FixmeApp(App[int]):
     # -- the view --------------------------------------------------------------------
     def refresh_view(self) -> None:
         """Arrange the snapshot for the table (and the board, when it is open)."""
-        self.rows = arrange(self.snapshot.entries, self.filters, self.me, self.order, self.states, self.ranked)
+        self.rows = arrange(self.snapshot.entries, self.filters, self.me, self.order, self.states, self.ranked,
+                            closed_states=self.closed_states)
         table = self.main.table
         current = table.current
-        tags = [tag for tag, _ in self.snapshot.counts.tags]
-        table.show_entries(self.rows, self.short, self.order, self.states, tags,
+        table.show_entries(self.rows, self.short, self.order, self.states, self.snapshot.tags,
                            keep=current.id if current else None, measured=self.snapshot.measured)
         self._describe_filters()
         board = self._board()
@@ -248,7 +252,7 @@ class FixmeApp(App[int]):
             parts.append("by rank")
         else:
             parts.append(f"by {self.order.column} {'▼' if self.order.reverse else '▲'}")
-        total = self.snapshot.counts.open + self.snapshot.counts.gone
+        total = len(self.snapshot.entries)
         parts.append(f"{len(self.rows):,}/{total:,}")
         self.main.query_one("#filters").update("  ".join(parts))
 
@@ -517,9 +521,11 @@ class FixmeApp(App[int]):
         return None
 
     def fill_board(self, board: BoardScreen) -> None:
-        """The board shows the table's entries (search and tag and mine filters), every open state."""
-        filters = Filters(ALL_OPEN, self.filters.tag, self.filters.mine)
-        entries = arrange(self.snapshot.entries, filters, self.me, self.order, self.states, self.ranked)
+        """The board shows the table's entries (search and tag and mine filters) in every state,
+        done ones too: all that is in the work tree, whatever the table's state filter."""
+        filters = Filters(PRESENT, self.filters.tag, self.filters.mine)
+        entries = arrange(self.snapshot.entries, filters, self.me, self.order, self.states, self.ranked,
+                          closed_states=self.closed_states)
         board.show_entries(entries, filters.describe() + (f"  search: {self.search_text}" if self.ranked else ""))
         board.query_one(StatusBar).show_network(network_text(self.network, int(time.time() * 1000)))
 
@@ -527,8 +533,8 @@ class FixmeApp(App[int]):
         self.pop_screen()
         table = self.main.table
         index = table.index_of(entry.id)
-        if index is None:  # hidden by the state filter
-            self.filters.state = ALL_OPEN
+        if index is None:  # hidden by the state filter: the open entries, or the card's own state
+            self.filters.state = SHOW_OPEN if scope_of(entry, self.closed_states) == OPEN else entry.workflow
             self.refresh_view()
             index = table.index_of(entry.id)
         if index is not None:

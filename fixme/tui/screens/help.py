@@ -23,7 +23,7 @@ KEYS: list[tuple[str, list[tuple[str, str]]]] = [
         ("enter", "into the detail pane (esc: back)"),
         ("/", "search box (enter or esc: back to the table)"),
         ("esc", "in the table: clear the search"),
-        ("f", "filter: next state (… gone, then all open)"),
+        ("f", "filter: open, each state, gone, all"),
         ("t", "filter: next tag"),
         ("m", "filter: mine (blamed on me, or assigned to me)"),
         ("x", "clear the filters"),

@@ -1,4 +1,5 @@
-"""The summary strip: open entries by state, tag and author, and how many are not committed."""
+"""The summary strip: open entries (as `fixme list` counts them), every state's count, the open ones
+by tag and author, and how many are not committed."""
 
 from __future__ import annotations
 
