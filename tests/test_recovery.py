@@ -564,3 +564,29 @@ def test_a_blob_that_does_not_fit_says_disk_full_and_leaves_no_partial_block(tmp
     assert "cannot store it: disk full" in synced, synced
     faults = json.loads(checked)["faults"]
     assert faults and {f["kind"] for f in faults} == {"missing"}, faults   # nothing half-written under a real name
+
+
+def test_a_sync_warns_when_the_block_store_lost_the_records_the_log_ends_with(tmp_path):
+    """A lost `.fixme/node/blocks` with records.db intact: sync said '0 out' and nothing else,
+    while announcing records no peer could get from it."""
+    a, b = trusted_pair(tmp_path)
+    first, _ = entry_ids(a)
+    a.set_workflow(first, "wip")
+    shutil.rmtree(node_dir(a) / "blocks")
+    address = b.start()
+    try:
+        text = a.fixme("sync", address)
+        assert "missing from its block store" in text.stderr and "fixme fsck" in text.stderr, text.stderr
+        no_traceback(text)
+        report = json.loads(a.fixme("sync", address, "--format", "json").stdout)
+        [warning] = report["warnings"]
+        assert "1 record this node's log ends with" in warning
+    finally:
+        b.stop()
+    b.set_workflow(first, "backlog")   # B's store is whole: its syncs warn of nothing
+    address = a.start()
+    try:
+        healthy = json.loads(b.fixme("sync", address, "--format", "json").stdout)
+    finally:
+        a.stop()
+    assert healthy["warnings"] == [] and healthy["sessions"][0]["error"] is None

@@ -246,6 +246,7 @@ def _print_git_report(report, env: Environment, paint) -> None:
 def _round_json(result) -> dict:
     return {"sessions": [_session_json(s) for s in result.sessions],
             "blobs": [vars(b) for b in result.blobs], "blob_errors": result.blob_errors,
+            "warnings": result.warnings,
             "reached": result.reached}
 
 
@@ -273,6 +274,8 @@ def _print_round(result, args, env: Environment) -> None:
                          f"{blob.already} already here\n")
     for error in result.blob_errors:
         env.stdout.write(f"blob: {printable(error)}\n")
+    for warning in result.warnings:
+        env.stderr.write(f"warning: {printable(warning)}\n")
 
 
 def _refused_by_peer(untrusted: dict[str, int]) -> str:

@@ -98,6 +98,14 @@ class LocalStore:
             hellos.append(LogHeads(name, tuple(heads)))
         return hellos
 
+    async def missing_heads(self) -> list[str]:
+        """Heads of our logs whose blocks are not in the block store (it was lost or damaged)."""
+        return await self.call(self._missing_heads)
+
+    def _missing_heads(self) -> list[str]:
+        heads = [head for log in self.logs.values() for head in log.heads()]
+        return sorted(self.store.missing(heads))
+
     async def heads(self, name: str) -> list[str]:
         return await self.call(self.logs[name].heads)
 

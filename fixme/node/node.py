@@ -94,6 +94,7 @@ class RoundReport:
     sessions: list[SessionReport] = field(default_factory=list)
     blobs: list[FetchReport] = field(default_factory=list)
     blob_errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)   # about our own store, whatever the peers did
 
     @property
     def reached(self) -> int:
@@ -275,6 +276,7 @@ class Node:
         blob id -> the size it must have (see fetch_blob).
         """
         result = RoundReport()
+        await self._check_heads(result)
         addresses, blob_ids = list(dict.fromkeys(addresses)), list(blob_ids)
         if references is None:
             references = self.settings.fetch_references
@@ -285,6 +287,23 @@ class Node:
         if not fetch.ran:   # nobody to fetch from: say so for each blob wanted
             await self._fetch([], blob_ids, result, progress, references, expected_sizes)
         return result
+
+    async def _check_heads(self, result: RoundReport) -> None:
+        """Warn when records.db names heads whose blocks are gone (the block store was lost or
+        damaged): we would announce records no peer can get from us, and say nothing."""
+        try:
+            lost = await self.local.missing_heads()
+        except StorageError as exc:
+            lost, why = [], str(exc)
+        else:
+            why = ""
+        if lost:
+            why = (f"{len(lost)} record{'s' if len(lost) != 1 else ''} this node's log ends with "
+                   f"({lost[0][:19]}…) {'are' if len(lost) != 1 else 'is'} missing from its block store: "
+                   "peers cannot get them from here")
+        if why:
+            result.warnings.append(f"{why}; run 'fixme fsck' (and 'fixme fsck --repair --from HOST:PORT')")
+            log.warning("%s", result.warnings[-1])
 
     async def _session(self, address: str, fetch: _RoundFetch,
                        on_end: Callable[[SessionReport], None] | None) -> SessionReport:
