@@ -322,9 +322,9 @@ class LogIndex:
 
     def add(self, records: list[Record]) -> None:
         """Index verified records, all or none."""
-        self.add_all_rows([index_row(r) for r in records])
+        self.add_rows_batch([index_row(r) for r in records])
 
-    def add_all_rows(self, rows: list[tuple]) -> None:
+    def add_rows_batch(self, rows: list[tuple]) -> None:
         """Index rows made by index_row, all or none."""
         with write_batch(self.db):
             self.add_rows(rows)
@@ -544,10 +544,7 @@ class RecordLog:
         report.known = len(records) - len(fresh)
         sound, waiting = self._causally_sound(fresh, report.rejected)
         report.waiting = len(waiting)
-        if sound:
-            self.store.put_hashed([(r.id, r.data) for r in sound])
-            self.index.add_all_rows([r.row for r in sound])
-            self._move_heads(sound)
+        self._store(sound, [r.row for r in sound])
         report.added = len(sound)
         return report
 
@@ -555,11 +552,15 @@ class RecordLog:
         """Store and index those of `verified` that are causally sound; the ones added."""
         sound, waiting = self._causally_sound(verified, report.rejected)
         report.waiting += waiting
+        self._store(sound, [index_row(r) for r in sound])
+        return sound
+
+    def _store(self, sound: list[Record] | list[StagedRecord], rows: list[tuple]) -> None:
+        """Store the blocks of causally sound records, index their rows, move the heads."""
         if sound:
             self.store.put_hashed([(r.id, r.data) for r in sound])
-            self.index.add(sound)
+            self.index.add_rows_batch(rows)
             self._move_heads(sound)
-        return sound
 
     def _fresh(self, blocks: Iterable[bytes], report: IngestReport) -> list[tuple[str, bytes]]:
         """(id, bytes) of the blocks not in the index yet, each once; the rest count as known."""
