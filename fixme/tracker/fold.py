@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..config import Config
 from ..scan.entry import Entry
-from .workflow import Change, latest_sets, resolve, iso_to_ms
+from .workflow import Change, Folded, iso_to_ms, latest_sets, resolve
 
 
 def apply_changes(entries: list[Entry], changes: list[Change], config: Config) -> None:
@@ -35,26 +35,41 @@ def _apply(entry: Entry, sets: dict[str, Change], config: Config,
            allowed_by_attr: dict[str, tuple[str, ...] | None] | None = None) -> None:
     allowed_by_attr = {} if allowed_by_attr is None else allowed_by_attr
     for attr, change in sets.items():
-        if attr != "workflow" and attr not in config.attributes:
-            continue  # an attribute this project no longer tracks
-        if attr not in allowed_by_attr:
-            allowed_by_attr[attr] = config.allowed_values(attr)
-        allowed = allowed_by_attr[attr]
-        if allowed is not None and change.value not in allowed:
+        if not _tracked(attr, config):
+            continue
+        if not _allows(config, attr, change.value, allowed_by_attr):
             entry.warnings.append(f"record {change.record_id[7:19]} sets {attr} to {change.value!r},"
                                   " which the config no longer allows")
             continue
-        source_value = _source_value(entry, attr, config)
-        # A directive counts from its commit's date; parsed only when there is one to weigh
-        # (most entries have none, and 10k dates cost ~20 ms of a list).
-        source_time = iso_to_ms(entry.date) if source_value is not None else None
-        folded = resolve(source_value, source_time, change)
+        _, folded = _fold(entry, attr, change, config)
         if folded is None:
             continue
         if attr == "workflow":
             entry.workflow = folded.value
         else:
             entry.attrs[attr] = folded.value
+
+
+def _tracked(attr: str, config: Config) -> bool:
+    """Whether the project still tracks `attr` (records of others stay in the log, unapplied)."""
+    return attr == "workflow" or attr in config.attributes
+
+
+def _allows(config: Config, attr: str, value: str, allowed_by_attr: dict[str, tuple[str, ...] | None]) -> bool:
+    """Whether the config allows `value` for `attr` (asked of the config once per attribute)."""
+    if attr not in allowed_by_attr:
+        allowed_by_attr[attr] = config.allowed_values(attr)
+    allowed = allowed_by_attr[attr]
+    return allowed is None or value in allowed
+
+
+def _fold(entry: Entry, attr: str, record: Change | None, config: Config) -> tuple[str | None, Folded | None]:
+    """What the source writes for `attr`, and how it folds with the winning `record` (or none)."""
+    written = _source_value(entry, attr, config)
+    # A directive counts from its commit's date; parsed only when there is one to weigh
+    # (most entries have none, and 10k dates cost ~20 ms of a list).
+    written_time = iso_to_ms(entry.date) if written is not None else None
+    return written, resolve(written, written_time, record)
 
 
 def _source_value(entry: Entry, attr: str, config: Config) -> str | None:
@@ -84,14 +99,12 @@ def state_sources(scanned: Entry, sets: dict[str, Change], config: Config) -> li
     attrs = ["workflow"] + sorted((set(scanned.attrs) | set(sets)) - {"workflow"})
     found = []
     for attr in attrs:
-        if attr != "workflow" and attr not in config.attributes:
+        if not _tracked(attr, config):
             continue
         record = sets.get(attr)
-        allowed = config.allowed_values(attr)
-        if record is not None and allowed is not None and record.value not in allowed:
+        if record is not None and not _allows(config, attr, record.value, {}):
             record = None  # _apply ignores it (with a warning on the entry)
-        written = _source_value(scanned, attr, config)
-        folded = resolve(written, iso_to_ms(scanned.date), record)
+        written, folded = _fold(scanned, attr, record, config)
         if folded is None:
             value = scanned.workflow if attr == "workflow" else None
             found.append(StateSource(attr, value, None, None, None))
