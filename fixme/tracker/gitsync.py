@@ -226,8 +226,9 @@ def _tracks_anything(root: Path) -> bool:
     if (common / "refs" / "fixme-remotes").is_dir() or (common / "reftable").is_dir():
         return True
     try:
-        with open(common / "packed-refs", "rb") as packed:
-            return any(b" refs/fixme-remotes/" in line for line in packed)
+        # One search of the whole file, not a loop over its lines: `list` pays for this on every
+        # run in a repository that never fetched records, and packed-refs can hold many tags.
+        return b" refs/fixme-remotes/" in (common / "packed-refs").read_bytes()
     except OSError:
         return False
 
