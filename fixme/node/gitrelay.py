@@ -32,6 +32,7 @@ from . import canonical
 from .gitobjects import Git, GitFailed, ObjectInfo, TreeEntry, TreeFormatError, parse_tree
 from .hashing import PREFIX, block_id
 from .keys import fingerprint
+from .log import VERIFY_PIECE, VERIFY_THREADS
 from .records import MAX_RECORD_BYTES
 
 if TYPE_CHECKING:
@@ -55,7 +56,6 @@ MAX_TREE_ENTRIES = 65_536        # entries of one fan-out tree
 MAX_RECORDS_PER_REF = 2_000_000  # as many as one peer session may bring (reconcile.MAX_RECORDS_PER_PULL)
 MAX_WRITER_REFS = 10_000         # writer refs read from one remote
 MAX_BLOB_BYTES = MAX_RECORD_BYTES
-VERIFY_PIECE = 256               # records per verifier task (as reconcile.py's)
 # The longest a tree entry can be: mode, space, name, NUL, a sha256 id.
 _ENTRY_BYTES = len(BLOB_MODE) + 1 + 62 + 1 + 32
 
@@ -370,7 +370,7 @@ class _Verifiers:
             self._submit()
 
     def results(self) -> tuple[list, list]:
-        from .log import check_records
+        from .log import check_records   # looked up when used (a test watches which thread calls it)
 
         verified: list = []
         rejected: list = []
@@ -387,7 +387,7 @@ class _Verifiers:
         return verified, rejected
 
     def _submit(self) -> None:
-        from .log import VERIFY_THREADS, check_records
+        from .log import check_records
 
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor

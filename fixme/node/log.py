@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # reading the index (what `fixme list` does) needs none of th
 logger = logging.getLogger(__name__)
 
 VERIFY_THREADS = 2
+VERIFY_PIECE = 256   # records per verifier task: enough to be worth a thread, small enough that both share an answer
 VERIFY_BATCH = 512  # at most this many records per worker task
 SMALL_INGEST = 16  # up to this many fresh records are checked without threads
 LINKS_PREFETCH = 256  # rows read ahead by links_and_neighbours
@@ -585,7 +586,7 @@ class RecordLog:
         from C waits for the parser's switch interval (5 ms) to get the GIL.
         """
         if len(fresh) <= SMALL_INGEST:  # not worth starting threads
-            verified, rejected = _check_chunk(self.name, fresh)
+            verified, rejected = check_records(self.name, fresh)
             report.rejected += rejected
             return verified
         from concurrent.futures import ThreadPoolExecutor
@@ -596,7 +597,7 @@ class RecordLog:
         chunks = [fresh[start:start + size] for start in range(0, len(fresh), size)]
         verified = []
         with ThreadPoolExecutor(VERIFY_THREADS) as pool:
-            for good, rejected in pool.map(_check_chunk, [self.name] * len(chunks), chunks):
+            for good, rejected in pool.map(check_records, [self.name] * len(chunks), chunks):
                 verified += good
                 report.rejected += rejected
         return verified
@@ -712,11 +713,6 @@ def _payload_text(record: Record) -> str:
 def check_records(log: str | None, chunk: list[tuple[str, bytes]]) -> tuple[list[Record], list[Rejected]]:
     """The (id, bytes) pairs of `chunk` that are good records of `log` (of any log when None),
     parsed and correctly signed; and why the rest are not. `id` must be the hash of the bytes."""
-    return _check_chunk(log, chunk)
-
-
-def _check_chunk(log: str | None, chunk: list[tuple[str, bytes]]) -> tuple[list[Record], list[Rejected]]:
-    """The (id, bytes) pairs of `chunk` that are good records of `log`, parsed; and why the rest are not."""
     parsed: list[Record] = []
     rejected: list[Rejected] = []
     for rid, data in chunk:

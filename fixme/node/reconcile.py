@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .keys import key_text
-from .log import LogIndex, RecordLog, Rejected
+from .log import VERIFY_PIECE, LogIndex, RecordLog, Rejected
 from .messages import MAX_HAVE, MAX_IDS_PER_MESSAGE, ProtocolError, WantRecords
 from .peer import PeerLink, RecordsAnswer
 from .records import Record, RecordError, parse_hashed
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 MAX_RECORDS_PER_PULL = 2_000_000   # a peer cannot make us stage more than this in one session
 INGEST_BATCH = 5_000               # staged records stored per transaction, read back from the staging
-VERIFY_PIECE = 256                 # records per verifier task: an answer of 1024 is shared by both threads
 PIECES_IN_FLIGHT = 16              # pieces verified at once: 4 answers' worth, enough to keep both threads busy
 
 _HAVE, _WANT = 1, 2
